@@ -1,0 +1,25 @@
+//! The Socket.IO v5 protocol over Engine.IO v4, without I/O.
+//!
+//! This crate is the one implementation of Sockeye's wire format. It has no sockets, no
+//! clock and no runtime: bytes and timestamps go in, and packets to send, events to
+//! deliver and the next deadline come out. The `sockeye-server` crate drives it with
+//! tokio; the `sockeye-client` crate drives it in the browser. Both therefore agree on
+//! every rule of the protocol by construction.
+//!
+//! The nouns, layer by layer:
+//! - [`engine`]: Engine.IO packets, the long-polling payload, the handshake, and the
+//!   heartbeat state machines.
+//! - [`socket`]: Socket.IO packets, binary attachments (placeholders), the packet
+//!   decoder that reassembles them, and the namespace-connection state machine.
+//! - [`Value`]: a JSON value that may also hold binary data, which is what event
+//!   arguments are.
+//! - [`Backoff`]: the reconnection delay rule shared by every client.
+#![warn(missing_docs)]
+
+pub mod backoff;
+pub mod engine;
+pub mod socket;
+pub mod value;
+
+pub use backoff::Backoff;
+pub use value::Value;

@@ -1,0 +1,325 @@
+//! Decoding Socket.IO packets, with reassembly of binary attachments.
+//!
+//! A binary packet arrives as a text message announcing `N` attachments followed by
+//! `N` binary messages. The [`Decoder`] keeps the partial packet until the last one is
+//! in, then puts each attachment back where its placeholder stands.
+
+use super::packet::{parse_header, Packet, PacketType, RESERVED_EVENTS};
+use crate::Value;
+use bytes::Bytes;
+
+/// Why a message could not be decoded as (part of) a Socket.IO packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// An empty message.
+    #[error("empty packet")]
+    Empty,
+    /// The first character is not a Socket.IO packet type.
+    #[error("unknown packet type")]
+    UnknownType,
+    /// A binary packet's attachment count is missing or malformed.
+    #[error("invalid attachment count")]
+    InvalidAttachmentCount,
+    /// A binary packet announces more attachments than allowed.
+    #[error("too many attachments (limit {0})")]
+    TooManyAttachments(usize),
+    /// The ack id is not a valid number.
+    #[error("invalid ack id")]
+    InvalidAckId,
+    /// The data is not valid JSON.
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    /// The data is valid JSON but not what this packet type carries.
+    #[error("invalid payload for {0:?}")]
+    InvalidPayload(PacketType),
+    /// An event uses a name reserved by the library.
+    #[error("reserved event name {0:?}")]
+    ReservedEvent(String),
+    /// A placeholder names an attachment that does not exist.
+    #[error("placeholder refers to a missing attachment (have {0})")]
+    MissingAttachment(usize),
+    /// A binary message arrived when no binary packet was waiting for one.
+    #[error("unexpected binary message")]
+    UnexpectedBinary,
+    /// A text message arrived while a binary packet still waited for attachments.
+    #[error("text message while reconstructing a binary packet")]
+    UnexpectedText,
+}
+
+/// Turns Engine.IO messages into Socket.IO packets; one per connection and direction.
+#[derive(Debug)]
+pub struct Decoder {
+    max_attachments: usize,
+    partial: Option<Partial>,
+}
+
+#[derive(Debug)]
+struct Partial {
+    packet: Packet,
+    expected: usize,
+    attachments: Vec<Bytes>,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new(Decoder::DEFAULT_MAX_ATTACHMENTS)
+    }
+}
+
+impl Decoder {
+    /// The default bound on attachments in one packet.
+    pub const DEFAULT_MAX_ATTACHMENTS: usize = 64;
+
+    /// A decoder that refuses packets announcing more than `max_attachments` attachments.
+    pub fn new(max_attachments: usize) -> Self {
+        Decoder {
+            max_attachments,
+            partial: None,
+        }
+    }
+
+    /// Whether a binary packet is waiting for more attachments.
+    pub fn is_reconstructing(&self) -> bool {
+        self.partial.is_some()
+    }
+
+    /// Feeds a text message. Returns the packet when it is complete, or `None` when it
+    /// waits for attachments.
+    pub fn decode_text(&mut self, text: &str) -> Result<Option<Packet>, DecodeError> {
+        if self.partial.is_some() {
+            self.partial = None;
+            return Err(DecodeError::UnexpectedText);
+        }
+        let header = parse_header(text, self.max_attachments)?;
+        let packet = build(&header.kind, header.namespace, header.id, header.data)?;
+        if header.attachments == 0 {
+            let mut packet = packet;
+            // A placeholder with no attachments at all is an error, as in socket.io-parser.
+            reconstruct(&mut packet, &[])?;
+            return Ok(Some(packet));
+        }
+        self.partial = Some(Partial {
+            packet,
+            expected: header.attachments,
+            attachments: Vec::with_capacity(header.attachments),
+        });
+        Ok(None)
+    }
+
+    /// Feeds a binary message (an attachment). Returns the packet once its last
+    /// attachment is in.
+    pub fn decode_binary(&mut self, data: Bytes) -> Result<Option<Packet>, DecodeError> {
+        let partial = self.partial.as_mut().ok_or(DecodeError::UnexpectedBinary)?;
+        partial.attachments.push(data);
+        if partial.attachments.len() < partial.expected {
+            return Ok(None);
+        }
+        let Partial {
+            mut packet,
+            attachments,
+            ..
+        } = self.partial.take().expect("checked above");
+        reconstruct(&mut packet, &attachments)?;
+        Ok(Some(packet))
+    }
+}
+
+fn reconstruct(packet: &mut Packet, attachments: &[Bytes]) -> Result<(), DecodeError> {
+    let values: &mut [Value] = match packet {
+        Packet::Event { args, .. } | Packet::Ack { args, .. } => args,
+        _ => return Ok(()),
+    };
+    values
+        .iter_mut()
+        .try_for_each(|v| v.reconstruct(attachments))
+        .map_err(DecodeError::MissingAttachment)
+}
+
+fn parse_json(kind: PacketType, data: &str) -> Result<Option<Value>, DecodeError> {
+    if data.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str::<Value>(data)
+        .map(Some)
+        .map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => DecodeError::InvalidPayload(kind),
+            _ => DecodeError::InvalidJson(e.to_string()),
+        })
+}
+
+fn build(
+    kind: &PacketType,
+    namespace: &str,
+    id: Option<u64>,
+    data: &str,
+) -> Result<Packet, DecodeError> {
+    let kind = *kind;
+    let invalid = || DecodeError::InvalidPayload(kind);
+    let namespace = namespace.to_owned();
+    let data = parse_json(kind, data)?;
+    Ok(match kind {
+        PacketType::Connect => match data {
+            None | Some(Value::Object(_)) if id.is_none() => Packet::Connect { namespace, data },
+            _ => return Err(invalid()),
+        },
+        PacketType::Disconnect => match data {
+            None if id.is_none() => Packet::Disconnect { namespace },
+            _ => return Err(invalid()),
+        },
+        PacketType::Event | PacketType::BinaryEvent => {
+            let Some(Value::Array(mut args)) = data else {
+                return Err(invalid());
+            };
+            if args.is_empty() {
+                return Err(invalid());
+            }
+            let name = match args.remove(0) {
+                Value::String(name) => name,
+                // socket.io-parser accepts numeric event names; they arrive as text here.
+                Value::Number(n) => n.to_string(),
+                _ => return Err(invalid()),
+            };
+            if RESERVED_EVENTS.contains(&name.as_str()) {
+                return Err(DecodeError::ReservedEvent(name));
+            }
+            Packet::Event {
+                namespace,
+                name,
+                args,
+                id,
+            }
+        }
+        PacketType::Ack | PacketType::BinaryAck => match (data, id) {
+            (Some(Value::Array(args)), Some(id)) => Packet::Ack {
+                namespace,
+                args,
+                id,
+            },
+            _ => return Err(invalid()),
+        },
+        PacketType::ConnectError => match data {
+            Some(data @ (Value::Object(_) | Value::String(_))) if id.is_none() => {
+                Packet::ConnectError { namespace, data }
+            }
+            _ => return Err(invalid()),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json;
+
+    fn decode(text: &str) -> Result<Option<Packet>, DecodeError> {
+        Decoder::default().decode_text(text)
+    }
+
+    #[test]
+    fn decodes_the_protocol_examples() {
+        assert_eq!(
+            decode("0").unwrap(),
+            Some(Packet::Connect {
+                namespace: "/".into(),
+                data: None
+            })
+        );
+        assert_eq!(
+            decode(r#"0/admin,{"sid":"oSO0OpakMV_3jnilAAAA"}"#).unwrap(),
+            Some(Packet::Connect {
+                namespace: "/admin".into(),
+                data: Some(json!({"sid": "oSO0OpakMV_3jnilAAAA"}))
+            })
+        );
+        assert_eq!(
+            decode("1/admin,").unwrap(),
+            Some(Packet::Disconnect {
+                namespace: "/admin".into()
+            })
+        );
+        assert_eq!(
+            decode(r#"2/admin,12["bar"]"#).unwrap(),
+            Some(Packet::event("/admin", "bar", vec![], Some(12)))
+        );
+        assert_eq!(
+            decode(r#"3/admin,13["bar"]"#).unwrap(),
+            Some(Packet::Ack {
+                namespace: "/admin".into(),
+                args: vec![json!("bar")],
+                id: 13
+            })
+        );
+        assert_eq!(
+            decode(r#"4{"message":"Not authorized"}"#).unwrap(),
+            Some(Packet::ConnectError {
+                namespace: "/".into(),
+                data: json!({"message": "Not authorized"})
+            })
+        );
+        assert_eq!(
+            decode("1").unwrap(),
+            Some(Packet::Disconnect {
+                namespace: "/".into()
+            })
+        );
+    }
+
+    #[test]
+    fn reassembles_binary_packets() {
+        let mut d = Decoder::default();
+        assert_eq!(
+            d.decode_text(r#"52-/admin,7["baz",{"_placeholder":true,"num":1},{"a":{"_placeholder":true,"num":0}}]"#)
+                .unwrap(),
+            None
+        );
+        assert!(d.is_reconstructing());
+        assert_eq!(d.decode_binary(Bytes::from_static(b"A")).unwrap(), None);
+        let p = d.decode_binary(Bytes::from_static(b"B")).unwrap().unwrap();
+        assert_eq!(
+            p,
+            Packet::event(
+                "/admin",
+                "baz",
+                vec![
+                    Value::Binary(Bytes::from_static(b"B")),
+                    Value::Object(vec![("a".into(), Value::Binary(Bytes::from_static(b"A")))]),
+                ],
+                Some(7)
+            )
+        );
+        assert!(!d.is_reconstructing());
+    }
+
+    #[test]
+    fn rejects_malformed_packets() {
+        use DecodeError::*;
+        assert_eq!(decode(""), Err(Empty));
+        assert_eq!(decode("7"), Err(UnknownType));
+        assert_eq!(decode("5-[\"a\"]"), Err(InvalidAttachmentCount));
+        assert_eq!(decode("51[\"a\"]"), Err(InvalidAttachmentCount));
+        assert_eq!(decode("5999-[\"a\"]"), Err(TooManyAttachments(64)));
+        assert_eq!(decode("299999999999999999999[\"a\"]"), Err(InvalidAckId));
+        assert!(matches!(decode("2[\"a\""), Err(InvalidJson(_))));
+        assert_eq!(decode("2{}"), Err(InvalidPayload(PacketType::Event)));
+        assert_eq!(decode("2[]"), Err(InvalidPayload(PacketType::Event)));
+        assert_eq!(decode("2[null]"), Err(InvalidPayload(PacketType::Event)));
+        assert_eq!(
+            decode("2[\"connect\"]"),
+            Err(ReservedEvent("connect".into()))
+        );
+        assert_eq!(decode("3[\"a\"]"), Err(InvalidPayload(PacketType::Ack)));
+        assert_eq!(decode("0\"x\""), Err(InvalidPayload(PacketType::Connect)));
+        assert_eq!(decode("1{}"), Err(InvalidPayload(PacketType::Disconnect)));
+        assert_eq!(decode("4[]"), Err(InvalidPayload(PacketType::ConnectError)));
+        assert_eq!(
+            decode(r#"2["a",{"_placeholder":true,"num":0}]"#),
+            Err(MissingAttachment(0))
+        );
+        let mut d = Decoder::default();
+        assert_eq!(d.decode_binary(Bytes::new()), Err(UnexpectedBinary));
+        d.decode_text(r#"51-["a",{"_placeholder":true,"num":0}]"#)
+            .unwrap();
+        assert_eq!(d.decode_text("2[\"b\"]"), Err(UnexpectedText));
+        assert!(!d.is_reconstructing());
+    }
+}
