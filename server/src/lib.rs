@@ -1,1 +1,66 @@
-//! placeholder
+//! A Socket.IO v5 server for axum and tokio, wire-compatible with the official clients.
+//!
+//! Build a [`SocketIo`], give its namespaces middlewares and connection handlers, and
+//! merge [`SocketIo::router`] into an axum `Router`:
+//!
+//! ```no_run
+//! use sockeye_server::{ConnectError, SocketIo};
+//! use sockeye_protocol::json;
+//!
+//! # async fn run() {
+//! let io = SocketIo::new();
+//! let chat = io.of("/chat");
+//! chat.middleware(|socket| async move {
+//!     match socket.auth().get("token").and_then(|t| t.as_str()) {
+//!         Some("secret") => Ok(()),
+//!         _ => Err(ConnectError::new("not authorized").with_data(json!({"code": 42}))),
+//!     }
+//! });
+//! chat.on_connection(|socket| async move {
+//!     socket.on("join", |socket, args| async move {
+//!         let room = args.first().and_then(|r| r.as_str()).unwrap_or("lobby").to_owned();
+//!         socket.join(room.as_str());
+//!         ("joined", room) // the ack the client's callback receives
+//!     });
+//!     socket.on("say", |socket, args| async move {
+//!         socket.to("lobby").emit("say", args).ok();
+//!     });
+//! });
+//! let app = axum::Router::new().merge(io.router());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
+//! axum::serve(listener, app).await.unwrap();
+//! # }
+//! ```
+//!
+//! The layers, from the wire up:
+//! - [`engine`]: Engine.IO sessions over polling and WebSocket (usable on its own).
+//! - [`Socket`], [`Namespace`], [`BroadcastOperator`]: the Socket.IO API.
+//! - [`Adapter`]: which sockets a broadcast reaches (in memory by default).
+//!
+//! Every queue has a bound (see [`config`]); a client that cannot keep up is
+//! disconnected rather than allowed to grow the server's memory.
+#![warn(missing_docs)]
+
+pub mod adapter;
+mod args;
+mod broadcast;
+pub mod config;
+mod connection;
+pub mod engine;
+mod error;
+mod handshake;
+mod id;
+mod io;
+mod namespace;
+mod socket;
+
+pub use adapter::{Adapter, BroadcastOptions, LocalAdapter, Room, Sid};
+pub use args::{IntoAck, IntoArgs};
+pub use broadcast::{BroadcastOperator, IntoRooms};
+pub use config::{Config, Cors, EngineConfig};
+pub use error::{AckError, ConnectError, DisconnectReason, EmitError};
+pub use handshake::Handshake;
+pub use io::{Builder, SocketIo};
+pub use namespace::Namespace;
+pub use socket::{Socket, TimeoutSocket};
+pub use sockeye_protocol::{json, Value};

@@ -1,0 +1,178 @@
+//! Who is in which room: the [`Adapter`] boundary and its in-memory implementation.
+//!
+//! A namespace asks its adapter which sockets a broadcast reaches; the namespace then
+//! hands the already-encoded frames to each of them. An adapter for several nodes
+//! (Redis) implements the same trait and also forwards broadcasts to the other nodes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+/// A socket id.
+pub type Sid = Arc<str>;
+
+/// A room name.
+pub type Room = Arc<str>;
+
+/// Which sockets a broadcast reaches: those in any of `rooms` (every socket when
+/// `rooms` is empty), minus those in any of `except`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BroadcastOptions {
+    /// Target rooms; empty means the whole namespace.
+    pub rooms: Vec<Room>,
+    /// Rooms whose members are left out (a socket's own id is a room, so this also
+    /// excludes single sockets).
+    pub except: Vec<Room>,
+}
+
+/// Room membership of one namespace's sockets.
+pub trait Adapter: Send + Sync + 'static {
+    /// Adds a socket to rooms.
+    fn join(&self, sid: &Sid, rooms: &[Room]);
+    /// Removes a socket from a room.
+    fn leave(&self, sid: &Sid, room: &str);
+    /// Removes a socket from every room (it disconnected).
+    fn leave_all(&self, sid: &Sid);
+    /// The rooms a socket is in.
+    fn rooms_of(&self, sid: &Sid) -> Vec<Room>;
+    /// The local sockets a broadcast with these options reaches.
+    fn sockets(&self, opts: &BroadcastOptions) -> Vec<Sid>;
+    /// All rooms that have at least one local socket.
+    fn rooms(&self) -> Vec<Room>;
+}
+
+/// The default adapter: membership kept in this process.
+#[derive(Debug, Default)]
+pub struct LocalAdapter {
+    state: RwLock<Membership>,
+}
+
+#[derive(Debug, Default)]
+struct Membership {
+    rooms: HashMap<Room, HashSet<Sid>>,
+    sids: HashMap<Sid, HashSet<Room>>,
+}
+
+impl Adapter for LocalAdapter {
+    fn join(&self, sid: &Sid, rooms: &[Room]) {
+        let mut m = self.state.write().expect("adapter lock");
+        for room in rooms {
+            m.rooms.entry(room.clone()).or_default().insert(sid.clone());
+            m.sids.entry(sid.clone()).or_default().insert(room.clone());
+        }
+    }
+
+    fn leave(&self, sid: &Sid, room: &str) {
+        let mut m = self.state.write().expect("adapter lock");
+        if let Some(members) = m.rooms.get_mut(room) {
+            members.remove(sid);
+            if members.is_empty() {
+                m.rooms.remove(room);
+            }
+        }
+        if let Some(rooms) = m.sids.get_mut(sid) {
+            rooms.remove(room);
+        }
+    }
+
+    fn leave_all(&self, sid: &Sid) {
+        let mut m = self.state.write().expect("adapter lock");
+        let Some(rooms) = m.sids.remove(sid) else {
+            return;
+        };
+        for room in rooms {
+            if let Some(members) = m.rooms.get_mut(&room) {
+                members.remove(sid);
+                if members.is_empty() {
+                    m.rooms.remove(&room);
+                }
+            }
+        }
+    }
+
+    fn rooms_of(&self, sid: &Sid) -> Vec<Room> {
+        let m = self.state.read().expect("adapter lock");
+        m.sids
+            .get(sid)
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+        let m = self.state.read().expect("adapter lock");
+        let excluded = |sid: &Sid| {
+            opts.except.iter().any(|room| {
+                m.rooms
+                    .get(room)
+                    .is_some_and(|members| members.contains(sid))
+            })
+        };
+        if opts.rooms.is_empty() {
+            return m.sids.keys().filter(|s| !excluded(s)).cloned().collect();
+        }
+        let mut seen = HashSet::new();
+        opts.rooms
+            .iter()
+            .filter_map(|room| m.rooms.get(room))
+            .flatten()
+            .filter(|sid| !excluded(sid) && seen.insert((*sid).clone()))
+            .cloned()
+            .collect()
+    }
+
+    fn rooms(&self) -> Vec<Room> {
+        let m = self.state.read().expect("adapter lock");
+        m.rooms.keys().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str) -> Arc<str> {
+        Arc::from(s)
+    }
+
+    fn sorted(mut v: Vec<Sid>) -> Vec<Sid> {
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn rooms_and_exceptions() {
+        let a = LocalAdapter::default();
+        for s in ["a", "b", "c"] {
+            a.join(&r(s), &[r(s)]);
+        }
+        a.join(&r("a"), &[r("red"), r("blue")]);
+        a.join(&r("b"), &[r("red")]);
+        a.join(&r("c"), &[r("blue")]);
+        let opts = |rooms: &[&str], except: &[&str]| BroadcastOptions {
+            rooms: rooms.iter().map(|s| r(s)).collect(),
+            except: except.iter().map(|s| r(s)).collect(),
+        };
+        assert_eq!(
+            sorted(a.sockets(&opts(&[], &[]))),
+            vec![r("a"), r("b"), r("c")]
+        );
+        assert_eq!(
+            sorted(a.sockets(&opts(&["red"], &[]))),
+            vec![r("a"), r("b")]
+        );
+        assert_eq!(
+            sorted(a.sockets(&opts(&["red", "blue"], &[]))),
+            vec![r("a"), r("b"), r("c")]
+        );
+        assert_eq!(
+            sorted(a.sockets(&opts(&["red", "blue"], &["b"]))),
+            vec![r("a"), r("c")]
+        );
+        assert_eq!(sorted(a.sockets(&opts(&[], &["blue"]))), vec![r("b")]);
+        a.leave(&r("a"), "red");
+        assert_eq!(sorted(a.sockets(&opts(&["red"], &[]))), vec![r("b")]);
+        a.leave_all(&r("b"));
+        assert!(a.sockets(&opts(&["red"], &[])).is_empty());
+        assert!(!a.rooms().contains(&r("red")));
+        assert_eq!(sorted(a.rooms_of(&r("a"))), vec![r("a"), r("blue")]);
+    }
+}

@@ -1,0 +1,238 @@
+//! The Socket.IO side of one Engine.IO connection: decoding, namespace joins and
+//! dispatch of events and acks to the right socket.
+
+use crate::engine::{CloseReason, Connection, EngineHandler, EngineSocket, Message};
+use crate::error::DisconnectReason;
+use crate::io::Registry;
+use crate::namespace::NsInner;
+use crate::socket::{ConnSockets, Socket};
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
+use futures_util::StreamExt;
+use sockeye_protocol::socket::{Decoder, Packet};
+use sockeye_protocol::Value;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// Makes a [`SocketConnection`] for each Engine.IO session.
+pub(crate) struct SocketHandler {
+    pub(crate) registry: Arc<Registry>,
+}
+
+impl EngineHandler for SocketHandler {
+    type Connection = SocketConnection;
+
+    fn on_open(&self, engine: EngineSocket) -> SocketConnection {
+        let conn = SocketConnection {
+            registry: self.registry.clone(),
+            decoder: Decoder::new(self.registry.shared.config.max_attachments),
+            sockets: Arc::new(ConnSockets::default()),
+            tasks: FuturesUnordered::new(),
+            parse_error: false,
+            engine,
+        };
+        // A connection that joins no namespace in time is closed.
+        let timeout = self.registry.shared.config.connect_timeout;
+        let (engine, sockets) = (conn.engine.clone(), conn.sockets.clone());
+        conn.tasks.push(Box::pin(async move {
+            tokio::time::sleep(timeout).await;
+            if sockets
+                .by_namespace
+                .lock()
+                .expect("conn sockets lock")
+                .is_empty()
+            {
+                tracing::debug!(sid = engine.sid(), "no namespace joined in time: closing");
+                engine.close(CloseReason::ForcedClose);
+            }
+        }));
+        conn
+    }
+}
+
+/// One connection's Socket.IO state, owned by its session task.
+pub(crate) struct SocketConnection {
+    registry: Arc<Registry>,
+    engine: EngineSocket,
+    decoder: Decoder,
+    sockets: Arc<ConnSockets>,
+    /// Handlers in flight. Pushed in arrival order, so each starts in that order.
+    tasks: FuturesUnordered<BoxFuture<'static, ()>>,
+    parse_error: bool,
+}
+
+impl SocketConnection {
+    fn socket(&self, namespace: &str) -> Option<Socket> {
+        self.sockets
+            .by_namespace
+            .lock()
+            .expect("conn sockets lock")
+            .get(namespace)
+            .cloned()
+    }
+
+    fn on_packet(&mut self, packet: Packet) {
+        match packet {
+            Packet::Connect { namespace, data } => self.on_connect(namespace, data),
+            Packet::Disconnect { namespace } => {
+                if let Some(socket) = self.socket(&namespace) {
+                    socket.close(DisconnectReason::ClientNamespaceDisconnect);
+                }
+            }
+            Packet::Event {
+                namespace,
+                name,
+                args,
+                id,
+            } => {
+                let Some(socket) = self.socket(&namespace) else {
+                    tracing::debug!(ns = %namespace, "event for a namespace not joined");
+                    return;
+                };
+                match socket.handler(&name) {
+                    Some(handler) => self.tasks.push(handler(socket, args, id)),
+                    None => tracing::trace!(event = %name, "no handler"),
+                }
+            }
+            Packet::Ack {
+                namespace,
+                args,
+                id,
+            } => {
+                if let Some(socket) = self.socket(&namespace) {
+                    socket.on_ack(id, args);
+                }
+            }
+            Packet::ConnectError { .. } => {
+                tracing::debug!(
+                    sid = self.engine.sid(),
+                    "CONNECT_ERROR from a client: ignored"
+                );
+            }
+        }
+    }
+
+    fn on_connect(&mut self, namespace: String, auth: Option<Value>) {
+        if self.socket(&namespace).is_some() {
+            tracing::debug!(ns = %namespace, "namespace joined twice: ignored");
+            return;
+        }
+        let Some(ns) = self.registry.lookup(&namespace) else {
+            let refusal = Packet::ConnectError {
+                namespace,
+                data: sockeye_protocol::json!({"message": "Invalid namespace"}),
+            };
+            let _ = self.engine.send(crate::socket::frame_of(&refusal));
+            return;
+        };
+        let auth = auth.unwrap_or(Value::Object(Vec::new()));
+        let socket = Socket::new(
+            ns.clone(),
+            self.engine.clone(),
+            auth,
+            Arc::downgrade(&self.sockets),
+        );
+        self.tasks.push(Box::pin(connect(
+            ns,
+            socket,
+            self.sockets.clone(),
+            self.engine.clone(),
+        )));
+    }
+}
+
+/// Runs the middlewares, then registers the socket, answers CONNECT and runs the
+/// connection handler.
+async fn connect(
+    ns: Arc<NsInner>,
+    socket: Socket,
+    sockets: Arc<ConnSockets>,
+    engine: EngineSocket,
+) {
+    for middleware in ns.handlers.middlewares() {
+        if let Err(refusal) = middleware(socket.clone()).await {
+            tracing::debug!(ns = %ns.name, message = %refusal.message, "join refused");
+            let packet = Packet::ConnectError {
+                namespace: ns.name.clone(),
+                data: refusal.to_value(),
+            };
+            let _ = engine.send(crate::socket::frame_of(&packet));
+            return;
+        }
+    }
+    if engine.is_closed() {
+        return;
+    }
+    sockets
+        .by_namespace
+        .lock()
+        .expect("conn sockets lock")
+        .insert(ns.name.clone(), socket.clone());
+    socket.mark_connected();
+    ns.insert(&socket);
+    let accept = Packet::Connect {
+        namespace: ns.name.clone(),
+        data: Some(Value::Object(vec![(
+            "sid".into(),
+            Value::String(socket.id().to_owned()),
+        )])),
+    };
+    if socket.send_packet(&accept).is_err() {
+        socket.close(DisconnectReason::TransportError);
+        return;
+    }
+    if let Some(handler) = ns.handlers.connection() {
+        handler(socket).await;
+    }
+}
+
+impl Connection for SocketConnection {
+    fn on_message(&mut self, message: Message) {
+        let decoded = match message {
+            Message::Text(text) => self.decoder.decode_text(&text),
+            Message::Binary(data) => self.decoder.decode_binary(data),
+        };
+        match decoded {
+            Ok(Some(packet)) => self.on_packet(packet),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::info!(sid = self.engine.sid(), error = %e, "invalid Socket.IO packet: closing");
+                self.parse_error = true;
+                self.engine.close(CloseReason::TransportError);
+            }
+        }
+    }
+
+    fn on_close(&mut self, reason: CloseReason) {
+        let reason = if self.parse_error {
+            DisconnectReason::ParseError
+        } else {
+            DisconnectReason::from(reason)
+        };
+        let sockets: Vec<Socket> = self
+            .sockets
+            .by_namespace
+            .lock()
+            .expect("conn sockets lock")
+            .values()
+            .cloned()
+            .collect();
+        for socket in sockets {
+            socket.close(reason);
+        }
+        // Handlers still in flight finish on their own; the connection is gone.
+        let tasks = std::mem::take(&mut self.tasks);
+        if !tasks.is_empty() {
+            tokio::spawn(tasks.for_each(|()| async {}));
+        }
+    }
+
+    fn poll_work(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            match self.tasks.poll_next_unpin(cx) {
+                Poll::Ready(Some(())) => continue,
+                Poll::Ready(None) | Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The HTTP errors of the Engine.IO endpoint, with the codes the official server uses.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// Why an Engine.IO HTTP request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// The `transport` parameter is missing or unknown.
+    #[error("Transport unknown")]
+    UnknownTransport,
+    /// The `sid` names no open session.
+    #[error("Session ID unknown")]
+    UnknownSid,
+    /// A handshake must be a GET.
+    #[error("Bad handshake method")]
+    BadHandshakeMethod,
+    /// The request does not fit the session's state (for example a second GET while
+    /// one is pending, or polling after an upgrade).
+    #[error("Bad request")]
+    BadRequest,
+    /// The `EIO` parameter is missing or not 4.
+    #[error("Unsupported protocol version")]
+    UnsupportedProtocolVersion,
+    /// The body is larger than `maxPayload`.
+    #[error("Payload too large")]
+    PayloadTooLarge,
+}
+
+impl EngineError {
+    /// The numeric code in the JSON body, as engine.io numbers them.
+    pub fn code(self) -> u8 {
+        match self {
+            EngineError::UnknownTransport => 0,
+            EngineError::UnknownSid => 1,
+            EngineError::BadHandshakeMethod => 2,
+            EngineError::BadRequest | EngineError::PayloadTooLarge => 3,
+            EngineError::UnsupportedProtocolVersion => 5,
+        }
+    }
+}
+
+impl IntoResponse for EngineError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            EngineError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
+        (status, axum::Json(body)).into_response()
+    }
+}

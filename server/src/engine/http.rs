@@ -1,0 +1,265 @@
+//! The Engine.IO HTTP endpoint: request validation and the polling transport.
+
+use super::error::EngineError;
+use super::session::{self, Control, EngineSocket, Frame, Session, Transport};
+use super::{websocket, EngineHandler, Inner};
+use crate::Handshake;
+use axum::body::Body;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use sockeye_protocol::engine::{payload, Handshake as OpenData, Packet};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// How many packets one polling POST may carry.
+const MAX_PACKETS_PER_POST: usize = 4096;
+
+pub(crate) fn router<H: EngineHandler, S: Clone + Send + Sync + 'static>(
+    inner: Arc<Inner<H>>,
+) -> axum::Router<S> {
+    let path = inner.config.path.trim_end_matches('/').to_owned();
+    let cors = inner.config.cors.layer();
+    let handler = move |req: Request| handle(inner.clone(), req);
+    let route = any(handler);
+    let router = if path.is_empty() {
+        axum::Router::new().route("/", route)
+    } else {
+        axum::Router::new()
+            .route(&path, route.clone())
+            .route(&format!("{path}/"), route)
+    };
+    router.layer(cors)
+}
+
+async fn handle<H: EngineHandler>(inner: Arc<Inner<H>>, req: Request) -> Response {
+    match dispatch(inner, req).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn dispatch<H: EngineHandler>(
+    inner: Arc<Inner<H>>,
+    req: Request,
+) -> Result<Response, EngineError> {
+    let query = parse_query(req.uri().query().unwrap_or(""));
+    if query.get("EIO").map(String::as_str) != Some("4") {
+        return Err(EngineError::UnsupportedProtocolVersion);
+    }
+    let transport = match query.get("transport").map(String::as_str) {
+        Some("polling") => Transport::Polling,
+        Some("websocket") => Transport::WebSocket,
+        _ => return Err(EngineError::UnknownTransport),
+    };
+    let sid = query.get("sid").cloned();
+    let (mut parts, body) = req.into_parts();
+
+    if transport == Transport::WebSocket {
+        if parts.method != Method::GET {
+            return Err(EngineError::BadRequest);
+        }
+        let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
+            .await
+            .map_err(|_| EngineError::BadRequest)?
+            .max_message_size(inner.config.max_payload)
+            .max_frame_size(inner.config.max_payload);
+        return match sid {
+            None => {
+                let handshake = Arc::new(handshake_of(&parts, query));
+                Ok(upgrade.on_upgrade(move |ws| websocket::open(inner, handshake, ws)))
+            }
+            Some(sid) => {
+                let session = lookup(&inner, &sid)?;
+                if !session.begin_upgrade() {
+                    return Err(EngineError::BadRequest);
+                }
+                Ok(upgrade.on_upgrade(move |ws| websocket::upgrade(inner, session, ws)))
+            }
+        };
+    }
+
+    match (sid, &parts.method) {
+        (None, &Method::GET) => Ok(open_polling(&inner, handshake_of(&parts, query))),
+        (None, _) => Err(EngineError::BadHandshakeMethod),
+        (Some(sid), &Method::GET) => poll(&inner, lookup(&inner, &sid)?).await,
+        (Some(sid), &Method::POST) => post(&inner, lookup(&inner, &sid)?, body).await,
+        (Some(_), _) => Err(EngineError::BadRequest),
+    }
+}
+
+fn lookup<H>(inner: &Inner<H>, sid: &str) -> Result<Arc<Session>, EngineError> {
+    inner
+        .sessions
+        .read()
+        .expect("sessions lock")
+        .get(sid)
+        .filter(|s| !s.is_closed())
+        .cloned()
+        .ok_or(EngineError::UnknownSid)
+}
+
+fn parse_query(query: &str) -> HashMap<String, String> {
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn handshake_of(parts: &axum::http::request::Parts, query: HashMap<String, String>) -> Handshake {
+    Handshake {
+        headers: parts.headers.clone(),
+        query,
+        address: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ci| ci.0),
+        url: parts.uri.to_string(),
+        issued: std::time::SystemTime::now(),
+    }
+}
+
+/// The open packet's data for a new session.
+pub(crate) fn open_data<H>(inner: &Inner<H>, sid: &str, transport: Transport) -> OpenData {
+    OpenData {
+        sid: sid.to_owned(),
+        upgrades: if transport == Transport::Polling {
+            vec!["websocket".into()]
+        } else {
+            vec![]
+        },
+        ping_interval: inner.config.ping_interval.as_millis() as u64,
+        ping_timeout: inner.config.ping_timeout.as_millis() as u64,
+        max_payload: inner.config.max_payload as u64,
+    }
+}
+
+/// Registers a new session and starts its task.
+pub(crate) fn start_session<H: EngineHandler>(
+    inner: &Arc<Inner<H>>,
+    sid: Arc<str>,
+    handshake: Arc<Handshake>,
+    transport: Transport,
+    ws: Option<axum::extract::ws::WebSocket>,
+) {
+    let (session, control_rx) =
+        Session::new(sid.clone(), inner.config.max_buffered_frames, transport);
+    inner
+        .sessions
+        .write()
+        .expect("sessions lock")
+        .insert(sid, session.clone());
+    let socket = EngineSocket {
+        session: session.clone(),
+        request: handshake,
+    };
+    let conn = inner.handler.on_open(socket);
+    tokio::spawn(session::run(inner.clone(), session, control_rx, ws, conn));
+}
+
+fn open_polling<H: EngineHandler>(inner: &Arc<Inner<H>>, handshake: Handshake) -> Response {
+    let sid = crate::id::generate();
+    let open = open_data(inner, &sid, Transport::Polling);
+    start_session(
+        inner,
+        sid.into(),
+        Arc::new(handshake),
+        Transport::Polling,
+        None,
+    );
+    text_response(Packet::Open(open).encode_text())
+}
+
+fn text_response(body: String) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=UTF-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// A polling GET: waits for queued frames and returns them as one payload.
+async fn poll<H>(inner: &Inner<H>, session: Arc<Session>) -> Result<Response, EngineError> {
+    if session.transport() == Transport::WebSocket {
+        return Err(EngineError::BadRequest);
+    }
+    let Ok(mut rx) = session.outbound_rx.try_lock() else {
+        tracing::info!(sid = %session.sid, "concurrent polling GET: closing");
+        session.request_close(super::CloseReason::TransportError);
+        return Err(EngineError::BadRequest);
+    };
+    let mut frames = Vec::new();
+    let limit = inner.config.max_buffered_frames.max(1);
+    if rx.recv_many(&mut frames, limit).await == 0 {
+        frames.push(Frame::Text("1".into()));
+    }
+    drop(rx);
+    let mut body = String::new();
+    let mut first = true;
+    for frame in &frames {
+        frame.write_records(&mut body, &mut first);
+    }
+    Ok(text_response(body))
+}
+
+/// A polling POST: reads and decodes the payload and hands it to the session.
+async fn post<H>(
+    inner: &Inner<H>,
+    session: Arc<Session>,
+    body: Body,
+) -> Result<Response, EngineError> {
+    if session.transport() == Transport::WebSocket {
+        return Err(EngineError::BadRequest);
+    }
+    if session.post_busy.swap(true, Ordering::AcqRel) {
+        tracing::info!(sid = %session.sid, "concurrent polling POST: closing");
+        session.request_close(super::CloseReason::TransportError);
+        return Err(EngineError::BadRequest);
+    }
+    let result = read_post(inner, &session, body).await;
+    session.post_busy.store(false, Ordering::Release);
+    result?;
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/html")], "ok").into_response())
+}
+
+async fn read_post<H>(inner: &Inner<H>, session: &Session, body: Body) -> Result<(), EngineError> {
+    let bytes = match axum::body::to_bytes(body, inner.config.max_payload).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            tracing::info!(sid = %session.sid, "polling payload over maxPayload: closing");
+            session.request_close(super::CloseReason::TransportError);
+            return Err(EngineError::PayloadTooLarge);
+        }
+    };
+    let packets = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|text| payload::decode(text, MAX_PACKETS_PER_POST).ok());
+    let Some(packets) = packets else {
+        tracing::info!(sid = %session.sid, "invalid polling payload: closing");
+        session.request_close(super::CloseReason::TransportError);
+        return Err(EngineError::BadRequest);
+    };
+    session
+        .control_tx
+        .send(Control::Packets(packets))
+        .await
+        .map_err(|_| EngineError::UnknownSid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_query_strings() {
+        let q = parse_query("EIO=4&transport=polling&t=N8hyd6w&name=a%20b+c&bad=%zz&x");
+        assert_eq!(q["EIO"], "4");
+        assert_eq!(q["name"], "a b c");
+        assert_eq!(q["bad"], "%zz");
+        assert_eq!(q["x"], "");
+    }
+}

@@ -1,0 +1,126 @@
+//! The Engine.IO layer: sessions over HTTP long-polling and WebSocket.
+//!
+//! [`EngineIo`] answers the Engine.IO HTTP endpoint (handshake, polling GET and POST,
+//! WebSocket and the polling-to-WebSocket upgrade) and runs one task per session. The
+//! task owns the session's protocol state (the heartbeat from `sockeye-protocol`) and
+//! hands every message to the [`Connection`] that an [`EngineHandler`] made for it.
+//! The Socket.IO layer is one such handler; a bare echo endpoint is another.
+
+mod error;
+mod http;
+mod session;
+mod websocket;
+
+pub use error::EngineError;
+pub use session::{CloseReason, EngineSocket, Frame, Message, SendError, Transport};
+
+use crate::config::EngineConfig;
+use session::Session;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+
+/// Makes the per-session [`Connection`] when a client opens a session.
+pub trait EngineHandler: Send + Sync + 'static {
+    /// The per-session state and logic.
+    type Connection: Connection;
+
+    /// A session opened; `socket` sends to it and closes it.
+    fn on_open(&self, socket: EngineSocket) -> Self::Connection;
+}
+
+/// One session's application side, driven by the session's task.
+pub trait Connection: Send + 'static {
+    /// A message arrived from the client.
+    fn on_message(&mut self, message: Message);
+
+    /// The session closed; no more calls follow.
+    fn on_close(&mut self, reason: CloseReason);
+
+    /// Drives work the connection started (for example event handlers in flight).
+    /// Called by the session task whenever it wakes; return `Pending` when idle.
+    fn poll_work(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Pending
+    }
+}
+
+/// An Engine.IO server: its configuration, handler and live sessions.
+pub struct EngineIo<H: EngineHandler> {
+    inner: Arc<Inner<H>>,
+}
+
+impl<H: EngineHandler> Clone for EngineIo<H> {
+    fn clone(&self) -> Self {
+        EngineIo {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+pub(crate) struct Inner<H> {
+    pub(crate) config: EngineConfig,
+    pub(crate) handler: H,
+    pub(crate) sessions: RwLock<HashMap<Arc<str>, Arc<Session>>>,
+    /// Wakes `close_all` each time a session ends.
+    pub(crate) session_ended: tokio::sync::Notify,
+}
+
+impl<H: EngineHandler> EngineIo<H> {
+    /// An Engine.IO server that hands each new session to `handler`.
+    pub fn new(config: EngineConfig, handler: H) -> Self {
+        EngineIo {
+            inner: Arc::new(Inner {
+                config,
+                handler,
+                sessions: RwLock::new(HashMap::new()),
+                session_ended: tokio::sync::Notify::new(),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.inner.handler
+    }
+
+    /// The number of open sessions.
+    pub fn session_count(&self) -> usize {
+        self.inner.sessions.read().expect("sessions lock").len()
+    }
+
+    /// An axum `Router` that serves the endpoint at the configured path, with CORS.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
+        http::router(self.inner.clone())
+    }
+
+    /// Closes every session with `reason` (sending what is queued first) and resolves
+    /// when all of them have ended.
+    pub fn close_all(&self, reason: CloseReason) -> impl Future<Output = ()> + Send + 'static {
+        let inner = self.inner.clone();
+        async move {
+            loop {
+                let ended = inner.session_ended.notified();
+                let sessions: Vec<_> = inner
+                    .sessions
+                    .read()
+                    .expect("sessions lock")
+                    .values()
+                    .cloned()
+                    .collect();
+                if sessions.is_empty() {
+                    return;
+                }
+                for s in &sessions {
+                    s.request_close(reason);
+                }
+                ended.await;
+            }
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! One Engine.IO session: its shared handle, its outbound queue, and its task.
+
+use super::{Connection, EngineHandler, Inner};
+use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use sockeye_protocol::engine::{HeartbeatAction, Packet, ServerHeartbeat};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
+
+/// One WebSocket frame, or one record of a polling payload, ready to send.
+///
+/// Text frames hold a whole Engine.IO text packet (`42["ev"]`, `2`, ...). All kinds
+/// are cheap to clone, so a broadcast encodes once and shares the bytes.
+#[derive(Debug, Clone)]
+pub enum Frame {
+    /// A text packet, type digit included.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+    /// Frames that must stay together and in order: a binary Socket.IO packet's text
+    /// followed by its attachments. Queued as one item, so concurrent senders cannot
+    /// interleave with it.
+    Group(Arc<[Frame]>),
+}
+
+impl Frame {
+    /// The frame of an Engine.IO packet.
+    pub fn packet(packet: &Packet) -> Frame {
+        match packet {
+            Packet::Binary(data) => Frame::Binary(data.clone()),
+            other => Frame::Text(other.encode_text().into()),
+        }
+    }
+
+    /// Appends the frame as polling records; `first` says whether a separator is due.
+    pub(crate) fn write_records(&self, out: &mut String, first: &mut bool) {
+        if let Frame::Group(frames) = self {
+            for frame in frames.iter() {
+                frame.write_records(out, first);
+            }
+            return;
+        }
+        if !*first {
+            out.push(sockeye_protocol::engine::payload::SEPARATOR);
+        }
+        *first = false;
+        match self {
+            Frame::Text(text) => out.push_str(text.as_str()),
+            Frame::Binary(data) => Packet::Binary(data.clone()).write_record(out),
+            Frame::Group(_) => unreachable!("groups are flattened above"),
+        }
+    }
+
+    /// Feeds the frame to a WebSocket without flushing.
+    async fn feed(self, ws: &mut WebSocket) -> Result<(), axum::Error> {
+        match self {
+            Frame::Text(text) => ws.feed(WsMessage::Text(text)).await,
+            Frame::Binary(data) => ws.feed(WsMessage::Binary(data)).await,
+            Frame::Group(frames) => {
+                for frame in frames.iter() {
+                    Box::pin(frame.clone().feed(ws)).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A message from the client, as the application layer sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message (the data of a `4` packet).
+    Text(String),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+/// Why a session closed, in engine.io's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client closed the transport or sent a close packet.
+    TransportClose,
+    /// The transport failed or the client sent something invalid.
+    TransportError,
+    /// The client did not answer a ping in time.
+    PingTimeout,
+    /// The server closed the session.
+    ForcedClose,
+    /// The server is shutting down.
+    ServerShuttingDown,
+}
+
+impl CloseReason {
+    /// The reason as engine.io and socket.io spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::TransportClose => "transport close",
+            CloseReason::TransportError => "transport error",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::ForcedClose => "forced close",
+            CloseReason::ServerShuttingDown => "server shutting down",
+        }
+    }
+}
+
+/// The transport a session currently uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Transport {
+    /// HTTP long-polling.
+    Polling = 0,
+    /// Polling, with a WebSocket probe under way.
+    Upgrading = 1,
+    /// WebSocket.
+    WebSocket = 2,
+}
+
+/// Why a frame could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The outbound queue is full: the client reads too slowly. The session is being
+    /// closed.
+    #[error("outbound queue full")]
+    QueueFull,
+    /// The session is closed.
+    #[error("session closed")]
+    Closed,
+}
+
+/// Work handed to a session's task by the HTTP side.
+pub(crate) enum Control {
+    /// Packets from one polling POST.
+    Packets(Vec<Packet>),
+    /// The upgrade completed on this WebSocket.
+    Upgrade(Box<WebSocket>),
+}
+
+/// The state a session shares between its task, its HTTP requests and its handles.
+pub(crate) struct Session {
+    pub(crate) sid: Arc<str>,
+    outbound_tx: mpsc::Sender<Frame>,
+    /// Held by a pending polling GET, or by the task once on WebSocket; `try_lock`
+    /// failing is how a second concurrent GET is detected.
+    pub(crate) outbound_rx: tokio::sync::Mutex<mpsc::Receiver<Frame>>,
+    pub(crate) control_tx: mpsc::Sender<Control>,
+    transport: AtomicU8,
+    /// Set while a polling POST is being read, to refuse a concurrent one.
+    pub(crate) post_busy: AtomicBool,
+    close_reason: Mutex<Option<CloseReason>>,
+    close_requested: Notify,
+    closed: AtomicBool,
+}
+
+impl Session {
+    pub(crate) fn new(
+        sid: Arc<str>,
+        queue: usize,
+        transport: Transport,
+    ) -> (Arc<Session>, mpsc::Receiver<Control>) {
+        let (outbound_tx, outbound_rx) = mpsc::channel(queue);
+        let (control_tx, control_rx) = mpsc::channel(16);
+        let session = Arc::new(Session {
+            sid,
+            outbound_tx,
+            outbound_rx: tokio::sync::Mutex::new(outbound_rx),
+            control_tx,
+            transport: AtomicU8::new(transport as u8),
+            post_busy: AtomicBool::new(false),
+            close_reason: Mutex::new(None),
+            close_requested: Notify::new(),
+            closed: AtomicBool::new(false),
+        });
+        (session, control_rx)
+    }
+
+    pub(crate) fn transport(&self) -> Transport {
+        match self.transport.load(Ordering::Acquire) {
+            0 => Transport::Polling,
+            1 => Transport::Upgrading,
+            _ => Transport::WebSocket,
+        }
+    }
+
+    pub(crate) fn set_transport(&self, t: Transport) {
+        self.transport.store(t as u8, Ordering::Release);
+    }
+
+    /// Claims the polling-to-WebSocket upgrade; false if one is under way or done.
+    pub(crate) fn begin_upgrade(&self) -> bool {
+        self.transport
+            .compare_exchange(
+                Transport::Polling as u8,
+                Transport::Upgrading as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    pub(crate) fn send(&self, frame: Frame) -> Result<(), SendError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(SendError::Closed);
+        }
+        self.outbound_tx.try_send(frame).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                tracing::warn!(sid = %self.sid, "outbound queue full: closing slow client");
+                self.request_close(CloseReason::TransportError);
+                SendError::QueueFull
+            }
+            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+        })
+    }
+
+    /// Asks the task to close the session; the first reason wins.
+    pub(crate) fn request_close(&self, reason: CloseReason) {
+        let mut slot = self.close_reason.lock().expect("close reason lock");
+        if slot.is_none() {
+            *slot = Some(reason);
+            self.close_requested.notify_one();
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    async fn close_requested(&self) -> CloseReason {
+        loop {
+            if let Some(reason) = *self.close_reason.lock().expect("close reason lock") {
+                return reason;
+            }
+            self.close_requested.notified().await;
+        }
+    }
+}
+
+/// A handle to one Engine.IO session: send frames to it, close it. Cheap to clone.
+#[derive(Clone)]
+pub struct EngineSocket {
+    pub(crate) session: Arc<Session>,
+    pub(crate) request: Arc<crate::Handshake>,
+}
+
+impl EngineSocket {
+    /// The session id.
+    pub fn sid(&self) -> &str {
+        &self.session.sid
+    }
+
+    /// The HTTP request that opened the session.
+    pub fn handshake(&self) -> &Arc<crate::Handshake> {
+        &self.request
+    }
+
+    /// The transport in use now.
+    pub fn transport(&self) -> Transport {
+        self.session.transport()
+    }
+
+    /// Queues a frame. A full queue means the client does not keep up: the session is
+    /// closed ("transport error") rather than let memory grow.
+    pub fn send(&self, frame: Frame) -> Result<(), SendError> {
+        self.session.send(frame)
+    }
+
+    /// Queues a text message (the Engine.IO `4` packet with this data).
+    pub fn send_text(&self, text: &str) -> Result<(), SendError> {
+        let mut s = String::with_capacity(text.len() + 1);
+        s.push('4');
+        s.push_str(text);
+        self.send(Frame::Text(s.into()))
+    }
+
+    /// Closes the session after what is queued has been sent.
+    pub fn close(&self, reason: CloseReason) {
+        self.session.request_close(reason);
+    }
+
+    /// Whether the session has closed.
+    pub fn is_closed(&self) -> bool {
+        self.session.is_closed()
+    }
+}
+
+/// How long a closing polling session waits for the client to collect the close packet.
+const POLLING_CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs a session until it closes. `ws` is set for a WebSocket-only session.
+pub(crate) async fn run<H: EngineHandler>(
+    engine: Arc<Inner<H>>,
+    session: Arc<Session>,
+    mut control_rx: mpsc::Receiver<Control>,
+    mut ws: Option<WebSocket>,
+    mut conn: H::Connection,
+) {
+    let epoch = Instant::now();
+    let config = &engine.config;
+    let mut heartbeat =
+        ServerHeartbeat::new(config.ping_interval, config.ping_timeout, Duration::ZERO);
+    let mut outbound = if ws.is_some() {
+        Some(session.outbound_rx.lock().await)
+    } else {
+        None
+    };
+    let mut batch = Vec::with_capacity(64);
+    let reason = loop {
+        let ping_at = heartbeat
+            .deadline()
+            .map(|d| epoch + d)
+            .unwrap_or_else(|| epoch + Duration::from_secs(86400 * 365));
+        tokio::select! {
+            biased;
+            reason = session.close_requested() => break reason,
+            _ = tokio::time::sleep_until(ping_at) => {
+                match heartbeat.poll(epoch.elapsed()) {
+                    HeartbeatAction::SendPing => {
+                        if session.send(Frame::Text(Utf8Bytes::from_static("2"))).is_err() {
+                            break CloseReason::TransportError;
+                        }
+                    }
+                    HeartbeatAction::TimedOut => break CloseReason::PingTimeout,
+                    HeartbeatAction::Wait => {}
+                }
+            }
+            control = control_rx.recv() => match control {
+                Some(Control::Packets(packets)) => {
+                    if let Some(reason) = packets
+                        .into_iter()
+                        .find_map(|p| on_packet(p, &mut heartbeat, epoch, &mut conn))
+                    {
+                        break reason;
+                    }
+                }
+                Some(Control::Upgrade(socket)) => {
+                    // A pending GET got the noop sent at the probe and returns soon.
+                    outbound = Some(session.outbound_rx.lock().await);
+                    session.set_transport(super::Transport::WebSocket);
+                    ws = Some(*socket);
+                    tracing::debug!(sid = %session.sid, "upgraded to websocket");
+                }
+                None => break CloseReason::ForcedClose,
+            },
+            n = recv_many(&mut outbound, &mut batch) => {
+                let socket = ws.as_mut().expect("outbound is held only with a websocket");
+                if n == 0 || write_all(socket, &mut batch).await.is_err() {
+                    break CloseReason::TransportError;
+                }
+            }
+            incoming = next_ws(&mut ws) => match incoming {
+                Some(Ok(WsMessage::Text(text))) => match Packet::decode_text(&text) {
+                    Ok(packet) => {
+                        if let Some(reason) = on_packet(packet, &mut heartbeat, epoch, &mut conn) {
+                            break reason;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::info!(sid = %session.sid, error = %e, "invalid packet: closing");
+                        break CloseReason::TransportError;
+                    }
+                },
+                Some(Ok(WsMessage::Binary(data))) => conn.on_message(Message::Binary(data)),
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                Some(Ok(WsMessage::Close(_))) | None => break CloseReason::TransportClose,
+                Some(Err(e)) => {
+                    tracing::info!(sid = %session.sid, error = %e, "websocket error: closing");
+                    break CloseReason::TransportError;
+                }
+            },
+            _ = std::future::poll_fn(|cx| conn.poll_work(cx)) => {}
+        }
+    };
+    tracing::debug!(sid = %session.sid, reason = reason.as_str(), "session closing");
+    session.request_close(reason);
+    session.closed.store(true, Ordering::Release);
+    conn.on_close(reason);
+    let polite = matches!(
+        reason,
+        CloseReason::ForcedClose | CloseReason::ServerShuttingDown
+    );
+    match ws {
+        Some(mut socket) if polite => {
+            // Send what is queued, then the close frame.
+            if let Some(rx) = outbound.as_mut() {
+                while let Ok(frame) = rx.try_recv() {
+                    if frame.feed(&mut socket).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            let _ = socket.send(WsMessage::Close(None)).await;
+        }
+        Some(_) => {}
+        None if polite => {
+            // The client learns of the close from its next GET; give it a moment.
+            drop(outbound);
+            let _ = session
+                .outbound_tx
+                .try_send(Frame::Text(Utf8Bytes::from_static("1")));
+            let _ = tokio::time::timeout(POLLING_CLOSE_GRACE, async {
+                while session.outbound_tx.capacity() < session.outbound_tx.max_capacity() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await;
+        }
+        None => {}
+    }
+    engine
+        .sessions
+        .write()
+        .expect("sessions lock")
+        .remove(&session.sid);
+    engine.session_ended.notify_waiters();
+}
+
+/// Handles one packet from the client; `Some` ends the session.
+fn on_packet<C: Connection>(
+    packet: Packet,
+    heartbeat: &mut ServerHeartbeat,
+    epoch: Instant,
+    conn: &mut C,
+) -> Option<CloseReason> {
+    match packet {
+        Packet::Message(text) => conn.on_message(Message::Text(text)),
+        Packet::Binary(data) => conn.on_message(Message::Binary(data)),
+        Packet::Pong(_) => heartbeat.on_pong(epoch.elapsed()),
+        Packet::Close => return Some(CloseReason::TransportClose),
+        // Only the server opens; anything else is harmless here.
+        Packet::Open(_) => return Some(CloseReason::TransportError),
+        Packet::Ping(_) | Packet::Upgrade | Packet::Noop => {}
+    }
+    None
+}
+
+async fn recv_many(
+    rx: &mut Option<tokio::sync::MutexGuard<'_, mpsc::Receiver<Frame>>>,
+    batch: &mut Vec<Frame>,
+) -> usize {
+    match rx {
+        Some(rx) => rx.recv_many(batch, 256).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_ws(ws: &mut Option<WebSocket>) -> Option<Result<WsMessage, axum::Error>> {
+    match ws {
+        Some(ws) => ws.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes a batch of frames with one flush.
+async fn write_all(ws: &mut WebSocket, batch: &mut Vec<Frame>) -> Result<(), axum::Error> {
+    for frame in batch.drain(..) {
+        frame.feed(ws).await?;
+    }
+    ws.flush().await
+}

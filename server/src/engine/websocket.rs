@@ -1,0 +1,94 @@
+//! The WebSocket transport: WebSocket-only sessions and the upgrade from polling.
+
+use super::http::start_session;
+use super::session::{Control, Frame, Session, Transport};
+use super::{EngineHandler, Inner};
+use crate::Handshake;
+use axum::extract::ws::{Message as WsMessage, WebSocket};
+use futures_util::StreamExt;
+use sockeye_protocol::engine::Packet;
+use std::sync::Arc;
+
+/// A WebSocket opened without a session: the handshake goes over the socket itself.
+pub(crate) async fn open<H: EngineHandler>(
+    inner: Arc<Inner<H>>,
+    handshake: Arc<Handshake>,
+    mut ws: WebSocket,
+) {
+    // The open packet must be the first frame, before anything the handler queues.
+    let sid = crate::id::generate();
+    let open = super::http::open_data(&inner, &sid, Transport::WebSocket);
+    let text = Packet::Open(open).encode_text();
+    if ws.send(WsMessage::Text(text.into())).await.is_err() {
+        return;
+    }
+    start_session(
+        &inner,
+        sid.into(),
+        handshake,
+        Transport::WebSocket,
+        Some(ws),
+    );
+}
+
+/// The upgrade of a polling session: answer the probe, flush the pending GET, wait
+/// for the upgrade packet, then hand the socket to the session's task.
+pub(crate) async fn upgrade<H: EngineHandler>(
+    inner: Arc<Inner<H>>,
+    session: Arc<Session>,
+    mut ws: WebSocket,
+) {
+    let done = tokio::time::timeout(inner.config.upgrade_timeout, async {
+        if next_packet(&mut ws).await? != Packet::Ping("probe".into()) {
+            return None;
+        }
+        ws.send(WsMessage::Text(
+            Packet::Pong("probe".into()).encode_text().into(),
+        ))
+        .await
+        .ok()?;
+        // The client waits for its pending GET to return before it upgrades.
+        session.send(Frame::packet(&Packet::Noop)).ok()?;
+        loop {
+            match next_packet(&mut ws).await? {
+                Packet::Upgrade => return Some(()),
+                // A client may ping again while it waits; keep the probe alive.
+                Packet::Ping(data) => {
+                    ws.send(WsMessage::Text(Packet::Pong(data).encode_text().into()))
+                        .await
+                        .ok()?;
+                }
+                _ => return None,
+            }
+        }
+    })
+    .await;
+    match done {
+        Ok(Some(())) => {
+            if session
+                .control_tx
+                .send(Control::Upgrade(Box::new(ws)))
+                .await
+                .is_err()
+            {
+                tracing::debug!(sid = %session.sid, "session ended during upgrade");
+            }
+        }
+        _ => {
+            // The polling transport goes on as if nothing happened.
+            tracing::debug!(sid = %session.sid, "upgrade failed");
+            session.set_transport(Transport::Polling);
+            let _ = ws.send(WsMessage::Close(None)).await;
+        }
+    }
+}
+
+async fn next_packet(ws: &mut WebSocket) -> Option<Packet> {
+    loop {
+        match ws.next().await? {
+            Ok(WsMessage::Text(text)) => return Packet::decode_text(&text).ok(),
+            Ok(WsMessage::Ping(_) | WsMessage::Pong(_)) => continue,
+            _ => return None,
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The server: [`SocketIo`] and its [`Builder`].
+
+use crate::args::IntoArgs;
+use crate::broadcast::{BroadcastOperator, IntoRooms};
+use crate::config::{Config, Cors};
+use crate::connection::SocketHandler;
+use crate::engine::{CloseReason, EngineIo};
+use crate::error::{DisconnectReason, EmitError};
+use crate::namespace::{Namespace, NsHandlers, NsInner, Shared};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+type Predicate = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// The namespaces of a server: static ones by name, dynamic ones by predicate.
+pub(crate) struct Registry {
+    pub(crate) shared: Arc<Shared>,
+    namespaces: RwLock<HashMap<String, Namespace>>,
+    dynamic: RwLock<Vec<(Predicate, Arc<NsHandlers>)>>,
+}
+
+impl Registry {
+    /// The namespace a client asks to join, created from a dynamic parent if needed.
+    pub(crate) fn lookup(&self, name: &str) -> Option<Arc<NsInner>> {
+        if let Some(ns) = self.namespaces.read().expect("namespaces lock").get(name) {
+            return Some(ns.inner.clone());
+        }
+        let handlers = self
+            .dynamic
+            .read()
+            .expect("dynamic lock")
+            .iter()
+            .find(|(matches, _)| matches(name))
+            .map(|(_, handlers)| handlers.clone())?;
+        let mut map = self.namespaces.write().expect("namespaces lock");
+        let ns = map.entry(name.to_owned()).or_insert_with(|| Namespace {
+            inner: NsInner::new(name, handlers, self.shared.clone()),
+        });
+        Some(ns.inner.clone())
+    }
+
+    fn of(&self, name: &str) -> Namespace {
+        let name = normalize(name);
+        let mut map = self.namespaces.write().expect("namespaces lock");
+        map.entry(name.clone())
+            .or_insert_with(|| Namespace {
+                inner: NsInner::new(&name, Arc::default(), self.shared.clone()),
+            })
+            .clone()
+    }
+}
+
+fn normalize(name: &str) -> String {
+    if name.starts_with('/') {
+        name.to_owned()
+    } else {
+        format!("/{name}")
+    }
+}
+
+/// A Socket.IO server. Cheap to clone: clones are handles to the same server, usable
+/// from handlers, background tasks and ordinary HTTP routes.
+///
+/// ```no_run
+/// use sockeye_server::SocketIo;
+///
+/// # async fn run() {
+/// let io = SocketIo::new();
+/// io.of("/").on_connection(|socket| async move {
+///     socket.on("chat", |socket, args| async move {
+///         socket.broadcast().emit("chat", args).ok();
+///     });
+/// });
+/// let app = axum::Router::new().merge(io.router());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
+/// axum::serve(listener, app).await.unwrap();
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SocketIo {
+    registry: Arc<Registry>,
+    engine: EngineIo<SocketHandler>,
+}
+
+impl Default for SocketIo {
+    fn default() -> Self {
+        SocketIo::new()
+    }
+}
+
+impl SocketIo {
+    /// A server with the default settings.
+    pub fn new() -> SocketIo {
+        Builder::default().build()
+    }
+
+    /// A builder to change the settings.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.registry.shared.config
+    }
+
+    /// The namespace with this name, created if needed (`/` always exists).
+    pub fn of(&self, name: &str) -> Namespace {
+        self.registry.of(name)
+    }
+
+    /// A dynamic namespace: every name for which `matches` is true can be joined, and
+    /// each such namespace is created on its first join with the middlewares and
+    /// connection handler set on the returned parent.
+    pub fn dynamic<F>(&self, matches: F) -> Namespace
+    where
+        F: Fn(&str) -> bool + Send + Sync + 'static,
+    {
+        let handlers = Arc::new(NsHandlers::default());
+        self.registry
+            .dynamic
+            .write()
+            .expect("dynamic lock")
+            .push((Arc::new(matches), handlers.clone()));
+        Namespace {
+            inner: NsInner::new("(dynamic)", handlers, self.registry.shared.clone()),
+        }
+    }
+
+    /// Sends `event` to every socket of the main namespace.
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        self.of("/").emit(event, args)
+    }
+
+    /// A broadcast to rooms of the main namespace.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.of("/").to(rooms)
+    }
+
+    /// The number of open Engine.IO connections.
+    pub fn connection_count(&self) -> usize {
+        self.engine.session_count()
+    }
+
+    /// An axum `Router` serving the Socket.IO endpoint; merge it into your app.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
+        self.engine.router()
+    }
+
+    /// Graceful shutdown: every socket leaves with "server shutting down", queued
+    /// packets are sent, every connection gets a close, and the future resolves once
+    /// all are closed.
+    pub fn close(&self) -> impl Future<Output = ()> + Send + 'static {
+        let namespaces: Vec<Namespace> = self
+            .registry
+            .namespaces
+            .read()
+            .expect("namespaces lock")
+            .values()
+            .cloned()
+            .collect();
+        for ns in namespaces {
+            for socket in ns.sockets() {
+                socket.close(DisconnectReason::ServerShuttingDown);
+            }
+        }
+        self.engine.close_all(CloseReason::ServerShuttingDown)
+    }
+}
+
+/// Settings for a [`SocketIo`], with the official server's defaults.
+#[derive(Default)]
+pub struct Builder {
+    config: Config,
+    state: http::Extensions,
+}
+
+impl Builder {
+    /// All settings at once.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The endpoint's HTTP path (default `/socket.io/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.config.engine.path = path.into();
+        self
+    }
+
+    /// Time between pings (default 25 s).
+    pub fn ping_interval(mut self, d: Duration) -> Self {
+        self.config.engine.ping_interval = d;
+        self
+    }
+
+    /// Time allowed for a pong (default 20 s).
+    pub fn ping_timeout(mut self, d: Duration) -> Self {
+        self.config.engine.ping_timeout = d;
+        self
+    }
+
+    /// Largest accepted message or polling body, in bytes (default 1 000 000).
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.config.engine.max_payload = bytes;
+        self
+    }
+
+    /// Bound of each connection's outbound queue, in frames (default 4096).
+    pub fn max_buffered_frames(mut self, frames: usize) -> Self {
+        self.config.engine.max_buffered_frames = frames;
+        self
+    }
+
+    /// Which browser origins may connect (default: same origin only).
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.config.engine.cors = cors;
+        self
+    }
+
+    /// Time a connection has to join a namespace (default 45 s).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.config.connect_timeout = d;
+        self
+    }
+
+    /// Default timeout of `emit_with_ack` (default 30 s).
+    pub fn ack_timeout(mut self, d: Duration) -> Self {
+        self.config.ack_timeout = d;
+        self
+    }
+
+    /// Shared application state, read in handlers with [`crate::Socket::state`].
+    pub fn state<T: Clone + Send + Sync + 'static>(mut self, state: T) -> Self {
+        self.state.insert(state);
+        self
+    }
+
+    /// Builds the server.
+    pub fn build(self) -> SocketIo {
+        let shared = Arc::new(Shared {
+            config: self.config.clone(),
+            state: self.state,
+        });
+        let registry = Arc::new(Registry {
+            shared,
+            namespaces: RwLock::new(HashMap::new()),
+            dynamic: RwLock::new(Vec::new()),
+        });
+        registry.of("/");
+        let engine = EngineIo::new(
+            self.config.engine,
+            SocketHandler {
+                registry: registry.clone(),
+            },
+        );
+        SocketIo { registry, engine }
+    }
+}

@@ -1,0 +1,434 @@
+//! A client's membership in one namespace: the `socket` of socket.io.
+
+use crate::adapter::{BroadcastOptions, Room, Sid};
+use crate::args::{IntoAck, IntoArgs};
+use crate::broadcast::{BroadcastOperator, IntoRooms};
+use crate::engine::{EngineSocket, Frame};
+use crate::error::{AckError, DisconnectReason, EmitError};
+use crate::namespace::NsInner;
+use crate::Handshake;
+use futures_util::future::BoxFuture;
+use sockeye_protocol::socket::{Packet, RESERVED_EVENTS};
+use sockeye_protocol::Value;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+pub(crate) type EventHandler =
+    Arc<dyn Fn(Socket, Vec<Value>, Option<u64>) -> BoxFuture<'static, ()> + Send + Sync>;
+type DisconnectHandler =
+    Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// The namespaces one Engine.IO connection has joined, by namespace name.
+#[derive(Default)]
+pub(crate) struct ConnSockets {
+    pub(crate) by_namespace: Mutex<HashMap<String, Socket>>,
+}
+
+/// One client in one namespace. Cheap to clone; every clone is the same socket.
+#[derive(Clone)]
+pub struct Socket {
+    pub(crate) inner: Arc<SocketInner>,
+}
+
+pub(crate) struct SocketInner {
+    pub(crate) id: Sid,
+    pub(crate) ns: Arc<NsInner>,
+    pub(crate) engine: EngineSocket,
+    auth: Value,
+    handlers: RwLock<HashMap<String, EventHandler>>,
+    disconnect_handler: Mutex<Option<DisconnectHandler>>,
+    acks: Mutex<HashMap<u64, oneshot::Sender<Vec<Value>>>>,
+    next_ack_id: AtomicU64,
+    extensions: Mutex<http::Extensions>,
+    connected: AtomicBool,
+    conn: Weak<ConnSockets>,
+}
+
+/// Encodes a Socket.IO packet once into the frame every recipient gets.
+pub(crate) fn frame_of(packet: &Packet) -> Frame {
+    let encoded = packet.encode_with_prefix("4");
+    if encoded.attachments.is_empty() {
+        return Frame::Text(encoded.text.into());
+    }
+    let mut frames = Vec::with_capacity(1 + encoded.attachments.len());
+    frames.push(Frame::Text(encoded.text.into()));
+    frames.extend(encoded.attachments.into_iter().map(Frame::Binary));
+    Frame::Group(frames.into())
+}
+
+pub(crate) fn check_event(event: &str) -> Result<(), EmitError> {
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(EmitError::ReservedEvent(event.to_owned()));
+    }
+    Ok(())
+}
+
+impl Socket {
+    pub(crate) fn new(
+        ns: Arc<NsInner>,
+        engine: EngineSocket,
+        auth: Value,
+        conn: Weak<ConnSockets>,
+    ) -> Socket {
+        Socket {
+            inner: Arc::new(SocketInner {
+                id: crate::id::generate().into(),
+                ns,
+                engine,
+                auth,
+                handlers: RwLock::new(HashMap::new()),
+                disconnect_handler: Mutex::new(None),
+                acks: Mutex::new(HashMap::new()),
+                next_ack_id: AtomicU64::new(0),
+                extensions: Mutex::new(http::Extensions::new()),
+                connected: AtomicBool::new(false),
+                conn,
+            }),
+        }
+    }
+
+    /// The socket id (distinct from the Engine.IO session id).
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The namespace's name.
+    pub fn namespace(&self) -> &str {
+        &self.inner.ns.name
+    }
+
+    /// The `auth` payload the client sent when it joined (`{}` when it sent none).
+    pub fn auth(&self) -> &Value {
+        &self.inner.auth
+    }
+
+    /// The HTTP request that opened the connection.
+    pub fn handshake(&self) -> &Handshake {
+        self.inner.engine.handshake()
+    }
+
+    /// The Engine.IO session id of the underlying connection.
+    pub fn engine_sid(&self) -> &str {
+        self.inner.engine.sid()
+    }
+
+    /// The transport the connection uses now.
+    pub fn transport(&self) -> crate::engine::Transport {
+        self.inner.engine.transport()
+    }
+
+    /// Whether the socket is still in its namespace.
+    pub fn connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Acquire)
+    }
+
+    /// Handles `event`. The handler gets the socket and the arguments (binary parts
+    /// included); what it returns is sent as the ack when the client asked for one
+    /// (return `()` for no ack). Handlers of one socket start in the order events
+    /// arrive and run concurrently once they wait on something.
+    pub fn on<F, Fut, R>(&self, event: &str, handler: F)
+    where
+        F: Fn(Socket, Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoAck + 'static,
+    {
+        let handler: EventHandler = Arc::new(move |socket: Socket, args, ack_id| {
+            let fut = handler(socket.clone(), args);
+            Box::pin(async move {
+                let ack = fut.await.into_ack();
+                if let (Some(id), Some(args)) = (ack_id, ack) {
+                    let packet = Packet::Ack {
+                        namespace: socket.inner.ns.name.clone(),
+                        args,
+                        id,
+                    };
+                    if let Err(e) = socket.send_packet(&packet) {
+                        tracing::debug!(sid = %socket.id(), error = %e, "ack not sent");
+                    }
+                }
+            })
+        });
+        self.inner
+            .handlers
+            .write()
+            .expect("handlers lock")
+            .insert(event.to_owned(), handler);
+    }
+
+    /// Removes the handler of `event`.
+    pub fn off(&self, event: &str) {
+        self.inner
+            .handlers
+            .write()
+            .expect("handlers lock")
+            .remove(event);
+    }
+
+    /// Called once when the socket leaves its namespace, with the reason.
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: DisconnectHandler =
+            Arc::new(move |socket, reason| Box::pin(handler(socket, reason)));
+        *self
+            .inner
+            .disconnect_handler
+            .lock()
+            .expect("disconnect handler lock") = Some(handler);
+    }
+
+    /// Sends `event` with `args` to this client.
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        check_event(event)?;
+        self.send_packet(&Packet::event(
+            &self.inner.ns.name,
+            event,
+            args.into_args(),
+            None,
+        ))
+    }
+
+    /// Sends the unnamed `message` event (`socket.send` in socket.io).
+    pub fn send(&self, args: impl IntoArgs) -> Result<(), EmitError> {
+        self.emit("message", args)
+    }
+
+    /// Sends `event` and waits for the client's ack, for at most the configured
+    /// `ack_timeout`.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+    ) -> impl Future<Output = Result<Vec<Value>, AckError>> + Send + 'static {
+        let timeout = self.inner.ns.shared.config.ack_timeout;
+        self.timeout(timeout).emit_with_ack(event, args)
+    }
+
+    /// Sets the ack timeout of the next `emit_with_ack`.
+    pub fn timeout(&self, timeout: Duration) -> TimeoutSocket<'_> {
+        TimeoutSocket {
+            socket: self,
+            timeout,
+        }
+    }
+
+    /// Adds the socket to rooms.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        if self.connected() {
+            self.inner
+                .ns
+                .adapter
+                .join(&self.inner.id, &rooms.into_rooms());
+        }
+    }
+
+    /// Removes the socket from a room.
+    pub fn leave(&self, room: &str) {
+        self.inner.ns.adapter.leave(&self.inner.id, room);
+    }
+
+    /// Removes the socket from every room but its own.
+    pub fn leave_all(&self) {
+        for room in self.rooms() {
+            if *room != *self.inner.id {
+                self.leave(&room);
+            }
+        }
+    }
+
+    /// The rooms the socket is in, its own id included.
+    pub fn rooms(&self) -> Vec<Room> {
+        self.inner.ns.adapter.rooms_of(&self.inner.id)
+    }
+
+    /// A broadcast to rooms, leaving this socket out.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// A broadcast leaving out these rooms and this socket.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// A broadcast to the whole namespace, leaving this socket out.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(
+            self.inner.ns.clone(),
+            BroadcastOptions {
+                rooms: vec![],
+                except: vec![self.inner.id.clone()],
+            },
+        )
+    }
+
+    /// Removes the socket from its namespace; the client sees "io server disconnect".
+    pub fn disconnect(&self) {
+        let packet = Packet::Disconnect {
+            namespace: self.inner.ns.name.clone(),
+        };
+        let _ = self.send_packet(&packet);
+        self.close(DisconnectReason::ServerNamespaceDisconnect);
+    }
+
+    /// Closes the whole connection, every namespace on it included.
+    pub fn disconnect_connection(&self) {
+        self.disconnect();
+        self.inner
+            .engine
+            .close(crate::engine::CloseReason::ForcedClose);
+    }
+
+    /// Stores per-socket data (a session), replacing any value of the same type.
+    pub fn insert_extension<T: Clone + Send + Sync + 'static>(&self, value: T) -> Option<T> {
+        self.inner
+            .extensions
+            .lock()
+            .expect("extensions lock")
+            .insert(value)
+    }
+
+    /// A copy of the per-socket data of type `T`.
+    pub fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.inner
+            .extensions
+            .lock()
+            .expect("extensions lock")
+            .get::<T>()
+            .cloned()
+    }
+
+    /// Removes and returns the per-socket data of type `T`.
+    pub fn remove_extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.inner
+            .extensions
+            .lock()
+            .expect("extensions lock")
+            .remove::<T>()
+    }
+
+    /// The shared application state of type `T` given to the builder.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.inner.ns.shared.state.get::<T>()
+    }
+
+    pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
+        Ok(self.inner.engine.send(frame_of(packet))?)
+    }
+
+    pub(crate) fn handler(&self, event: &str) -> Option<EventHandler> {
+        self.inner
+            .handlers
+            .read()
+            .expect("handlers lock")
+            .get(event)
+            .cloned()
+    }
+
+    pub(crate) fn on_ack(&self, id: u64, args: Vec<Value>) {
+        let waiter = self.inner.acks.lock().expect("acks lock").remove(&id);
+        match waiter {
+            Some(tx) => {
+                let _ = tx.send(args);
+            }
+            None => tracing::debug!(sid = %self.id(), id, "ack for no pending emit"),
+        }
+    }
+
+    pub(crate) fn mark_connected(&self) {
+        self.inner.connected.store(true, Ordering::Release);
+    }
+
+    /// Leaves the namespace for `reason`: unregisters, drops pending acks, and runs the
+    /// disconnect handler. Only the first call does anything.
+    pub(crate) fn close(&self, reason: DisconnectReason) {
+        if !self.inner.connected.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(conn) = self.inner.conn.upgrade() {
+            let mut map = conn.by_namespace.lock().expect("conn sockets lock");
+            if map
+                .get(&self.inner.ns.name)
+                .is_some_and(|s| Arc::ptr_eq(&s.inner, &self.inner))
+            {
+                map.remove(&self.inner.ns.name);
+            }
+        }
+        self.inner.ns.remove(&self.inner.id);
+        self.inner.acks.lock().expect("acks lock").clear();
+        let handler = self
+            .inner
+            .disconnect_handler
+            .lock()
+            .expect("disconnect handler lock")
+            .take();
+        tracing::debug!(sid = %self.id(), ns = %self.namespace(), reason = reason.as_str(), "socket disconnected");
+        if let Some(handler) = handler {
+            tokio::spawn(handler(self.clone(), reason));
+        }
+    }
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.inner.id)
+            .field("namespace", &self.inner.ns.name)
+            .finish()
+    }
+}
+
+/// A socket with an ack timeout set, from [`Socket::timeout`].
+pub struct TimeoutSocket<'a> {
+    socket: &'a Socket,
+    timeout: Duration,
+}
+
+impl TimeoutSocket<'_> {
+    /// Sends `event` and waits for the client's ack, at most the timeout.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+    ) -> impl Future<Output = Result<Vec<Value>, AckError>> + Send + 'static {
+        let socket = self.socket.clone();
+        let timeout = self.timeout;
+        let sent = (|| {
+            check_event(event)?;
+            let inner = &socket.inner;
+            let (tx, rx) = oneshot::channel();
+            let id = {
+                let mut acks = inner.acks.lock().expect("acks lock");
+                if acks.len() >= inner.ns.shared.config.max_pending_acks {
+                    return Err(AckError::TooManyPending);
+                }
+                let id = inner.next_ack_id.fetch_add(1, Ordering::Relaxed);
+                acks.insert(id, tx);
+                id
+            };
+            let packet = Packet::event(&inner.ns.name, event, args.into_args(), Some(id));
+            if let Err(e) = socket.send_packet(&packet) {
+                inner.acks.lock().expect("acks lock").remove(&id);
+                return Err(e.into());
+            }
+            Ok((id, rx))
+        })();
+        async move {
+            let (id, rx) = sent?;
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(args)) => Ok(args),
+                Ok(Err(_)) => Err(AckError::Disconnected),
+                Err(_) => {
+                    socket.inner.acks.lock().expect("acks lock").remove(&id);
+                    Err(AckError::Timeout)
+                }
+            }
+        }
+    }
+}
