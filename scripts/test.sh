@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Sockeye's one test command: installs what the tests need, then runs every check and
+# every suite. It ends with one line, `N passed, N failed`, and exits non-zero on any
+# failure. CI runs exactly this (.ci/run).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LOGS=${SOCKEYE_TEST_LOGS:-$ROOT/target/test-logs}
+mkdir -p "$LOGS"
+
+passed=0
+failed=0
+failures=()
+
+note() { printf '\n==> %s\n' "$*"; }
+count() { # count <passed> <failed> <label>
+  passed=$((passed + $1))
+  failed=$((failed + $2))
+  if [ "$2" -gt 0 ]; then failures+=("$3 ($2 failed)"); fi
+}
+check() { # check <label> <command...>: one pass or one fail
+  local label=$1; shift
+  note "$label"
+  if "$@"; then count 1 0 "$label"; else count 0 1 "$label"; fi
+}
+
+# --- set-up (idempotent) -----------------------------------------------------------
+note "set-up"
+bash scripts/setup.sh || { echo "set-up failed"; echo "0 passed, 1 failed"; exit 1; }
+
+# --- static checks -----------------------------------------------------------------
+check "cargo fmt --check" cargo fmt --all -- --check
+check "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+check "sockeye-protocol builds for wasm32" \
+  cargo build --locked -p sockeye-protocol -p sockeye-client --target wasm32-unknown-unknown
+
+# --- Rust tests ----------------------------------------------------------------------
+note "cargo test"
+cargo build --locked --workspace --all-targets --examples
+cargo test --locked --workspace --no-fail-fast 2>&1 | tee "$LOGS/cargo-test.log"
+read -r rust_passed rust_failed < <(awk '/^test result:/ {
+    for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
+    seen = 1 } END { if (!seen) { p = 0; f = 1 } print p + 0, f + 0 }' "$LOGS/cargo-test.log")
+count "${rust_passed:-0}" "${rust_failed:-1}" "cargo test"
+
+# --- JavaScript suites against Sockeye ------------------------------------------------
+# start_server <log> <command...>: starts a server that prints `listening on HOST:PORT`
+# and sets SERVER_PID and SERVER_ADDR.
+start_server() {
+  local log=$1; shift
+  PORT=0 "$@" >"$log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 600); do
+    SERVER_ADDR=$(sed -n 's/^listening on //p' "$log" | head -1)
+    [ -n "$SERVER_ADDR" ] && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "server did not start: $*"; cat "$log"; return 1
+}
+stop_server() { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; }
+
+# node_suite <label> <log> <node --test args...>: runs a node:test suite, counts results.
+node_suite() {
+  local label=$1 log=$2; shift 2
+  note "$label"
+  (cd tests/js && node --test --test-reporter=tap --test-concurrency=1 "$@") >"$log" 2>&1
+  local p f
+  p=$(grep -E '^# pass ' "$log" | tail -1 | awk '{print $3}')
+  f=$(grep -E '^# fail ' "$log" | tail -1 | awk '{print $3}')
+  grep -E '^(not ok|ok) ' "$log" | tail -n 200
+  if [ -z "$p" ]; then tail -50 "$log"; p=0; f=1; fi
+  echo "$label: $p passed, $f failed"
+  count "$p" "$f" "$label"
+}
+
+EXAMPLES=$ROOT/target/debug/examples
+if [ -d tests/js/conformance ] && ls tests/js/conformance/*.test.mjs >/dev/null 2>&1; then
+  if start_server "$LOGS/conformance-server.log" "$EXAMPLES/conformance"; then
+    CONFORMANCE_URL="http://$SERVER_ADDR" \
+      node_suite "conformance suite (engine.io + socket.io protocol)" "$LOGS/conformance.log" conformance/
+    stop_server
+  else
+    count 0 1 "conformance server start"
+  fi
+fi
+
+if [ -d tests/js/interop ] && ls tests/js/interop/*.test.mjs >/dev/null 2>&1; then
+  SERVER_CMD="$EXAMPLES/interop_fixture" \
+    node_suite "interop: official socket.io-client against Sockeye" "$LOGS/interop.log" interop/
+fi
+
+# --- summary -----------------------------------------------------------------------
+note "summary"
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "logs: $LOGS"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
