@@ -1,0 +1,101 @@
+//! `sockeye`: serves the demo pages in `www/` and the Socket.IO endpoint beside them.
+
+use clap::Parser;
+use sockeye_server::{Cors, SocketIo, Value};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tower_http::services::ServeDir;
+
+/// Sockeye's demo server.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "SOCKEYE_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "SOCKEYE_PORT", default_value_t = 8080)]
+    port: u16,
+    /// Folder of static pages to serve.
+    #[arg(long, env = "SOCKEYE_STATIC_DIR", default_value = "www")]
+    static_dir: PathBuf,
+    /// Origins allowed to connect from other sites (comma-separated; `*` for any).
+    #[arg(long, env = "SOCKEYE_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Log filter, e.g. `info` or `sockeye_server=debug` (RUST_LOG also works).
+    #[arg(long, env = "SOCKEYE_LOG", default_value = "info")]
+    log_level: String,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| args.log_level.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .init();
+
+    let io = SocketIo::builder()
+        .cors(Cors::from_list(args.cors_origins.clone()))
+        .build();
+    demo_namespaces(&io);
+
+    let app = axum::Router::new()
+        .merge(io.router())
+        .fallback_service(ServeDir::new(&args.static_dir));
+    let listener = match tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("sockeye: cannot listen on {}:{}: {e}", args.host, args.port);
+            std::process::exit(1);
+        }
+    };
+    let addr = listener.local_addr().expect("local address");
+    println!("listening on {addr}");
+    println!("open http://{addr}/ in a browser");
+    let closing = io.clone();
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        closing.close().await;
+    })
+    .await;
+    if let Err(e) = served {
+        eprintln!("sockeye: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The demo's namespaces: `/` echoes, `/chat` relays messages to everyone.
+fn demo_namespaces(io: &SocketIo) {
+    io.of("/").on_connection(|socket| async move {
+        socket.on("echo", |_, args| async move { args });
+    });
+    let chat = io.of("/chat");
+    let room = chat.clone();
+    chat.on_connection(move |socket| {
+        let room = room.clone();
+        async move {
+            socket.on("message", move |socket, args| {
+                let room = room.clone();
+                async move {
+                    let text = args.first().cloned().unwrap_or(Value::Null);
+                    let _ = room.emit("message", (socket.id().to_owned(), text));
+                }
+            });
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
