@@ -194,7 +194,16 @@ async fn poll<H>(inner: &Inner<H>, session: Arc<Session>) -> Result<Response, En
     };
     let mut frames = Vec::new();
     let limit = inner.config.max_buffered_frames.max(1);
-    if rx.recv_many(&mut frames, limit).await == 0 {
+    tokio::select! {
+        _ = rx.recv_many(&mut frames, limit) => {}
+        _ = session.wait_closed() => {
+            // The close packet, if it fit in the queue, is among these.
+            while let Ok(frame) = rx.try_recv() {
+                frames.push(frame);
+            }
+        }
+    }
+    if frames.is_empty() {
         frames.push(Frame::Text("1".into()));
     }
     drop(rx);

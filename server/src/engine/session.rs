@@ -153,6 +153,8 @@ pub(crate) struct Session {
     close_reason: Mutex<Option<CloseReason>>,
     close_requested: Notify,
     closed: AtomicBool,
+    /// Woken once when the session has closed, for a pending polling GET.
+    closed_notify: Notify,
 }
 
 impl Session {
@@ -173,6 +175,7 @@ impl Session {
             close_reason: Mutex::new(None),
             close_requested: Notify::new(),
             closed: AtomicBool::new(false),
+            closed_notify: Notify::new(),
         });
         (session, control_rx)
     }
@@ -226,6 +229,14 @@ impl Session {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the session has closed.
+    pub(crate) async fn wait_closed(&self) {
+        let notified = self.closed_notify.notified();
+        if !self.is_closed() {
+            notified.await;
+        }
     }
 
     async fn close_requested(&self) -> CloseReason {
@@ -375,12 +386,14 @@ pub(crate) async fn run<H: EngineHandler>(
     };
     tracing::debug!(sid = %session.sid, reason = reason.as_str(), "session closing");
     session.request_close(reason);
+    if ws.is_none() {
+        // A polling client learns of the close from the close packet in its next GET.
+        let _ = session.outbound_tx.try_send(Frame::Text(Utf8Bytes::from_static("1")));
+    }
     session.closed.store(true, Ordering::Release);
+    session.closed_notify.notify_waiters();
     conn.on_close(reason);
-    let polite = matches!(
-        reason,
-        CloseReason::ForcedClose | CloseReason::ServerShuttingDown
-    );
+    let polite = matches!(reason, CloseReason::ForcedClose | CloseReason::ServerShuttingDown);
     match ws {
         Some(mut socket) if polite => {
             // Send what is queued, then the close frame.
@@ -395,11 +408,7 @@ pub(crate) async fn run<H: EngineHandler>(
         }
         Some(_) => {}
         None if polite => {
-            // The client learns of the close from its next GET; give it a moment.
-            drop(outbound);
-            let _ = session
-                .outbound_tx
-                .try_send(Frame::Text(Utf8Bytes::from_static("1")));
+            // Give the client a moment to collect what is queued and the close packet.
             let _ = tokio::time::timeout(POLLING_CLOSE_GRACE, async {
                 while session.outbound_tx.capacity() < session.outbound_tx.max_capacity() {
                     tokio::time::sleep(Duration::from_millis(20)).await;
