@@ -39,7 +39,10 @@ async fn ask(socket: Socket, args: Vec<Value>, timeout: Duration) -> Value {
         .emit_with_ack("question", arg(&args, 0))
         .await
     {
-        Ok(answer) => json!({"answer": answer.into_iter().next().unwrap_or_default().to_json()}),
+        Ok(answer) => Value::Object(vec![(
+            "answer".into(),
+            answer.into_iter().next().unwrap_or_default(),
+        )]),
         Err(_) => json!({"error": "timeout"}),
     }
 }

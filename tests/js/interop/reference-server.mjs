@@ -1,0 +1,167 @@
+// The interop fixture (see FIXTURE.md) implemented with Node's official `socket.io`
+// 4.8 server. It exists to prove that the interop tests are right: every test must pass
+// against it. Sockeye's `interop_fixture` example implements the same contract.
+//
+//   PORT=0 node reference-server.mjs   ->  prints "listening on 127.0.0.1:<port>"
+
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+
+const port = Number.parseInt(process.env.PORT ?? "0", 10);
+
+// Answers POST /push; every other non-Engine.IO request is a 404. Socket.IO wraps this
+// listener, so requests under /socket.io/ never reach it.
+function httpHandler(req, res) {
+  const reply = (status, body) => {
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+  };
+  if (req.url !== "/push" || req.method !== "POST") {
+    reply(404, { ok: false, error: "not found" });
+    return;
+  }
+  const chunks = [];
+  req.on("data", (chunk) => chunks.push(chunk));
+  req.on("end", () => {
+    let body;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch {
+      reply(400, { ok: false, error: "invalid JSON" });
+      return;
+    }
+    if (body === null || typeof body !== "object" || typeof body.event !== "string") {
+      reply(400, { ok: false, error: "`event` must be a string" });
+      return;
+    }
+    const nsp = io.of(typeof body.namespace === "string" ? body.namespace : "/");
+    const target = typeof body.room === "string" ? nsp.to(body.room) : nsp;
+    target.emit(body.event, body.data);
+    reply(200, { ok: true });
+  });
+}
+
+const httpServer = createServer(httpHandler);
+
+const io = new Server(httpServer, {
+  path: "/socket.io/",
+  pingInterval: 300,
+  pingTimeout: 400,
+  cors: { origin: "*" },
+  // connectionStateRecovery is off unless configured.
+});
+
+// ---- namespace "/" -------------------------------------------------------------------
+
+io.use((socket, next) => {
+  const auth = socket.handshake.auth;
+  if (auth && auth.token === "reject") {
+    const err = new Error("not authorized");
+    err.data = { code: 42, reason: "bad token" };
+    next(err);
+    return;
+  }
+  next();
+});
+
+io.on("connection", (socket) => {
+  // socket.handshake.auth is `{}` when the client sent no auth payload (socket.io's
+  // default); `?? null` never applies with the official server.
+  socket.emit("welcome", { id: socket.id, auth: socket.handshake.auth ?? null, namespace: "/" });
+
+  socket.on("disconnect", (reason) => {
+    io.emit("peer-left", { id: socket.id, reason });
+  });
+
+  socket.on("echo", (...args) => {
+    socket.emit("echo", ...args);
+  });
+
+  socket.on("echo-ack", (...args) => {
+    const ack = args.pop();
+    if (typeof ack === "function") ack(...args);
+  });
+
+  socket.on("message", (...args) => {
+    socket.send(...args);
+  });
+
+  socket.on("join", (room, ack) => {
+    socket.join(room);
+    ack("joined", room);
+  });
+
+  socket.on("leave", (room, ack) => {
+    socket.leave(room);
+    ack("left", room);
+  });
+
+  socket.on("to-room", (room, msg) => {
+    io.to(room).emit("room-msg", room, msg);
+  });
+
+  socket.on("to-room-others", (room, msg) => {
+    socket.to(room).emit("room-msg", room, msg);
+  });
+
+  socket.on("to-rooms-except", (rooms, exceptRoom, msg) => {
+    io.to(rooms).except(exceptRoom).emit("room-msg", "multi", msg);
+  });
+
+  socket.on("broadcast", (msg) => {
+    io.emit("bcast", msg);
+  });
+
+  socket.on("broadcast-others", (msg) => {
+    socket.broadcast.emit("bcast", msg);
+  });
+
+  socket.on("ask-client", (payload, ack) => {
+    socket.timeout(5000).emit("question", payload, (err, answer) => {
+      ack(err ? { error: "timeout" } : { answer });
+    });
+  });
+
+  socket.on("ask-client-timeout", (payload, ack) => {
+    socket.timeout(200).emit("question", payload, (err, answer) => {
+      ack(err ? { error: "timeout" } : { answer });
+    });
+  });
+
+  socket.on("server-disconnect", () => {
+    socket.disconnect();
+  });
+
+  socket.on("rooms", (ack) => {
+    ack([...socket.rooms].sort());
+  });
+});
+
+// ---- namespace "/custom" ---------------------------------------------------------------
+
+const custom = io.of("/custom");
+
+custom.on("connection", (socket) => {
+  socket.emit("welcome", { id: socket.id, auth: socket.handshake.auth ?? null, namespace: "/custom" });
+
+  socket.on("echo-ack", (...args) => {
+    const ack = args.pop();
+    if (typeof ack === "function") ack("custom", ...args);
+  });
+
+  socket.on("broadcast", (msg) => {
+    custom.emit("bcast", msg);
+  });
+});
+
+// ---- lifecycle -------------------------------------------------------------------------
+
+// Exit at once, like a process killed by the signal: no Socket.IO DISCONNECT packet and
+// no Engine.IO close packet reach the clients; their connections just drop.
+process.on("SIGTERM", () => process.exit(0));
+process.on("SIGINT", () => process.exit(0));
+
+httpServer.listen(port, "127.0.0.1", () => {
+  const { port: actual } = httpServer.address();
+  process.stdout.write(`listening on 127.0.0.1:${actual}\n`);
+});
