@@ -86,19 +86,29 @@ async fn dispatch<H: EngineHandler>(
     match (sid, &parts.method) {
         (None, &Method::GET) => Ok(open_polling(&inner, handshake_of(&parts, query))),
         (None, _) => Err(EngineError::BadHandshakeMethod),
-        (Some(sid), &Method::GET) => poll(&inner, lookup(&inner, &sid)?).await,
+        // A session in its close grace still answers GETs: the client collects what
+        // was queued and the close packet.
+        (Some(sid), &Method::GET) => poll(&inner, registered(&inner, &sid)?).await,
         (Some(sid), &Method::POST) => post(&inner, lookup(&inner, &sid)?, body).await,
         (Some(_), _) => Err(EngineError::BadRequest),
     }
 }
 
 fn lookup<H>(inner: &Inner<H>, sid: &str) -> Result<Arc<Session>, EngineError> {
+    let session = registered(inner, sid)?;
+    if session.is_closed() {
+        return Err(EngineError::UnknownSid);
+    }
+    Ok(session)
+}
+
+/// The session with this id, closed or not, until its task has removed it.
+fn registered<H>(inner: &Inner<H>, sid: &str) -> Result<Arc<Session>, EngineError> {
     inner
         .sessions
         .read()
         .expect("sessions lock")
         .get(sid)
-        .filter(|s| !s.is_closed())
         .cloned()
         .ok_or(EngineError::UnknownSid)
 }

@@ -297,8 +297,9 @@ impl EngineSocket {
     }
 }
 
-/// How long a closing polling session waits for the client to collect the close packet.
-const POLLING_CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// How long a polite close waits for the client: to collect the close packet (polling)
+/// or to take what is queued and the close frame (WebSocket).
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs a session until it closes. `ws` is set for a WebSocket-only session.
 pub(crate) async fn run<H: EngineHandler>(
@@ -357,7 +358,28 @@ pub(crate) async fn run<H: EngineHandler>(
             },
             n = recv_many(&mut outbound, &mut batch) => {
                 let socket = ws.as_mut().expect("outbound is held only with a websocket");
-                if n == 0 || write_all(socket, &mut batch).await.is_err() {
+                if n == 0 {
+                    break CloseReason::TransportError;
+                }
+                // A client that stops reading blocks the write for good; a close
+                // request (its queue filled up, a shutdown) must still end the session.
+                // A polite close lets the write finish first, within the grace period.
+                let write = write_all(socket, &mut batch);
+                tokio::pin!(write);
+                let written = tokio::select! {
+                    biased;
+                    written = &mut write => written,
+                    reason = session.close_requested() => {
+                        if !is_polite(reason) {
+                            break reason;
+                        }
+                        match tokio::time::timeout(CLOSE_GRACE, &mut write).await {
+                            Ok(written) => written,
+                            Err(_) => break reason,
+                        }
+                    }
+                };
+                if written.is_err() {
                     break CloseReason::TransportError;
                 }
             }
@@ -388,28 +410,34 @@ pub(crate) async fn run<H: EngineHandler>(
     session.request_close(reason);
     if ws.is_none() {
         // A polling client learns of the close from the close packet in its next GET.
-        let _ = session.outbound_tx.try_send(Frame::Text(Utf8Bytes::from_static("1")));
+        let _ = session
+            .outbound_tx
+            .try_send(Frame::Text(Utf8Bytes::from_static("1")));
     }
     session.closed.store(true, Ordering::Release);
     session.closed_notify.notify_waiters();
     conn.on_close(reason);
-    let polite = matches!(reason, CloseReason::ForcedClose | CloseReason::ServerShuttingDown);
+    let polite = is_polite(reason);
     match ws {
         Some(mut socket) if polite => {
-            // Send what is queued, then the close frame.
-            if let Some(rx) = outbound.as_mut() {
-                while let Ok(frame) = rx.try_recv() {
-                    if frame.feed(&mut socket).await.is_err() {
-                        break;
+            // Send what is queued, then the close frame; a client that does not read
+            // gets the grace period, not forever.
+            let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                if let Some(rx) = outbound.as_mut() {
+                    while let Ok(frame) = rx.try_recv() {
+                        if frame.feed(&mut socket).await.is_err() {
+                            return;
+                        }
                     }
                 }
-            }
-            let _ = socket.send(WsMessage::Close(None)).await;
+                let _ = socket.send(WsMessage::Close(None)).await;
+            })
+            .await;
         }
         Some(_) => {}
         None if polite => {
             // Give the client a moment to collect what is queued and the close packet.
-            let _ = tokio::time::timeout(POLLING_CLOSE_GRACE, async {
+            let _ = tokio::time::timeout(CLOSE_GRACE, async {
                 while session.outbound_tx.capacity() < session.outbound_tx.max_capacity() {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
@@ -424,6 +452,14 @@ pub(crate) async fn run<H: EngineHandler>(
         .expect("sessions lock")
         .remove(&session.sid);
     engine.session_ended.notify_waiters();
+}
+
+/// Whether a close sends what is queued first (the server's own decision to close).
+fn is_polite(reason: CloseReason) -> bool {
+    matches!(
+        reason,
+        CloseReason::ForcedClose | CloseReason::ServerShuttingDown
+    )
 }
 
 /// Handles one packet from the client; `Some` ends the session.
