@@ -36,9 +36,14 @@ impl Cors {
         match self {
             Cors::SameOrigin => CorsLayer::new(),
             Cors::Any => base.allow_origin(tower_http::cors::Any),
-            Cors::Origins(list) => base.allow_origin(AllowOrigin::list(
-                list.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
-            )),
+            // A named origin may send cookies (`withCredentials`); `*` cannot, by the
+            // CORS rules browsers apply.
+            Cors::Origins(list) => base
+                .allow_headers(tower_http::cors::AllowHeaders::mirror_request())
+                .allow_credentials(true)
+                .allow_origin(AllowOrigin::list(
+                    list.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
+                )),
         }
     }
 }

@@ -163,11 +163,16 @@ async fn connect(
     if engine.is_closed() {
         return;
     }
-    sockets
-        .by_namespace
-        .lock()
-        .expect("conn sockets lock")
-        .insert(ns.name.clone(), socket.clone());
+    {
+        // A second CONNECT that arrived while this one was in its middlewares must not
+        // replace it: the replaced socket would never be closed.
+        let mut joined = sockets.by_namespace.lock().expect("conn sockets lock");
+        if joined.contains_key(&ns.name) {
+            tracing::debug!(ns = %ns.name, "namespace joined twice: ignored");
+            return;
+        }
+        joined.insert(ns.name.clone(), socket.clone());
+    }
     socket.mark_connected();
     ns.insert(&socket);
     let accept = Packet::Connect {

@@ -210,21 +210,25 @@ impl Session {
         }
         self.outbound_tx.try_send(frame).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
-                tracing::warn!(sid = %self.sid, "outbound queue full: closing slow client");
-                self.request_close(CloseReason::TransportError);
+                if self.request_close(CloseReason::TransportError) {
+                    tracing::warn!(sid = %self.sid, "outbound queue full: closing slow client");
+                }
                 SendError::QueueFull
             }
             mpsc::error::TrySendError::Closed(_) => SendError::Closed,
         })
     }
 
-    /// Asks the task to close the session; the first reason wins.
-    pub(crate) fn request_close(&self, reason: CloseReason) {
+    /// Asks the task to close the session; the first reason wins. Returns whether this
+    /// call was the first.
+    pub(crate) fn request_close(&self, reason: CloseReason) -> bool {
         let mut slot = self.close_reason.lock().expect("close reason lock");
-        if slot.is_none() {
-            *slot = Some(reason);
-            self.close_requested.notify_one();
+        if slot.is_some() {
+            return false;
         }
+        *slot = Some(reason);
+        self.close_requested.notify_one();
+        true
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -319,6 +323,7 @@ pub(crate) async fn run<H: EngineHandler>(
         None
     };
     let mut batch = Vec::with_capacity(64);
+    let write_timeout = config.ping_interval + config.ping_timeout;
     let reason = loop {
         let ping_at = heartbeat
             .deadline()
@@ -348,9 +353,17 @@ pub(crate) async fn run<H: EngineHandler>(
                     }
                 }
                 Some(Control::Upgrade(socket)) => {
-                    // A pending GET got the noop sent at the probe and returns soon.
-                    outbound = Some(session.outbound_rx.lock().await);
+                    // From now on GETs are refused. An official client has no GET in
+                    // flight by now; a stray one gets this noop and returns, freeing
+                    // the queue for the WebSocket.
                     session.set_transport(super::Transport::WebSocket);
+                    outbound = Some(match session.outbound_rx.try_lock() {
+                        Ok(rx) => rx,
+                        Err(_) => {
+                            let _ = session.outbound_tx.try_send(Frame::packet(&Packet::Noop));
+                            session.outbound_rx.lock().await
+                        }
+                    });
                     ws = Some(*socket);
                     tracing::debug!(sid = %session.sid, "upgraded to websocket");
                 }
@@ -375,8 +388,15 @@ pub(crate) async fn run<H: EngineHandler>(
                         }
                         match tokio::time::timeout(CLOSE_GRACE, &mut write).await {
                             Ok(written) => written,
-                            Err(_) => break reason,
+                            // It does not read: no point in a polite rest.
+                            Err(_) => break CloseReason::TransportError,
                         }
+                    }
+                    // A peer that takes no bytes for as long as a heartbeat round may
+                    // last is as good as gone, even when nothing more is queued.
+                    _ = tokio::time::sleep(write_timeout) => {
+                        tracing::info!(sid = %session.sid, "write stalled: closing");
+                        break CloseReason::TransportError;
                     }
                 };
                 if written.is_err() {

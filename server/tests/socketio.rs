@@ -1,0 +1,1058 @@
+//! Socket.IO over real sockets: namespaces, middlewares, events, acks, rooms,
+//! broadcasts, server-side emits, state, slow clients, malformed input and shutdown.
+
+mod common;
+
+use axum::routing::post;
+use bytes::Bytes;
+use common::{decode_sio, within, Polling, Read, Sio, Ws};
+use sockeye_protocol::engine::Packet as EioPacket;
+use sockeye_protocol::socket::{Decoder, Packet};
+use sockeye_protocol::{json, Value};
+use sockeye_server::{AckError, ConnectError, DisconnectReason, EmitError, SocketIo};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+async fn start(io: &SocketIo) -> SocketAddr {
+    common::serve(axum::Router::new().merge(io.router())).await
+}
+
+async fn next<T>(rx: &mut UnboundedReceiver<T>) -> T {
+    within("a report from the server", rx.recv())
+        .await
+        .expect("report channel open")
+}
+
+/// Reports each socket's disconnect reason (with its id) on the channel.
+fn report_disconnects(io: &SocketIo, tx: UnboundedSender<(String, DisconnectReason)>) {
+    io.of("/").on_connection(move |socket| {
+        let tx = tx.clone();
+        async move {
+            socket.on("echo", |_socket, args| async move { args });
+            socket.on_disconnect(move |socket, reason| {
+                let tx = tx.clone();
+                async move {
+                    tx.send((socket.id().to_owned(), reason)).ok();
+                }
+            });
+        }
+    });
+}
+
+fn strings(args: &[Value]) -> Vec<String> {
+    args.iter()
+        .map(|v| v.as_str().expect("string argument").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_to_the_main_namespace_gives_a_sid() {
+    let io = SocketIo::new();
+    let addr = start(&io).await;
+    let (client, sid) = Sio::connect(addr).await;
+    assert_eq!(sid.len(), 20);
+    assert_ne!(sid, client.handshake.sid, "socket id is not the engine sid");
+    let socket = io.of("/").socket(&sid).expect("socket registered");
+    assert_eq!(socket.engine_sid(), client.handshake.sid);
+    assert_eq!(socket.namespace(), "/");
+    assert!(socket.connected());
+    assert_eq!(socket.auth(), &json!({}));
+    assert_eq!(io.connection_count(), 1);
+
+    // The same over polling.
+    let (polling, _) = Polling::open(addr).await;
+    polling.post(&[EioPacket::Message("0".into())]).await;
+    let packets = decode_sio(&mut Decoder::default(), polling.get().await);
+    match packets.as_slice() {
+        [Packet::Connect {
+            namespace,
+            data: Some(data),
+        }] => {
+            assert_eq!(namespace, "/");
+            let sid = data.get("sid").and_then(Value::as_str).expect("sid");
+            assert!(io.of("/").socket(sid).is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_namespace_is_refused() {
+    let io = SocketIo::new();
+    let addr = start(&io).await;
+    let mut client = Sio::open(addr).await;
+    assert_eq!(
+        client.try_join("/nowhere", None).await,
+        Packet::ConnectError {
+            namespace: "/nowhere".into(),
+            data: json!({"message": "Invalid namespace"}),
+        }
+    );
+    // The connection stays usable.
+    client.join("/", None).await;
+}
+
+type Seen = (Value, Option<String>, Option<String>, Option<SocketAddr>);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn middlewares_see_the_handshake_and_can_refuse() {
+    let io = SocketIo::new();
+    let secure = io.of("/secure");
+    let (seen_tx, mut seen) = unbounded_channel::<Seen>();
+    secure.middleware(move |socket| {
+        let seen_tx = seen_tx.clone();
+        async move {
+            let h = socket.handshake();
+            let header = h
+                .headers
+                .get("x-custom")
+                .map(|v| v.to_str().unwrap().to_owned());
+            seen_tx
+                .send((
+                    socket.auth().clone(),
+                    header,
+                    h.query.get("tenant").cloned(),
+                    h.address,
+                ))
+                .ok();
+            Ok(())
+        }
+    });
+    secure.middleware(|socket| async move {
+        match socket.auth().get("token").and_then(Value::as_str) {
+            Some("good") => Ok(()),
+            _ => Err(ConnectError::new("not authorized").with_data(json!({"code": 42}))),
+        }
+    });
+    let (joined_tx, mut joined) = unbounded_channel();
+    secure.on_connection(move |socket| {
+        let joined_tx = joined_tx.clone();
+        async move {
+            joined_tx.send(socket.id().to_owned()).ok();
+        }
+    });
+    let addr = common::serve_with_connect_info(axum::Router::new().merge(io.router())).await;
+
+    let ws = Ws::connect_with(addr, "&tenant=t1", &[("x-custom", "abc")]).await;
+    let mut client = Sio::from_fresh_ws(ws).await;
+    let refusal = client
+        .try_join("/secure", Some(json!({"token": "bad"})))
+        .await;
+    assert_eq!(
+        refusal,
+        Packet::ConnectError {
+            namespace: "/secure".into(),
+            data: json!({"message": "not authorized", "data": {"code": 42}}),
+        }
+    );
+    let (auth, header, tenant, address) = next(&mut seen).await;
+    assert_eq!(auth, json!({"token": "bad"}));
+    assert_eq!(header.as_deref(), Some("abc"));
+    assert_eq!(tenant.as_deref(), Some("t1"));
+    let address = address.expect("remote address with connect info");
+    assert!(address.ip().is_loopback());
+    assert_ne!(address.port(), addr.port());
+
+    // Same connection, right token: admitted, and only now the handler runs.
+    let sid = client.join("/secure", Some(json!({"token": "good"}))).await;
+    assert_eq!(next(&mut joined).await, sid);
+    assert_eq!(next(&mut seen).await.0, json!({"token": "good"}));
+    assert!(
+        joined.try_recv().is_err(),
+        "the refused join ran the handler"
+    );
+
+    // Without connect info there is no address.
+    let (tx, mut rx) = unbounded_channel();
+    let plain = SocketIo::new();
+    plain.of("/").middleware(move |socket| {
+        let tx = tx.clone();
+        async move {
+            tx.send(socket.handshake().address).ok();
+            Ok(())
+        }
+    });
+    let (_client, _) = Sio::connect(start(&plain).await).await;
+    assert_eq!(next(&mut rx).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_namespaces_are_created_on_first_join() {
+    let io = SocketIo::new();
+    let parent = io.dynamic(|name| name.starts_with("/dyn-"));
+    parent.middleware(|socket| async move {
+        if socket.auth().get("deny").is_some() {
+            Err(ConnectError::new("denied"))
+        } else {
+            Ok(())
+        }
+    });
+    parent.on_connection(|socket| async move {
+        let name = socket.namespace().to_owned();
+        socket.emit("where", name).unwrap();
+    });
+    let addr = start(&io).await;
+    let mut client = Sio::open(addr).await;
+    for ns in ["/dyn-a", "/dyn-b"] {
+        client.join(ns, None).await;
+        assert_eq!(
+            client.recv().await,
+            Packet::event(ns, "where", vec![json!(ns)], None)
+        );
+    }
+    assert_eq!(
+        client.try_join("/dyn-c", Some(json!({"deny": true}))).await,
+        Packet::ConnectError {
+            namespace: "/dyn-c".into(),
+            data: json!({"message": "denied"}),
+        }
+    );
+    assert_eq!(
+        client.try_join("/other", None).await,
+        Packet::ConnectError {
+            namespace: "/other".into(),
+            data: json!({"message": "Invalid namespace"}),
+        }
+    );
+    // The created namespace is a real one.
+    let dyn_a = io.of("/dyn-a");
+    assert_eq!(dyn_a.sockets().len(), 1);
+    dyn_a.emit("hello", 1).unwrap();
+    assert_eq!(
+        client.recv().await,
+        Packet::event("/dyn-a", "hello", vec![json!(1)], None)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_joins_nothing_is_closed() {
+    let io = SocketIo::builder()
+        .connect_timeout(Duration::from_millis(300))
+        .build();
+    let addr = start(&io).await;
+    let mut idle = Sio::open(addr).await;
+    assert!(idle.ws.expect_closed().await.is_empty());
+
+    let (polling, _) = Polling::open(addr).await;
+    // The GET waits for the close packet (unless the session is already gone), then
+    // the session is forgotten.
+    let reply = polling.get_raw().await;
+    if reply.status == 200 {
+        assert_eq!(reply.body, "1");
+        polling.wait_gone().await;
+    } else {
+        reply.assert_error(400, 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_handlers_get_the_reason() {
+    let io = SocketIo::new();
+    let (tx, mut reasons) = unbounded_channel();
+    report_disconnects(&io, tx);
+    let addr = start(&io).await;
+
+    // The client leaves the namespace; the connection stays.
+    let (mut client, sid) = Sio::connect(addr).await;
+    client
+        .send(&Packet::Disconnect {
+            namespace: "/".into(),
+        })
+        .await;
+    assert_eq!(
+        next(&mut reasons).await,
+        (sid.clone(), DisconnectReason::ClientNamespaceDisconnect)
+    );
+    assert!(io.of("/").socket(&sid).is_none());
+    let again = client.join("/", None).await;
+    assert_ne!(again, sid);
+
+    // The client closes the WebSocket.
+    client.ws.close().await;
+    assert_eq!(
+        next(&mut reasons).await,
+        (again.clone(), DisconnectReason::TransportClose)
+    );
+    assert_eq!(
+        DisconnectReason::TransportClose.to_string(),
+        "transport close"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_answering_pings_is_disconnected() {
+    let io = SocketIo::builder()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(1500))
+        .build();
+    let (tx, mut reasons) = unbounded_channel();
+    report_disconnects(&io, tx);
+    let addr = start(&io).await;
+    // Pings are answered while joining; afterwards the client reads nothing.
+    let (mut client, sid) = Sio::connect(addr).await;
+    assert_eq!(
+        next(&mut reasons).await,
+        (sid, DisconnectReason::PingTimeout)
+    );
+    client.answer_pings = false;
+    // Whatever was queued (pings), then the socket closes.
+    let rest = client.ws.expect_closed().await;
+    assert!(
+        rest.iter().all(|r| matches!(r, Read::Text(t) if t == "2")),
+        "{rest:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_carry_json_arguments_and_acks() {
+    let io = SocketIo::new();
+    let (tx, mut seen) = unbounded_channel();
+    io.of("/").on_connection(move |socket| {
+        let tx = tx.clone();
+        async move {
+            socket.on("echo", |_socket, args| async move { args });
+            let tx = tx.clone();
+            socket.on("no-ack", move |_socket, args| {
+                let tx = tx.clone();
+                async move {
+                    tx.send(args).ok();
+                }
+            });
+            socket.on("message", |socket, args| async move {
+                socket.send(args).unwrap();
+            });
+            socket.on("sum", |_socket, args| async move {
+                let total: i64 = args
+                    .iter()
+                    .filter_map(|a| a.deserialize::<i64>().ok())
+                    .sum();
+                ("sum", total)
+            });
+        }
+    });
+    let addr = start(&io).await;
+    let (mut client, sid) = Sio::connect(addr).await;
+
+    let args = vec![
+        json!(1),
+        json!("two"),
+        json!({"three": [3, {"four": null}]}),
+        json!(null),
+        json!(true),
+        json!(2.5),
+    ];
+    assert_eq!(client.call("echo", args.clone(), 1).await, args);
+    assert_eq!(
+        client
+            .call("sum", vec![json!(1), json!(2), json!(39)], 2)
+            .await,
+        vec![json!("sum"), json!(42)]
+    );
+
+    // The unnamed `message` event.
+    client
+        .emit("message", vec![json!("hi"), json!({"n": 1})], None)
+        .await;
+    assert_eq!(
+        client.expect_event("message").await,
+        vec![json!("hi"), json!({"n": 1})]
+    );
+
+    // A handler returning () sends no ack, even when asked for one.
+    client.emit("no-ack", vec![json!("x")], Some(3)).await;
+    assert_eq!(next(&mut seen).await, vec![json!("x")]);
+    assert_eq!(
+        client.call("echo", vec![json!("marker")], 4).await,
+        vec![json!("marker")]
+    );
+
+    // An event without a handler is ignored.
+    client.emit("nobody-listens", vec![], Some(5)).await;
+    assert_eq!(client.call("echo", vec![], 6).await, vec![]);
+
+    // Reserved names cannot be emitted.
+    let socket = io.of("/").socket(&sid).unwrap();
+    assert_eq!(
+        socket.emit("disconnect", ()),
+        Err(EmitError::ReservedEvent("disconnect".into()))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_arguments_are_reassembled_at_any_depth() {
+    let io = SocketIo::new();
+    let (tx, mut seen) = unbounded_channel();
+    io.of("/").on_connection(move |socket| {
+        let tx = tx.clone();
+        async move {
+            socket.on("bin", move |_socket, args| {
+                let tx = tx.clone();
+                async move {
+                    tx.send(args.clone()).ok();
+                    args
+                }
+            });
+        }
+    });
+    let addr = start(&io).await;
+    let (mut client, _) = Sio::connect(addr).await;
+
+    let args = vec![
+        Value::Binary(Bytes::from_static(&[1, 2, 3])),
+        json!("text"),
+        Value::Object(vec![(
+            "nested".into(),
+            Value::Array(vec![
+                json!(1),
+                Value::Object(vec![(
+                    "deep".into(),
+                    Value::Binary(Bytes::from_static(b"\x00\xffdeep")),
+                )]),
+            ]),
+        )]),
+    ];
+    client.emit("bin", args.clone(), Some(9)).await;
+    assert_eq!(next(&mut seen).await, args, "the handler's view");
+    // The ack goes back as a BINARY_ACK: a text frame announcing 2 attachments.
+    let header = match client.ws.read().await {
+        Read::Text(t) => t,
+        other => panic!("{other:?}"),
+    };
+    assert!(header.starts_with("462-9["), "{header}");
+    let mut decoder = Decoder::default();
+    assert_eq!(decoder.decode_text(&header[1..]).unwrap(), None);
+    let mut parts = Vec::new();
+    for _ in 0..2 {
+        match client.ws.read().await {
+            Read::Binary(b) => parts.push(b),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(parts[0], Bytes::from_static(&[1, 2, 3]));
+    assert_eq!(decoder.decode_binary(parts[0].clone()).unwrap(), None);
+    let ack = decoder.decode_binary(parts[1].clone()).unwrap().unwrap();
+    assert_eq!(
+        ack,
+        Packet::Ack {
+            namespace: "/".into(),
+            args: args.clone(),
+            id: 9
+        }
+    );
+
+    // Server to client, as a broadcast.
+    io.emit("blob", Bytes::from_static(b"blob")).unwrap();
+    assert_eq!(
+        client.expect_event("blob").await,
+        vec![Value::Binary(Bytes::from_static(b"blob"))]
+    );
+
+    // Over polling, attachments travel as base64 records.
+    let (polling, _) = Polling::open(addr).await;
+    let mut decoder = Decoder::default();
+    polling.post(&[EioPacket::Message("0".into())]).await;
+    assert!(matches!(
+        decode_sio(&mut decoder, polling.get().await).as_slice(),
+        [Packet::Connect { .. }]
+    ));
+    polling
+        .post_sio(&Packet::event("/", "bin", args.clone(), Some(1)))
+        .await;
+    assert_eq!(next(&mut seen).await, args);
+    let reply = polling.get_raw().await;
+    assert!(reply.body.starts_with("462-1["), "{:?}", reply.body);
+    assert!(reply.body.contains("\x1ebAQID"), "{:?}", reply.body);
+    let packets = sockeye_protocol::engine::payload::decode(&reply.body, 16).unwrap();
+    assert_eq!(
+        decode_sio(&mut decoder, packets),
+        vec![Packet::Ack {
+            namespace: "/".into(),
+            args,
+            id: 1
+        }]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_waits_for_client_acks() {
+    let io = SocketIo::new();
+    let (tx, mut results) = unbounded_channel::<Result<Vec<Value>, AckError>>();
+    io.of("/").on_connection(move |socket| {
+        let tx = tx.clone();
+        async move {
+            let t = tx.clone();
+            socket.on("ask-me", move |socket, args| {
+                let t = t.clone();
+                async move {
+                    t.send(socket.emit_with_ack("question", args).await).ok();
+                }
+            });
+            let t = tx.clone();
+            socket.on("ask-me-briefly", move |socket, args| {
+                let t = t.clone();
+                async move {
+                    let answer = socket
+                        .timeout(Duration::from_millis(200))
+                        .emit_with_ack("question", args)
+                        .await;
+                    t.send(answer).ok();
+                }
+            });
+            socket.on("echo", |_socket, args| async move { args });
+        }
+    });
+    let addr = start(&io).await;
+    let (mut client, _) = Sio::connect(addr).await;
+
+    client.emit("ask-me", vec![json!("q1")], None).await;
+    let (name, args, id) = client.recv_event().await;
+    assert_eq!((name.as_str(), args), ("question", vec![json!("q1")]));
+    let id = id.expect("the server asks for an ack");
+    client
+        .send(&Packet::Ack {
+            namespace: "/".into(),
+            args: vec![json!("a1"), json!({"ok": true})],
+            id,
+        })
+        .await;
+    assert_eq!(
+        next(&mut results).await,
+        Ok(vec![json!("a1"), json!({"ok": true})])
+    );
+
+    // No answer: the emit times out.
+    client.emit("ask-me-briefly", vec![json!("q2")], None).await;
+    let (_, _, late_id) = client.recv_event().await;
+    assert_eq!(next(&mut results).await, Err(AckError::Timeout));
+    // A late answer is ignored and the connection goes on.
+    client
+        .send(&Packet::Ack {
+            namespace: "/".into(),
+            args: vec![],
+            id: late_id.unwrap(),
+        })
+        .await;
+    assert_eq!(client.call("echo", vec![json!(1)], 1).await, vec![json!(1)]);
+
+    // Leaving the namespace fails a pending emit at once.
+    client.emit("ask-me", vec![json!("q3")], None).await;
+    client.recv_event().await;
+    client
+        .send(&Packet::Disconnect {
+            namespace: "/".into(),
+        })
+        .await;
+    assert_eq!(next(&mut results).await, Err(AckError::Disconnected));
+}
+
+/// Reads events and checks their names, in order.
+async fn expect_names(client: &mut Sio, names: &[&str]) {
+    for name in names {
+        let (got, args, _) = client.recv_event().await;
+        assert_eq!(&got, name, "args {args:?}");
+    }
+}
+
+/// Sends `mark` to everyone: every client's next event, which proves that nothing
+/// else was queued for it before.
+async fn mark(io: &SocketIo, clients: &mut [&mut Sio], expected: &[&[&str]]) {
+    io.emit("mark", ()).unwrap();
+    for (client, names) in clients.iter_mut().zip(expected) {
+        let mut names = names.to_vec();
+        names.push("mark");
+        expect_names(client, &names).await;
+    }
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_and_broadcasts() {
+    let io = SocketIo::new();
+    let main = io.of("/");
+    io.of("/").on_connection(move |socket| {
+        let main = main.clone();
+        async move {
+            socket.on("join", |socket, args| async move {
+                socket.join(strings(&args));
+                true
+            });
+            socket.on("leave", |socket, args| async move {
+                socket.leave(args[0].as_str().unwrap());
+                true
+            });
+            socket.on("leave_all", |socket, _| async move {
+                socket.leave_all();
+                true
+            });
+            socket.on("rooms", |socket, _| async move {
+                let rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+                Value::from(sorted(rooms))
+            });
+            socket.on("to", |socket, args| async move {
+                socket.to(strings(&args)).emit("to", "x").unwrap();
+                true
+            });
+            socket.on("except", |socket, args| async move {
+                socket.except(strings(&args)).emit("except", "x").unwrap();
+                true
+            });
+            socket.on("broadcast", |socket, _| async move {
+                socket.broadcast().emit("broadcast", "x").unwrap();
+                true
+            });
+            socket.on("everyone", move |_socket, _| {
+                let main = main.clone();
+                async move {
+                    main.emit("everyone", "x").unwrap();
+                    true
+                }
+            });
+        }
+    });
+    let addr = start(&io).await;
+    let (mut a, a_sid) = Sio::connect(addr).await;
+    let (mut b, b_sid) = Sio::connect(addr).await;
+    let (mut c, c_sid) = Sio::connect(addr).await;
+    a.call("join", vec![json!("red")], 1).await;
+    b.call("join", vec![json!("red"), json!("blue")], 1).await;
+    c.call("join", vec![json!("blue")], 1).await;
+
+    // Every socket is in its own room.
+    assert_eq!(
+        a.call("rooms", vec![], 2).await,
+        vec![json!(sorted(vec![a_sid.clone(), "red".into()]))]
+    );
+    assert_eq!(
+        b.call("rooms", vec![], 2).await,
+        vec![json!(sorted(vec![
+            b_sid.clone(),
+            "red".into(),
+            "blue".into()
+        ]))]
+    );
+    let ids = |op: sockeye_server::BroadcastOperator| {
+        sorted(op.sockets().iter().map(|s| s.id().to_owned()).collect())
+    };
+    assert_eq!(
+        ids(io.to("red")),
+        sorted(vec![a_sid.clone(), b_sid.clone()])
+    );
+
+    // One room, from outside any handler.
+    io.to("red").emit("red", ()).unwrap();
+    mark(
+        &io,
+        &mut [&mut a, &mut b, &mut c],
+        &[&["red"], &["red"], &[]],
+    )
+    .await;
+    // Several rooms: each socket once, even when in both.
+    io.to(["red", "blue"]).emit("both", ()).unwrap();
+    mark(
+        &io,
+        &mut [&mut a, &mut b, &mut c],
+        &[&["both"], &["both"], &["both"]],
+    )
+    .await;
+    // A room minus another.
+    io.to("blue")
+        .except("red")
+        .emit("blue-not-red", ())
+        .unwrap();
+    mark(
+        &io,
+        &mut [&mut a, &mut b, &mut c],
+        &[&[], &[], &["blue-not-red"]],
+    )
+    .await;
+    // A socket's own room.
+    io.to(b_sid.as_str()).emit("direct", ()).unwrap();
+    mark(&io, &mut [&mut a, &mut b, &mut c], &[&[], &["direct"], &[]]).await;
+    // The whole namespace except a room.
+    io.of("/").except("blue").emit("not-blue", ()).unwrap();
+    mark(
+        &io,
+        &mut [&mut a, &mut b, &mut c],
+        &[&["not-blue"], &[], &[]],
+    )
+    .await;
+
+    // From a socket: `to` leaves the sender out, even when it is in the room.
+    a.call("to", vec![json!("red"), json!("blue")], 3).await;
+    mark(&io, &mut [&mut a, &mut b, &mut c], &[&[], &["to"], &["to"]]).await;
+    // `except` leaves out the rooms and the sender.
+    a.call("except", vec![json!("red")], 4).await;
+    mark(&io, &mut [&mut a, &mut b, &mut c], &[&[], &[], &["except"]]).await;
+    // `broadcast` is everyone but the sender.
+    b.call("broadcast", vec![], 5).await;
+    mark(
+        &io,
+        &mut [&mut a, &mut b, &mut c],
+        &[&["broadcast"], &[], &["broadcast"]],
+    )
+    .await;
+    // The namespace's emit includes the sender: its event comes before its ack.
+    c.emit("everyone", vec![], Some(6)).await;
+    expect_names(&mut c, &["everyone"]).await;
+    assert!(matches!(c.recv().await, Packet::Ack { id: 6, .. }));
+    mark(
+        &io,
+        &mut [&mut a, &mut b, &mut c],
+        &[&["everyone"], &["everyone"], &[]],
+    )
+    .await;
+
+    // Leave one room.
+    a.call("leave", vec![json!("red")], 7).await;
+    assert_eq!(a.call("rooms", vec![], 8).await, vec![json!([a_sid])]);
+    io.to("red").emit("red", ()).unwrap();
+    mark(&io, &mut [&mut a, &mut b, &mut c], &[&[], &["red"], &[]]).await;
+    // Leave all rooms but its own.
+    b.call("leave_all", vec![], 9).await;
+    assert_eq!(b.call("rooms", vec![], 10).await, vec![json!([b_sid])]);
+    io.to(["red", "blue"]).emit("both", ()).unwrap();
+    mark(&io, &mut [&mut a, &mut b, &mut c], &[&[], &[], &["both"]]).await;
+    io.to(b_sid.as_str()).emit("direct", ()).unwrap();
+    mark(&io, &mut [&mut a, &mut b, &mut c], &[&[], &["direct"], &[]]).await;
+
+    // A socket that leaves the namespace leaves its rooms.
+    let (tx, mut left) = unbounded_channel();
+    io.of("/")
+        .socket(&c_sid)
+        .unwrap()
+        .on_disconnect(move |_, reason| {
+            let tx = tx.clone();
+            async move {
+                tx.send(reason).ok();
+            }
+        });
+    c.send(&Packet::Disconnect {
+        namespace: "/".into(),
+    })
+    .await;
+    next(&mut left).await;
+    assert!(io.to("blue").sockets().is_empty());
+    assert!(io.to(c_sid.as_str()).sockets().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emits_from_outside_handlers() {
+    let io = SocketIo::new();
+    let app = axum::Router::new()
+        .route(
+            "/push",
+            post({
+                let io = io.clone();
+                move |body: String| {
+                    let io = io.clone();
+                    async move {
+                        io.emit("pushed", body).unwrap();
+                        "pushed"
+                    }
+                }
+            }),
+        )
+        .merge(io.router());
+    let addr = common::serve(app).await;
+    let (mut a, _) = Sio::connect(addr).await;
+    let (mut b, _) = Sio::connect(addr).await;
+
+    // A spawned task with a clone of the server.
+    let task = tokio::spawn({
+        let io = io.clone();
+        async move { io.emit("from-task", ("tick", 1)) }
+    });
+    within("the task", task).await.unwrap().unwrap();
+    for client in [&mut a, &mut b] {
+        assert_eq!(
+            client.expect_event("from-task").await,
+            vec![json!("tick"), json!(1)]
+        );
+    }
+
+    // An ordinary HTTP route of the same app.
+    let reply = common::Http::new(addr)
+        .request(
+            reqwest::Client::new()
+                .post(format!("http://{addr}/push"))
+                .body("hello"),
+        )
+        .await;
+    assert_eq!((reply.status, reply.body.as_str()), (200, "pushed"));
+    for client in [&mut a, &mut b] {
+        assert_eq!(client.expect_event("pushed").await, vec![json!("hello")]);
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    greeting: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct User(String);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_socket_extensions_and_shared_state() {
+    let io = SocketIo::builder()
+        .state(AppState { greeting: "hello" })
+        .build();
+    io.of("/").on_connection(|socket| async move {
+        let name = socket
+            .auth()
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("anonymous")
+            .to_owned();
+        assert_eq!(socket.insert_extension(User(name)), None);
+        socket.on("whoami", |socket, _| async move {
+            let greeting = socket.state::<AppState>().expect("state").greeting;
+            let user = socket.extension::<User>().map(|u| u.0);
+            (greeting, user, socket.state::<u32>().is_none())
+        });
+        socket.on("rename", |socket, args| async move {
+            let new = User(args[0].as_str().unwrap().to_owned());
+            socket.insert_extension(new).map(|u| u.0)
+        });
+        socket.on("forget", |socket, _| async move {
+            socket.remove_extension::<User>().map(|u| u.0)
+        });
+    });
+    let addr = start(&io).await;
+    let mut alice = Sio::open(addr).await;
+    alice.join("/", Some(json!({"name": "alice"}))).await;
+    let mut bob = Sio::open(addr).await;
+    bob.join("/", Some(json!({"name": "bob"}))).await;
+
+    assert_eq!(
+        alice.call("whoami", vec![], 1).await,
+        vec![json!("hello"), json!("alice"), json!(true)]
+    );
+    assert_eq!(
+        bob.call("whoami", vec![], 1).await,
+        vec![json!("hello"), json!("bob"), json!(true)]
+    );
+    assert_eq!(
+        alice.call("rename", vec![json!("carol")], 2).await,
+        vec![json!("alice")]
+    );
+    assert_eq!(
+        alice.call("whoami", vec![], 3).await,
+        vec![json!("hello"), json!("carol"), json!(true)]
+    );
+    assert_eq!(bob.call("forget", vec![], 2).await, vec![json!("bob")]);
+    assert_eq!(
+        bob.call("whoami", vec![], 3).await,
+        vec![json!("hello"), json!(null), json!(true)]
+    );
+    // `forget` with nothing stored returns None: no ack at all.
+    bob.emit("forget", vec![], Some(4)).await;
+    assert_eq!(
+        bob.call("whoami", vec![], 5).await,
+        vec![json!("hello"), json!(null), json!(true)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_is_disconnected() {
+    let io = SocketIo::builder().max_buffered_frames(8).build();
+    let (tx, mut reasons) = unbounded_channel();
+    report_disconnects(&io, tx);
+    let addr = start(&io).await;
+    let (mut fast, _) = Sio::connect(addr).await;
+    let mut slow = Sio::from_fresh_ws(Ws::connect_small_buffer(addr).await).await;
+    let slow_sid = slow.join("/", None).await;
+
+    // The slow client reads nothing from now on; the fast one reads every event
+    // before the next is sent, so its queue never holds more than one.
+    let big = "x".repeat(64 * 1024);
+    let mut sent = 0;
+    let reason = loop {
+        assert!(sent < 2000, "the slow client was never disconnected");
+        io.emit("big", big.as_str()).unwrap();
+        sent += 1;
+        assert_eq!(fast.expect_event("big").await, vec![json!(big.as_str())]);
+        if let Ok(reason) = reasons.try_recv() {
+            break reason;
+        }
+    };
+    assert_eq!(reason, (slow_sid, DisconnectReason::TransportError));
+    // The fast client keeps receiving.
+    io.emit("after", 1).unwrap();
+    assert_eq!(fast.expect_event("after").await, vec![json!(1)]);
+    assert_eq!(fast.call("echo", vec![json!(2)], 1).await, vec![json!(2)]);
+    assert_eq!(io.of("/").sockets().len(), 1);
+    drop(slow);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_input_closes_only_that_connection() {
+    let io = SocketIo::new();
+    let (tx, mut reasons) = unbounded_channel();
+    report_disconnects(&io, tx);
+    let addr = start(&io).await;
+    let (mut good, good_sid) = Sio::connect(addr).await;
+
+    let mut expected = HashMap::new();
+    // Not an Engine.IO packet.
+    let (mut bad, sid) = Sio::connect(addr).await;
+    bad.ws.send_text("hello, garbage").await;
+    bad.ws.expect_closed().await;
+    expected.insert(sid, DisconnectReason::TransportError);
+    // An Engine.IO message that is no Socket.IO packet.
+    let (mut bad, sid) = Sio::connect(addr).await;
+    bad.ws.send_text(r#"4{"bad"#).await;
+    bad.ws.expect_closed().await;
+    expected.insert(sid, DisconnectReason::ParseError);
+    // A CONNECT_ERROR with broken JSON.
+    let (mut bad, sid) = Sio::connect(addr).await;
+    bad.ws.send_text(r#"44{"bad"#).await;
+    bad.ws.expect_closed().await;
+    expected.insert(sid, DisconnectReason::ParseError);
+    // A valid header with broken JSON.
+    let (mut bad, sid) = Sio::connect(addr).await;
+    bad.ws.send_text(r#"42["event","#).await;
+    bad.ws.expect_closed().await;
+    expected.insert(sid, DisconnectReason::ParseError);
+    // A binary frame when no binary packet waits for it.
+    let (mut bad, sid) = Sio::connect(addr).await;
+    bad.ws.send_binary(&[1, 2, 3]).await;
+    bad.ws.expect_closed().await;
+    expected.insert(sid, DisconnectReason::ParseError);
+    // A garbage polling POST.
+    let (polling, _) = Polling::open(addr).await;
+    polling.post(&[EioPacket::Message("0".into())]).await;
+    let sid = match decode_sio(&mut Decoder::default(), polling.get().await).as_slice() {
+        [Packet::Connect { data: Some(d), .. }] => d.get("sid").unwrap().as_str().unwrap().into(),
+        other => panic!("{other:?}"),
+    };
+    polling.post_raw("garbage").await.assert_error(400, 3);
+    polling.wait_gone().await;
+    expected.insert(sid, DisconnectReason::TransportError);
+
+    let mut got = HashMap::new();
+    while got.len() < expected.len() {
+        let (sid, reason) = next(&mut reasons).await;
+        got.insert(sid, reason);
+    }
+    assert_eq!(got, expected);
+    // The well-behaved client never noticed.
+    assert_eq!(
+        good.call("echo", vec![json!("ok")], 1).await,
+        vec![json!("ok")]
+    );
+    assert_eq!(io.of("/").sockets().len(), 1);
+    assert!(io.of("/").socket(&good_sid).is_some());
+    assert_eq!(io.connection_count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_delivers_queued_packets_then_closes() {
+    let io = SocketIo::new();
+    let (tx, mut reasons) = unbounded_channel();
+    report_disconnects(&io, tx);
+    let addr = start(&io).await;
+    let (mut ws_client, ws_sid) = Sio::connect(addr).await;
+    let (polling, _) = Polling::open(addr).await;
+    polling.post(&[EioPacket::Message("0".into())]).await;
+    let polling_sid = match decode_sio(&mut Decoder::default(), polling.get().await).as_slice() {
+        [Packet::Connect { data: Some(d), .. }] => d.get("sid").unwrap().as_str().unwrap().into(),
+        other => panic!("{other:?}"),
+    };
+
+    io.emit("bye", "queued").unwrap();
+    let closing = tokio::spawn(io.close());
+    // The polling client, polling while the close goes on, gets the queued event and
+    // the close packet.
+    let collect = tokio::spawn(async move {
+        let mut received = Vec::new();
+        while received.last() != Some(&EioPacket::Close) {
+            received.extend(polling.get().await);
+        }
+        polling.wait_gone().await;
+        received
+    });
+
+    // The WebSocket client reads the queued event, then a close frame.
+    assert_eq!(ws_client.expect_event("bye").await, vec![json!("queued")]);
+    assert!(matches!(ws_client.ws.read().await, Read::CloseFrame));
+    let received = within("the polling client", collect).await.unwrap();
+    assert_eq!(
+        received,
+        vec![
+            EioPacket::Message(r#"2["bye","queued"]"#.into()),
+            EioPacket::Close
+        ]
+    );
+
+    within("io.close()", closing).await.unwrap();
+    assert_eq!(io.connection_count(), 0);
+    let mut got = HashMap::new();
+    for _ in 0..2 {
+        let (sid, reason) = next(&mut reasons).await;
+        got.insert(sid, reason);
+    }
+    assert_eq!(
+        got,
+        HashMap::from([
+            (ws_sid, DisconnectReason::ServerShuttingDown),
+            (polling_sid, DisconnectReason::ServerShuttingDown)
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_forever_for_a_client_that_does_not_read() {
+    let io = SocketIo::new();
+    let (tx, mut reasons) = unbounded_channel();
+    report_disconnects(&io, tx);
+    let addr = start(&io).await;
+    let mut slow = Sio::from_fresh_ws(Ws::connect_small_buffer(addr).await).await;
+    let slow_sid = slow.join("/", None).await;
+    // 12.8 MB: more than the TCP buffers hold, far less than the queue's bound, so
+    // the session's writes block without the queue ever filling up.
+    let big = "x".repeat(64 * 1024);
+    for _ in 0..200 {
+        io.to(slow_sid.as_str()).emit("big", big.as_str()).unwrap();
+    }
+    within("io.close()", io.close()).await;
+    assert_eq!(io.connection_count(), 0);
+    assert_eq!(
+        next(&mut reasons).await,
+        (slow_sid, DisconnectReason::ServerShuttingDown)
+    );
+    drop(slow);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_joined_twice_at_once_leaves_no_stray_socket() {
+    let io = SocketIo::new();
+    let (tx, mut reasons) = unbounded_channel();
+    report_disconnects(&io, tx);
+    let addr = start(&io).await;
+    let mut client = Sio::open(addr).await;
+    // Two CONNECTs in one write: the second arrives before the first is answered.
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    client.ws.stream.feed(Message::text("40")).await.unwrap();
+    client.ws.stream.feed(Message::text("40")).await.unwrap();
+    within("a flush", client.ws.stream.flush()).await.unwrap();
+    let sid = match client.recv().await {
+        Packet::Connect { data: Some(d), .. } => d.get("sid").unwrap().as_str().unwrap().to_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(client.call("echo", vec![json!(1)], 1).await, vec![json!(1)]);
+    assert_eq!(io.of("/").sockets().len(), 1, "one socket per namespace");
+    client.ws.close().await;
+    assert_eq!(
+        next(&mut reasons).await,
+        (sid, DisconnectReason::TransportClose)
+    );
+    assert!(io.of("/").sockets().is_empty());
+}
