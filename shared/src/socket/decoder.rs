@@ -101,7 +101,9 @@ impl Decoder {
         self.partial = Some(Partial {
             packet,
             expected: header.attachments,
-            attachments: Vec::with_capacity(header.attachments),
+            // The count is the peer's word: reserve no more than the default bound, or
+            // a huge `max_attachments` would let one header allocate without limit.
+            attachments: Vec::with_capacity(header.attachments.min(Self::DEFAULT_MAX_ATTACHMENTS)),
         });
         Ok(None)
     }

@@ -148,9 +148,11 @@ impl Packet {
         let mut body = Vec::with_capacity(64);
         let mut attachments = Vec::new();
         let (namespace, id) = match self {
+            // Only events and acks carry attachments; binary elsewhere is written as a
+            // JSON array of bytes so the packet stays decodable.
             Packet::Connect { namespace, data } => {
                 if let Some(data) = data {
-                    data.write_json(&mut body, &mut attachments);
+                    write_plain_json(data, &mut body);
                 }
                 (namespace, None)
             }
@@ -179,7 +181,7 @@ impl Packet {
                 (namespace, Some(*id))
             }
             Packet::ConnectError { namespace, data } => {
-                data.write_json(&mut body, &mut attachments);
+                write_plain_json(data, &mut body);
                 (namespace, None)
             }
         };
@@ -213,6 +215,14 @@ impl Packet {
     /// Encodes the packet into its text message and attachments.
     pub fn encode(&self) -> Encoded {
         self.encode_with_prefix("")
+    }
+}
+
+fn write_plain_json(value: &Value, out: &mut Vec<u8>) {
+    if value.has_binary() {
+        serde_json::to_writer(out, &value.to_json()).expect("writing JSON into a Vec cannot fail");
+    } else {
+        value.write_json(out, &mut Vec::new());
     }
 }
 
@@ -373,6 +383,20 @@ mod tests {
             a.encode().text,
             r#"61-/admin,15[{"_placeholder":true,"num":0}]"#
         );
+    }
+
+    #[test]
+    fn binary_outside_events_and_acks_is_plain_json() {
+        let p = Packet::Connect {
+            namespace: "/".into(),
+            data: Some(Value::Object(vec![(
+                "key".into(),
+                Value::Binary(Bytes::from_static(&[1, 2])),
+            )])),
+        };
+        let e = p.encode();
+        assert_eq!(e.text, r#"0{"key":[1,2]}"#);
+        assert!(e.attachments.is_empty());
     }
 
     #[test]
