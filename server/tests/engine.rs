@@ -109,14 +109,22 @@ async fn polling_upgrades_to_websocket() {
     // Polling is over for this session.
     polling.get_raw().await.assert_error(400, 3);
     polling.post_raw("6").await.assert_error(400, 3);
-    // A second upgrade of the same session is refused.
+    // A second WebSocket for the same session is accepted and closed at once, as
+    // engine.io does; the first one keeps working.
     let url = common::ws_url(addr, &format!("&sid={}", polling.sid));
-    match within("a refused upgrade", tokio_tungstenite::connect_async(url)).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 400)
-        }
-        other => panic!("second upgrade: {other:?}"),
+    let (mut second, _) = within("a second websocket", tokio_tungstenite::connect_async(url))
+        .await
+        .expect("the handshake succeeds");
+    use futures_util::StreamExt;
+    match within("the second websocket closing", second.next()).await {
+        Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | None => {}
+        other => panic!("second websocket: {other:?}"),
     }
+    ws.send_text(r#"422["echo","still here"]"#).await;
+    assert_eq!(
+        ws.recv().await,
+        Packet::Message(r#"32["still here"]"#.into())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,7 @@
 //! The Engine.IO HTTP endpoint: request validation and the polling transport.
 
 use super::error::EngineError;
-use super::session::{self, Control, EngineSocket, Frame, Session, Transport};
+use super::session::{self, Control, EngineSocket, Session, Transport};
 use super::{websocket, EngineHandler, Inner};
 use crate::Handshake;
 use axum::body::Body;
@@ -15,6 +15,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+/// How long a GET that arrives during an upgrade waits for the upgrade to settle.
+const UPGRADE_POLL_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How many packets one polling POST may carry.
 const MAX_PACKETS_PER_POST: usize = 4096;
@@ -76,7 +79,9 @@ async fn dispatch<H: EngineHandler>(
             Some(sid) => {
                 let session = lookup(&inner, &sid)?;
                 if !session.begin_upgrade() {
-                    return Err(EngineError::BadRequest);
+                    // engine.io accepts a second WebSocket for the session and closes
+                    // it at once; the session itself is untouched.
+                    return Ok(upgrade.on_upgrade(websocket::refuse));
                 }
                 Ok(upgrade.on_upgrade(move |ws| websocket::upgrade(inner, session, ws)))
             }
@@ -167,7 +172,17 @@ pub(crate) fn start_session<H: EngineHandler>(
         request: handshake,
     };
     let conn = inner.handler.on_open(socket);
-    tokio::spawn(session::run(inner.clone(), session, control_rx, ws, conn));
+    // The heartbeat counts from now, before the open packet is even sent, as
+    // engine.io's timers do.
+    let epoch = tokio::time::Instant::now();
+    tokio::spawn(session::run(
+        inner.clone(),
+        session,
+        control_rx,
+        ws,
+        conn,
+        epoch,
+    ));
 }
 
 fn open_polling<H: EngineHandler>(inner: &Arc<Inner<H>>, handshake: Handshake) -> Response {
@@ -194,6 +209,12 @@ fn text_response(body: String) -> Response {
 
 /// A polling GET: waits for queued frames and returns them as one payload.
 async fn poll<H>(inner: &Inner<H>, session: Arc<Session>) -> Result<Response, EngineError> {
+    if session.transport() == Transport::Upgrading {
+        // A GET can overtake the client's upgrade packet on its way in. engine.io
+        // answers GETs during an upgrade within 100 ms; waiting that long lets such a
+        // GET see the upgrade and be refused, as the client expects.
+        let _ = tokio::time::timeout(UPGRADE_POLL_WAIT, session.wait_upgrade_settled()).await;
+    }
     if session.transport() == Transport::WebSocket {
         return Err(EngineError::BadRequest);
     }
@@ -202,6 +223,9 @@ async fn poll<H>(inner: &Inner<H>, session: Arc<Session>) -> Result<Response, En
         session.request_close(super::CloseReason::TransportError);
         return Err(EngineError::BadRequest);
     };
+    // A client that gives up on its pending GET has gone away: engine.io closes the
+    // session then, and so do we (the guard fires if this future is dropped).
+    let cancelled = CloseOnDrop(Some(&session));
     let mut frames = Vec::new();
     let limit = inner.config.max_buffered_frames.max(1);
     tokio::select! {
@@ -211,11 +235,14 @@ async fn poll<H>(inner: &Inner<H>, session: Arc<Session>) -> Result<Response, En
             while let Ok(frame) = rx.try_recv() {
                 frames.push(frame);
             }
+            if frames.is_empty() {
+                // Closed, and the client already has everything: the session is gone.
+                cancelled.disarm();
+                return Err(EngineError::UnknownSid);
+            }
         }
     }
-    if frames.is_empty() {
-        frames.push(Frame::Text("1".into()));
-    }
+    cancelled.disarm();
     drop(rx);
     let mut body = String::new();
     let mut first = true;
@@ -223,6 +250,24 @@ async fn poll<H>(inner: &Inner<H>, session: Arc<Session>) -> Result<Response, En
         frame.write_records(&mut body, &mut first);
     }
     Ok(text_response(body))
+}
+
+/// Closes the session when a pending GET is dropped before it answered.
+struct CloseOnDrop<'a>(Option<&'a Session>);
+
+impl CloseOnDrop<'_> {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(session) = self.0.take() {
+            tracing::debug!(sid = %session.sid, "pending GET cancelled: closing");
+            session.request_close(super::CloseReason::TransportClose);
+        }
+    }
 }
 
 /// A polling POST: reads and decodes the payload and hands it to the session.

@@ -1,7 +1,7 @@
 //! One Engine.IO session: its shared handle, its outbound queue, and its task.
 
 use super::{Connection, EngineHandler, Inner};
-use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use sockeye_protocol::engine::{HeartbeatAction, Packet, ServerHeartbeat};
@@ -58,6 +58,9 @@ impl Frame {
     /// Feeds the frame to a WebSocket without flushing.
     async fn feed(self, ws: &mut WebSocket) -> Result<(), axum::Error> {
         match self {
+            // A noop only ends a pending GET; it means nothing on a WebSocket, and a
+            // noop queued for a poll that never came must not follow the upgrade.
+            Frame::Text(text) if text.as_str() == "6" => Ok(()),
             Frame::Text(text) => ws.feed(WsMessage::Text(text)).await,
             Frame::Binary(data) => ws.feed(WsMessage::Binary(data)).await,
             Frame::Group(frames) => {
@@ -155,6 +158,8 @@ pub(crate) struct Session {
     closed: AtomicBool,
     /// Woken once when the session has closed, for a pending polling GET.
     closed_notify: Notify,
+    /// Woken when the transport changes, for a GET that arrives during an upgrade.
+    transport_changed: Notify,
 }
 
 impl Session {
@@ -176,6 +181,7 @@ impl Session {
             close_requested: Notify::new(),
             closed: AtomicBool::new(false),
             closed_notify: Notify::new(),
+            transport_changed: Notify::new(),
         });
         (session, control_rx)
     }
@@ -190,6 +196,18 @@ impl Session {
 
     pub(crate) fn set_transport(&self, t: Transport) {
         self.transport.store(t as u8, Ordering::Release);
+        self.transport_changed.notify_waiters();
+    }
+
+    /// Waits until the transport is no longer `Upgrading`.
+    pub(crate) async fn wait_upgrade_settled(&self) {
+        loop {
+            let changed = self.transport_changed.notified();
+            if self.transport() != Transport::Upgrading {
+                return;
+            }
+            changed.await;
+        }
     }
 
     /// Claims the polling-to-WebSocket upgrade; false if one is under way or done.
@@ -312,8 +330,8 @@ pub(crate) async fn run<H: EngineHandler>(
     mut control_rx: mpsc::Receiver<Control>,
     mut ws: Option<WebSocket>,
     mut conn: H::Connection,
+    epoch: Instant,
 ) {
-    let epoch = Instant::now();
     let config = &engine.config;
     let mut heartbeat =
         ServerHeartbeat::new(config.ping_interval, config.ping_timeout, Duration::ZERO);
@@ -323,6 +341,7 @@ pub(crate) async fn run<H: EngineHandler>(
         None
     };
     let mut batch = Vec::with_capacity(64);
+    let mut close_code = None;
     let write_timeout = config.ping_interval + config.ping_timeout;
     let reason = loop {
         let ping_at = heartbeat
@@ -420,6 +439,9 @@ pub(crate) async fn run<H: EngineHandler>(
                 Some(Ok(WsMessage::Close(_))) | None => break CloseReason::TransportClose,
                 Some(Err(e)) => {
                     tracing::info!(sid = %session.sid, error = %e, "websocket error: closing");
+                    if is_too_big(e) {
+                        close_code = Some(CLOSE_MESSAGE_TOO_BIG);
+                    }
                     break CloseReason::TransportError;
                 }
             },
@@ -428,16 +450,24 @@ pub(crate) async fn run<H: EngineHandler>(
     };
     tracing::debug!(sid = %session.sid, reason = reason.as_str(), "session closing");
     session.request_close(reason);
-    if ws.is_none() {
-        // A polling client learns of the close from the close packet in its next GET.
+    let polite = is_polite(reason);
+    // A polling client learns of the close from a GET. A GET pending now (it holds the
+    // queue) gets a close packet, or a noop when the client asked for the close itself,
+    // as engine.io answers. Without one, a server-chosen close keeps the close packet
+    // queued for the grace period; any other close just ends, and the next GET is 400.
+    if ws.is_none() && (polite || session.outbound_rx.try_lock().is_err()) {
+        let last = if reason == CloseReason::TransportClose {
+            "6"
+        } else {
+            "1"
+        };
         let _ = session
             .outbound_tx
-            .try_send(Frame::Text(Utf8Bytes::from_static("1")));
+            .try_send(Frame::Text(Utf8Bytes::from_static(last)));
     }
     session.closed.store(true, Ordering::Release);
     session.closed_notify.notify_waiters();
     conn.on_close(reason);
-    let polite = is_polite(reason);
     match ws {
         Some(mut socket) if polite => {
             // Send what is queued, then the close frame; a client that does not read
@@ -454,7 +484,14 @@ pub(crate) async fn run<H: EngineHandler>(
             })
             .await;
         }
-        Some(_) => {}
+        Some(mut socket) => {
+            // A close frame (which also answers the client's own) rather than a drop.
+            let frame = close_code.map(|code| CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(""),
+            });
+            let _ = tokio::time::timeout(CLOSE_GRACE, socket.send(WsMessage::Close(frame))).await;
+        }
         None if polite => {
             // Give the client a moment to collect what is queued and the close packet.
             let _ = tokio::time::timeout(CLOSE_GRACE, async {
@@ -496,9 +533,22 @@ fn on_packet<C: Connection>(
         Packet::Close => return Some(CloseReason::TransportClose),
         // Only the server opens; anything else is harmless here.
         Packet::Open(_) => return Some(CloseReason::TransportError),
-        Packet::Ping(_) | Packet::Upgrade | Packet::Noop => {}
+        // In Engine.IO v4 only the server pings; a ping from the client is an error.
+        Packet::Ping(_) => return Some(CloseReason::TransportError),
+        Packet::Upgrade | Packet::Noop => {}
     }
     None
+}
+
+/// The WebSocket close code for a message over `maxPayload`.
+const CLOSE_MESSAGE_TOO_BIG: u16 = 1009;
+
+/// Whether a WebSocket error is a message over the size limit.
+fn is_too_big(error: axum::Error) -> bool {
+    matches!(
+        error.into_inner().downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
 }
 
 async fn recv_many(
@@ -524,4 +574,23 @@ async fn write_all(ws: &mut WebSocket, batch: &mut Vec<Frame>) -> Result<(), axu
         frame.feed(ws).await?;
     }
     ws.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_axums_size_limit_error() {
+        // Guards the tungstenite version: it must be the one axum uses.
+        let too_big =
+            tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
+                size: 2,
+                max_size: 1,
+            });
+        assert!(is_too_big(axum::Error::new(too_big)));
+        assert!(!is_too_big(axum::Error::new(
+            tungstenite::Error::ConnectionClosed
+        )));
+    }
 }

@@ -51,7 +51,11 @@ pub(crate) async fn upgrade<H: EngineHandler>(
         session.send(Frame::packet(&Packet::Noop)).ok()?;
         loop {
             match next_packet(&mut ws).await? {
-                Packet::Upgrade => return Some(()),
+                Packet::Upgrade => {
+                    // Polling ends here: a GET from now on is refused.
+                    session.set_transport(Transport::WebSocket);
+                    return Some(());
+                }
                 // A client may ping again while it waits; keep the probe alive.
                 Packet::Ping(data) => {
                     ws.send(WsMessage::Text(Packet::Pong(data).encode_text().into()))
@@ -81,6 +85,11 @@ pub(crate) async fn upgrade<H: EngineHandler>(
             let _ = ws.send(WsMessage::Close(None)).await;
         }
     }
+}
+
+/// Closes a WebSocket that cannot join its session (one upgrade per session).
+pub(crate) async fn refuse(mut ws: WebSocket) {
+    let _ = ws.send(WsMessage::Close(None)).await;
 }
 
 async fn next_packet(ws: &mut WebSocket) -> Option<Packet> {
