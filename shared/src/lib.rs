@@ -13,10 +13,13 @@
 //!   decoder that reassembles them, and the namespace-connection state machine.
 //! - [`Value`]: a JSON value that may also hold binary data, which is what event
 //!   arguments are.
+//! - [`client`]: the client's own rules (handshake, pings, joins, acks, buffering,
+//!   reconnection), shared by every client driver.
 //! - [`Backoff`]: the reconnection delay rule shared by every client.
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod client;
 pub mod engine;
 pub mod socket;
 pub mod value;

@@ -1,0 +1,435 @@
+//! One namespace on a client's connection: join, emit, acks, buffering.
+
+use crate::socket::{ConnectOutcome, NamespaceConnection, Packet};
+use crate::Value;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+/// How an emit wants to be sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Emit {
+    /// Ask the server for an ack.
+    pub ack: bool,
+    /// Give up on the ack after this long (`socket.timeout(ms)`).
+    pub timeout: Option<Duration>,
+    /// Drop the emit instead of buffering it while not connected.
+    pub volatile: bool,
+}
+
+/// Something the application hears about from a [`SocketClient`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum SocketEvent {
+    /// Joined the namespace, with this socket id.
+    Connect {
+        /// The socket id.
+        sid: String,
+    },
+    /// The server refused the join (`connect_error`).
+    ConnectError {
+        /// The server's message.
+        message: String,
+        /// The server's data, if any.
+        data: Option<Value>,
+    },
+    /// Left the namespace, in socket.io-client's words ("io server disconnect", ...).
+    Disconnect {
+        /// The reason.
+        reason: String,
+    },
+    /// An event from the server; answer with [`SocketClient::ack`] when `ack` is set.
+    Event {
+        /// The event name.
+        name: String,
+        /// Its arguments.
+        args: Vec<Value>,
+        /// The ack id the server waits on.
+        ack: Option<u64>,
+    },
+    /// The server answered the emit with this ack id.
+    Ack {
+        /// The ack id.
+        id: u64,
+        /// The answer's arguments.
+        args: Vec<Value>,
+    },
+    /// No answer came in time for this ack id.
+    AckTimeout {
+        /// The ack id.
+        id: u64,
+    },
+}
+
+/// What the driver must do after feeding a [`SocketClient`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum SocketOutput {
+    /// Send this packet.
+    Send(Packet),
+    /// Tell the application.
+    Event(SocketEvent),
+}
+
+/// The client's state for one namespace.
+#[derive(Debug, Clone)]
+pub struct SocketClient {
+    namespace: String,
+    conn: NamespaceConnection,
+    next_ack_id: u64,
+    /// Acks waited on, with their deadlines (`None`: wait as long as it takes).
+    pending_acks: BTreeMap<u64, Option<Duration>>,
+    /// Emits made while not connected, sent on connect.
+    send_buffer: VecDeque<Packet>,
+    /// Whether the application wants to be connected (socket.io-client's `active`).
+    active: bool,
+}
+
+impl SocketClient {
+    /// A socket for `namespace`, not connected.
+    pub fn new(namespace: &str) -> Self {
+        SocketClient {
+            namespace: namespace.to_owned(),
+            conn: NamespaceConnection::Disconnected,
+            next_ack_id: 0,
+            pending_acks: BTreeMap::new(),
+            send_buffer: VecDeque::new(),
+            active: false,
+        }
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The socket id while connected.
+    pub fn id(&self) -> Option<&str> {
+        match &self.conn {
+            NamespaceConnection::Connected { sid } => Some(sid),
+            _ => None,
+        }
+    }
+
+    /// Whether the socket is connected to its namespace.
+    pub fn connected(&self) -> bool {
+        matches!(self.conn, NamespaceConnection::Connected { .. })
+    }
+
+    /// Whether the application wants the socket connected (it will reconnect).
+    pub fn active(&self) -> bool {
+        self.active
+    }
+
+    /// Marks the socket as wanted; [`SocketClient::join`] sends the CONNECT once the
+    /// connection is open.
+    pub fn activate(&mut self) {
+        self.active = true;
+    }
+
+    /// The connection is open: join the namespace with `auth`, within `timeout`.
+    pub fn join(&mut self, auth: Option<Value>, now: Duration, timeout: Duration) -> Packet {
+        self.conn.connect(&self.namespace, auth, now, timeout)
+    }
+
+    /// Emits `name`. Returns the packet to send now (none when buffered or dropped)
+    /// and the ack id when an ack was asked for.
+    pub fn emit(
+        &mut self,
+        name: &str,
+        args: Vec<Value>,
+        how: Emit,
+        now: Duration,
+    ) -> (Option<Packet>, Option<u64>) {
+        if how.volatile && !self.connected() {
+            return (None, None);
+        }
+        let id = how.ack.then(|| {
+            let id = self.next_ack_id;
+            self.next_ack_id += 1;
+            self.pending_acks.insert(id, how.timeout.map(|t| now + t));
+            id
+        });
+        let packet = Packet::event(&self.namespace, name, args, id);
+        if self.connected() {
+            (Some(packet), id)
+        } else {
+            self.send_buffer.push_back(packet);
+            (None, id)
+        }
+    }
+
+    /// The ack answering the server's event `id`.
+    pub fn ack(&self, id: u64, args: Vec<Value>) -> Packet {
+        Packet::Ack {
+            namespace: self.namespace.clone(),
+            args,
+            id,
+        }
+    }
+
+    /// Feeds a packet for this namespace.
+    pub fn on_packet(&mut self, packet: Packet) -> Vec<SocketOutput> {
+        let mut out = Vec::new();
+        if let Some(outcome) = self.conn.on_packet(&packet) {
+            match outcome {
+                ConnectOutcome::Connected(sid) => {
+                    out.extend(self.send_buffer.drain(..).map(SocketOutput::Send));
+                    out.push(SocketOutput::Event(SocketEvent::Connect { sid }));
+                }
+                ConnectOutcome::Refused { message, data } => {
+                    self.active = false;
+                    out.push(SocketOutput::Event(SocketEvent::ConnectError {
+                        message,
+                        data,
+                    }));
+                }
+                ConnectOutcome::ServerDisconnect => {
+                    self.active = false;
+                    out.extend(self.lost("io server disconnect"));
+                }
+                ConnectOutcome::TimedOut => {}
+            }
+            return out;
+        }
+        match packet {
+            Packet::Event { name, args, id, .. } if self.connected() => {
+                out.push(SocketOutput::Event(SocketEvent::Event {
+                    name,
+                    args,
+                    ack: id,
+                }));
+            }
+            Packet::Ack { id, args, .. } if self.pending_acks.remove(&id).is_some() => {
+                out.push(SocketOutput::Event(SocketEvent::Ack { id, args }));
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The application disconnects: the DISCONNECT to send if connected, and the
+    /// `disconnect` event.
+    pub fn disconnect(&mut self) -> Vec<SocketOutput> {
+        self.active = false;
+        self.send_buffer.clear();
+        let mut out = Vec::new();
+        if self.connected() {
+            out.push(SocketOutput::Send(Packet::Disconnect {
+                namespace: self.namespace.clone(),
+            }));
+            out.extend(self.lost("io client disconnect"));
+        } else {
+            self.conn.on_close();
+        }
+        out
+    }
+
+    /// The Engine.IO connection closed for `reason`; the socket stays active and
+    /// rejoins when the connection comes back.
+    pub fn on_engine_close(&mut self, reason: &str) -> Vec<SocketOutput> {
+        if self.connected() {
+            self.lost(reason)
+        } else {
+            self.conn.on_close();
+            Vec::new()
+        }
+    }
+
+    fn lost(&mut self, reason: &str) -> Vec<SocketOutput> {
+        self.conn.on_close();
+        // Acks of a lost connection never come; their callbacks hear of it through
+        // their timeouts, as in socket.io-client.
+        vec![SocketOutput::Event(SocketEvent::Disconnect {
+            reason: reason.to_owned(),
+        })]
+    }
+
+    /// The next time [`SocketClient::poll`] has something to do.
+    pub fn deadline(&self) -> Option<Duration> {
+        let acks = self.pending_acks.values().flatten().min().copied();
+        match (acks, self.conn.deadline()) {
+            (Some(a), Some(c)) => Some(a.min(c)),
+            (a, c) => a.or(c),
+        }
+    }
+
+    /// Advances the clock: ack timeouts, and a join that got no answer ("timeout").
+    pub fn poll(&mut self, now: Duration) -> Vec<SocketOutput> {
+        let mut out = Vec::new();
+        let expired: Vec<u64> = self
+            .pending_acks
+            .iter()
+            .filter(|(_, deadline)| deadline.is_some_and(|d| now >= d))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.pending_acks.remove(&id);
+            out.push(SocketOutput::Event(SocketEvent::AckTimeout { id }));
+        }
+        if let Some(ConnectOutcome::TimedOut) = self.conn.poll(now) {
+            out.push(SocketOutput::Event(SocketEvent::ConnectError {
+                message: "timeout".into(),
+                data: None,
+            }));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn connected(ns: &str) -> SocketClient {
+        let mut s = SocketClient::new(ns);
+        s.activate();
+        s.join(None, ms(0), ms(1000));
+        s.on_packet(Packet::Connect {
+            namespace: ns.into(),
+            data: Some(json!({"sid": "abc"})),
+        });
+        s
+    }
+
+    #[test]
+    fn buffers_emits_until_connected_and_drops_volatile() {
+        let mut s = SocketClient::new("/chat");
+        s.activate();
+        let (now, id) = s.emit("a", vec![json!(1)], Emit::default(), ms(0));
+        assert_eq!((now, id), (None, None));
+        let volatile = Emit {
+            volatile: true,
+            ..Emit::default()
+        };
+        assert_eq!(s.emit("v", vec![], volatile, ms(0)), (None, None));
+        let join = s.join(Some(json!({"t": 1})), ms(0), ms(1000));
+        assert_eq!(join.encode().text, r#"0/chat,{"t":1}"#);
+        let out = s.on_packet(Packet::Connect {
+            namespace: "/chat".into(),
+            data: Some(json!({"sid": "abc"})),
+        });
+        assert_eq!(
+            out,
+            vec![
+                SocketOutput::Send(Packet::event("/chat", "a", vec![json!(1)], None)),
+                SocketOutput::Event(SocketEvent::Connect { sid: "abc".into() }),
+            ]
+        );
+        assert_eq!(s.id(), Some("abc"));
+        let (now, _) = s.emit("v", vec![], volatile, ms(0));
+        assert!(now.is_some());
+    }
+
+    #[test]
+    fn acks_are_matched_and_time_out() {
+        let mut s = connected("/");
+        let with_timeout = Emit {
+            ack: true,
+            timeout: Some(ms(100)),
+            ..Emit::default()
+        };
+        let (p, id0) = s.emit("q", vec![], with_timeout, ms(0));
+        assert_eq!(p.unwrap().encode().text, r#"20["q"]"#);
+        let (_, id1) = s.emit("q", vec![], with_timeout, ms(0));
+        assert_eq!((id0, id1), (Some(0), Some(1)));
+        assert_eq!(s.deadline(), Some(ms(100)));
+        let out = s.on_packet(Packet::Ack {
+            namespace: "/".into(),
+            args: vec![json!("yes")],
+            id: 0,
+        });
+        assert_eq!(
+            out,
+            vec![SocketOutput::Event(SocketEvent::Ack {
+                id: 0,
+                args: vec![json!("yes")]
+            })]
+        );
+        assert_eq!(
+            s.poll(ms(100)),
+            vec![SocketOutput::Event(SocketEvent::AckTimeout { id: 1 })]
+        );
+        // A late answer is ignored.
+        let late = s.on_packet(Packet::Ack {
+            namespace: "/".into(),
+            args: vec![],
+            id: 1,
+        });
+        assert!(late.is_empty());
+    }
+
+    #[test]
+    fn events_and_disconnect_reasons() {
+        let mut s = connected("/");
+        let out = s.on_packet(Packet::event("/", "hi", vec![json!(1)], Some(7)));
+        assert_eq!(
+            out,
+            vec![SocketOutput::Event(SocketEvent::Event {
+                name: "hi".into(),
+                args: vec![json!(1)],
+                ack: Some(7)
+            })]
+        );
+        assert_eq!(s.ack(7, vec![json!("ok")]).encode().text, r#"37["ok"]"#);
+        let out = s.on_packet(Packet::Disconnect {
+            namespace: "/".into(),
+        });
+        assert_eq!(
+            out,
+            vec![SocketOutput::Event(SocketEvent::Disconnect {
+                reason: "io server disconnect".into()
+            })]
+        );
+        assert!(!s.active());
+
+        let mut s = connected("/");
+        assert_eq!(
+            s.on_engine_close("transport close"),
+            vec![SocketOutput::Event(SocketEvent::Disconnect {
+                reason: "transport close".into()
+            })]
+        );
+        assert!(s.active());
+
+        let mut s = connected("/");
+        let out = s.disconnect();
+        assert_eq!(
+            out[0].clone(),
+            SocketOutput::Send(Packet::Disconnect {
+                namespace: "/".into()
+            })
+        );
+        assert!(!s.active());
+    }
+
+    #[test]
+    fn refused_and_timed_out_joins() {
+        let mut s = SocketClient::new("/");
+        s.activate();
+        s.join(None, ms(0), ms(1000));
+        let out = s.on_packet(Packet::ConnectError {
+            namespace: "/".into(),
+            data: json!({"message": "no", "data": {"code": 1}}),
+        });
+        assert_eq!(
+            out,
+            vec![SocketOutput::Event(SocketEvent::ConnectError {
+                message: "no".into(),
+                data: Some(json!({"code": 1}))
+            })]
+        );
+        assert!(!s.active());
+        let mut s = SocketClient::new("/");
+        s.join(None, ms(0), ms(1000));
+        assert_eq!(
+            s.poll(ms(1000)),
+            vec![SocketOutput::Event(SocketEvent::ConnectError {
+                message: "timeout".into(),
+                data: None
+            })]
+        );
+    }
+}
