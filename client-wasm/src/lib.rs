@@ -1,4 +1,25 @@
-//! Sockeye's browser client. The wasm driver arrives with the client issue; for now the
-//! crate only proves that the shared protocol crate links into it.
+//! Sockeye's browser client, in wasm: socket.io-client's API for JavaScript pages
+//! (through the package's glue, `js/sockeye.js`) and typed events for Rust/wasm apps.
+//!
+//! Every packet goes through `sockeye-protocol`, the same crate the server uses; the
+//! client's rules (handshake, heartbeat, joins, acks, buffering, reconnection backoff)
+//! are its shared state machines. What this crate adds is the browser I/O:
+//! - [`transport`]: WebSocket and long-polling over the browser's own APIs,
+//! - [`manager`]: one connection, its namespaces, upgrade, timers and reconnection,
+//! - [`typed`]: the Rust API ([`Client`]),
+//! - `js`: the JavaScript API the glue wraps.
 
+mod browser;
+mod convert;
+mod js;
+pub mod manager;
+mod options;
+pub mod transport;
+pub mod typed;
+
+pub use manager::{AckError, AckResponder, Manager, ManagerEvent, Notice, Socket};
+pub use options::Options;
 pub use sockeye_protocol as protocol;
+pub use sockeye_protocol::event::{Args, Event, Request};
+pub use sockeye_protocol::Value;
+pub use typed::{Client, EmitError};

@@ -15,12 +15,15 @@
 //!   arguments are.
 //! - [`client`]: the client's own rules (handshake, pings, joins, acks, buffering,
 //!   reconnection), shared by every client driver.
+//! - [`event`]: typed events (a Rust type naming an event and its arguments), shared
+//!   by server handlers and client listeners.
 //! - [`Backoff`]: the reconnection delay rule shared by every client.
 #![warn(missing_docs)]
 
 pub mod backoff;
 pub mod client;
 pub mod engine;
+pub mod event;
 pub mod socket;
 pub mod value;
 

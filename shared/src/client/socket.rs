@@ -57,6 +57,13 @@ pub enum SocketEvent {
         /// The ack id.
         id: u64,
     },
+    /// The connection was lost after the emit went out: its answer will never come.
+    /// (socket.io-client calls an ack that has a timeout with "socket has been
+    /// disconnected" and forgets one without a timeout.)
+    AckDisconnected {
+        /// The ack id.
+        id: u64,
+    },
 }
 
 /// What the driver must do after feeding a [`SocketClient`].
@@ -235,11 +242,30 @@ impl SocketClient {
 
     fn lost(&mut self, reason: &str) -> Vec<SocketOutput> {
         self.conn.on_close();
-        // Acks of a lost connection never come; their callbacks hear of it through
-        // their timeouts, as in socket.io-client.
-        vec![SocketOutput::Event(SocketEvent::Disconnect {
+        // Acks of emits that went out on the lost connection never come; emits still in
+        // the send buffer go out on the next connection and keep theirs.
+        let buffered: Vec<u64> = self
+            .send_buffer
+            .iter()
+            .filter_map(|p| match p {
+                Packet::Event { id: Some(id), .. } => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let mut out = vec![SocketOutput::Event(SocketEvent::Disconnect {
             reason: reason.to_owned(),
-        })]
+        })];
+        let lost: Vec<u64> = self
+            .pending_acks
+            .keys()
+            .filter(|id| !buffered.contains(id))
+            .copied()
+            .collect();
+        for id in lost {
+            self.pending_acks.remove(&id);
+            out.push(SocketOutput::Event(SocketEvent::AckDisconnected { id }));
+        }
+        out
     }
 
     /// The next time [`SocketClient::poll`] has something to do.
@@ -384,6 +410,21 @@ mod tests {
             })]
         );
         assert!(!s.active());
+
+        let mut s = connected("/");
+        let (_, sent) = s.emit(
+            "q",
+            vec![],
+            Emit {
+                ack: true,
+                ..Emit::default()
+            },
+            ms(0),
+        );
+        assert_eq!(
+            s.on_engine_close("transport close")[1],
+            SocketOutput::Event(SocketEvent::AckDisconnected { id: sent.unwrap() })
+        );
 
         let mut s = connected("/");
         assert_eq!(

@@ -1,0 +1,423 @@
+// Sockeye's browser client: socket.io-client's API over the wasm build of Sockeye's
+// protocol crate. This glue keeps only what JavaScript does best (listener lists,
+// variadic arguments, Promises, the manager cache); every packet, timer rule and
+// reconnection decision is made in Rust (`RawManager`, `RawSocket`).
+
+import * as wasm from "./sockeye_client.js";
+
+// The `web` target exports an init function that fetches and instantiates the .wasm;
+// the `bundler` target is instantiated by the bundler and has none.
+if (typeof wasm.default === "function") {
+  await wasm.default();
+}
+
+const { RawManager } = wasm;
+
+/** The Socket.IO protocol revision spoken. */
+export const protocol = 5;
+
+const RESERVED_EVENTS = new Set([
+  "connect",
+  "connect_error",
+  "disconnect",
+  "disconnecting",
+  "newListener",
+  "removeListener",
+]);
+
+/** A small event emitter with the method names socket.io-client's Emitter has. */
+class Emitter {
+  #listeners = new Map();
+
+  on(event, fn) {
+    const list = this.#listeners.get(event);
+    if (list) list.push(fn);
+    else this.#listeners.set(event, [fn]);
+    return this;
+  }
+
+  addEventListener(event, fn) {
+    return this.on(event, fn);
+  }
+
+  once(event, fn) {
+    const wrapper = (...args) => {
+      this.off(event, wrapper);
+      fn.apply(this, args);
+    };
+    wrapper.fn = fn;
+    return this.on(event, wrapper);
+  }
+
+  off(event, fn) {
+    if (event === undefined) {
+      this.#listeners.clear();
+    } else if (fn === undefined) {
+      this.#listeners.delete(event);
+    } else {
+      const list = this.#listeners.get(event) || [];
+      const i = list.findIndex((l) => l === fn || l.fn === fn);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.#listeners.delete(event);
+    }
+    return this;
+  }
+
+  removeListener(event, fn) {
+    return this.off(event, fn);
+  }
+
+  removeAllListeners(event) {
+    return this.off(event);
+  }
+
+  removeEventListener(event, fn) {
+    return this.off(event, fn);
+  }
+
+  /** Calls the listeners of `event` locally. */
+  emitReserved(event, ...args) {
+    for (const fn of this.listeners(event)) fn.apply(this, args);
+    return this;
+  }
+
+  listeners(event) {
+    return [...(this.#listeners.get(event) || [])];
+  }
+
+  hasListeners(event) {
+    return this.listeners(event).length > 0;
+  }
+}
+
+/** One connection to a server, shared by the sockets of its namespaces. */
+export class Manager extends Emitter {
+  constructor(uri, opts) {
+    super();
+    if (uri && typeof uri === "object") {
+      opts = uri;
+      uri = undefined;
+    }
+    this.opts = opts || {};
+    this.uri = uri;
+    this.nsps = {};
+    this._autoConnect = this.opts.autoConnect !== false;
+    this._raw = new RawManager(parseUri(uri).origin, this.opts);
+    this.engine = new Engine(this._raw);
+    this._raw.setListener((name, arg) => {
+      if (name === "upgrade") this.engine.emitReserved("upgrade", this.engine.transport);
+      else this.emitReserved(name, arg);
+    });
+    if (this._autoConnect) this.open();
+  }
+
+  /** Opens the connection (done on its own unless `autoConnect: false`). */
+  open(fn) {
+    if (fn) this.once("open", () => fn()).once("error", (err) => fn(err));
+    this._raw.open();
+    return this;
+  }
+
+  connect(fn) {
+    return this.open(fn);
+  }
+
+  /** Closes the connection and stops reconnecting. */
+  close() {
+    this._raw.close();
+    return this;
+  }
+
+  disconnect() {
+    return this.close();
+  }
+
+  /** The socket of namespace `nsp` on this connection. */
+  socket(nsp, opts) {
+    let socket = this.nsps[nsp];
+    if (!socket) {
+      socket = new Socket(this, nsp, opts);
+      this.nsps[nsp] = socket;
+    } else if (this._autoConnect && !socket.active) {
+      socket.connect();
+    }
+    return socket;
+  }
+
+  get _reconnecting() {
+    return this._raw.reconnecting;
+  }
+}
+
+/**
+ * A view of the Engine.IO connection (`socket.io.engine`): its id, its transport, and
+ * the `upgrade` event when it moves from polling to WebSocket.
+ */
+class Engine extends Emitter {
+  constructor(raw) {
+    super();
+    this._raw = raw;
+  }
+
+  get id() {
+    return this._raw.engineId;
+  }
+
+  get transport() {
+    const name = this._raw.transport;
+    return name ? { name } : undefined;
+  }
+}
+
+/** One namespace on a Manager's connection: socket.io-client's `Socket`. */
+export class Socket extends Emitter {
+  constructor(io, nsp, opts) {
+    super();
+    opts = opts || {};
+    this.io = io;
+    this.nsp = nsp;
+    this.auth = opts.auth;
+    this.recovered = false;
+    this.flags = {};
+    this._opts = { ...io.opts, ...opts };
+    this._anyListeners = [];
+    this._queue = [];
+    this._raw = io._raw.socket(nsp);
+    this._raw.setListener((kind, a, b, c) => this._onRaw(kind, a, b, c));
+    if (io._autoConnect) this.connect();
+  }
+
+  get id() {
+    return this._raw.id;
+  }
+
+  get connected() {
+    return this._raw.connected;
+  }
+
+  get disconnected() {
+    return !this._raw.connected;
+  }
+
+  get active() {
+    return this._raw.active;
+  }
+
+  /** Joins the namespace (done on its own unless `autoConnect: false`). */
+  connect() {
+    if (this.connected) return this;
+    this._raw.setAuth(this.auth === undefined ? null : this.auth);
+    this._raw.connect();
+    return this;
+  }
+
+  open() {
+    return this.connect();
+  }
+
+  /** Leaves the namespace ("io client disconnect"). */
+  disconnect() {
+    this._raw.disconnect();
+    return this;
+  }
+
+  close() {
+    return this.disconnect();
+  }
+
+  /** Emits the `message` event. */
+  send(...args) {
+    return this.emit("message", ...args);
+  }
+
+  /**
+   * Emits `event` with any arguments; a function as the last argument gets the
+   * server's ack, as `(...args)`, or `(err, ...args)` with a timeout.
+   */
+  emit(event, ...args) {
+    if (RESERVED_EVENTS.has(event)) {
+      throw new Error(`"${String(event)}" is a reserved event name`);
+    }
+    const flags = this.flags;
+    this.flags = {};
+    if (this._opts.retries && !flags.fromQueue && !flags.volatile) {
+      this._enqueue(event, args, flags);
+      return this;
+    }
+    let ack;
+    if (typeof args[args.length - 1] === "function") ack = args.pop();
+    const timeout = flags.timeout ?? this._opts.ackTimeout;
+    const withError = timeout !== undefined || flags.fromQueue;
+    let callback;
+    if (ack) {
+      callback = (err, res) => {
+        if (withError) ack.call(this, err, ...res);
+        // Without a timeout socket.io-client forgets an ack lost to a disconnection.
+        else if (!err) ack.apply(this, res);
+      };
+    }
+    this._raw.emit(event, args, callback, timeout, !!flags.volatile);
+    return this;
+  }
+
+  /** Emits and resolves with the ack (rejects on timeout when one is set). */
+  emitWithAck(event, ...args) {
+    const withError = this.flags.timeout !== undefined || this._opts.ackTimeout !== undefined;
+    return new Promise((resolve, reject) => {
+      args.push((first, second) => {
+        if (!withError) resolve(first);
+        else if (first) reject(first);
+        else resolve(second);
+      });
+      this.emit(event, ...args);
+    });
+  }
+
+  /** The next emit's ack waits at most `ms`, then gets an Error. */
+  timeout(ms) {
+    this.flags.timeout = ms;
+    return this;
+  }
+
+  /** The next emit is dropped instead of buffered when not connected. */
+  get volatile() {
+    this.flags.volatile = true;
+    return this;
+  }
+
+  /** Accepted for compatibility; compression is the transport's business. */
+  compress() {
+    return this;
+  }
+
+  /** Calls `fn(event, ...args)` for every incoming event. */
+  onAny(fn) {
+    this._anyListeners.push(fn);
+    return this;
+  }
+
+  prependAny(fn) {
+    this._anyListeners.unshift(fn);
+    return this;
+  }
+
+  offAny(fn) {
+    if (fn === undefined) this._anyListeners = [];
+    else this._anyListeners = this._anyListeners.filter((l) => l !== fn);
+    return this;
+  }
+
+  listenersAny() {
+    return [...this._anyListeners];
+  }
+
+  _onRaw(kind, a, b, c) {
+    switch (kind) {
+      case "connect":
+        this.emitReserved("connect");
+        this._drainQueue(true);
+        break;
+      case "connect_error": {
+        const err = new Error(a);
+        if (b !== undefined) err.data = b;
+        this.emitReserved("connect_error", err);
+        break;
+      }
+      case "disconnect":
+        this.emitReserved("disconnect", a);
+        break;
+      case "event": {
+        const args = b;
+        if (c) args.push((...res) => c(res));
+        for (const fn of [...this._anyListeners]) fn.call(this, a, ...args);
+        this.emitReserved(a, ...args);
+        break;
+      }
+    }
+  }
+
+  // `retries`: emits go one at a time, each retried until acked or out of tries.
+  _enqueue(event, args, flags) {
+    let ack;
+    if (typeof args[args.length - 1] === "function") ack = args.pop();
+    const entry = { tries: 0, pending: false, flags: { ...flags, fromQueue: true } };
+    entry.args = [
+      event,
+      ...args,
+      (err, ...res) => {
+        if (entry !== this._queue[0]) return; // answered already
+        if (!err) {
+          this._queue.shift();
+          if (ack) ack(null, ...res);
+        } else if (entry.tries > this._opts.retries) {
+          this._queue.shift();
+          if (ack) ack(err);
+        }
+        entry.pending = false;
+        this._drainQueue();
+      },
+    ];
+    this._queue.push(entry);
+    this._drainQueue();
+  }
+
+  _drainQueue(force = false) {
+    const entry = this._queue[0];
+    if (!this.connected || !entry || (entry.pending && !force)) return;
+    entry.pending = true;
+    entry.tries++;
+    this.flags = { ...entry.flags };
+    this.emit(...entry.args);
+  }
+}
+
+/** Splits a URI into its origin (with the default port) and namespace. */
+function parseUri(uri) {
+  const base = globalThis.location ? globalThis.location.href : undefined;
+  let text = uri ?? base;
+  if (text === undefined) throw new Error("io(): no URL given and no page location");
+  // socket.io-client accepts "//host" and "host:port" as well.
+  if (text.startsWith("//")) text = (globalThis.location?.protocol || "https:") + text;
+  else if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text) && !text.startsWith("/")) {
+    text = (globalThis.location?.protocol || "https:") + "//" + text;
+  }
+  const url = new URL(text, base);
+  const port = url.port || ({ "http:": "80", "ws:": "80", "https:": "443", "wss:": "443" }[url.protocol] ?? "");
+  return {
+    origin: url.origin,
+    id: `${url.protocol}//${url.hostname}:${port}`,
+    nsp: url.pathname || "/",
+    query: url.search ? Object.fromEntries(url.searchParams) : undefined,
+  };
+}
+
+const cache = {};
+
+/**
+ * `io(url?, opts?)`: a socket for the URL's namespace. Namespaces of one server share
+ * a connection unless `forceNew: true` or `multiplex: false`.
+ */
+export function io(uri, opts) {
+  if (uri && typeof uri === "object") {
+    opts = uri;
+    uri = undefined;
+  }
+  opts = opts || {};
+  const parsed = parseUri(uri);
+  const id = parsed.id + (opts.path || "/socket.io");
+  const cached = cache[id];
+  const reuse = !opts.forceNew && opts["force new connection"] !== true && opts.multiplex !== false;
+  if (parsed.query && !opts.query) opts = { ...opts, query: parsed.query };
+  let manager;
+  if (reuse && cached && !(parsed.nsp in cached.nsps)) {
+    manager = cached;
+  } else {
+    manager = new Manager(uri, opts);
+    if (reuse && !cached) cache[id] = manager;
+  }
+  return manager.socket(parsed.nsp, opts);
+}
+
+Object.assign(io, { Manager, Socket, io, connect: io, protocol });
+
+export { io as connect, io as default };

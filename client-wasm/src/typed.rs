@@ -1,0 +1,314 @@
+//! The Rust API: a socket with typed events, for Rust/wasm apps.
+//!
+//! An event is a type implementing [`Event`] (its name and argument types), the same
+//! type the server's handlers use, so both ends agree at compile time.
+//!
+//! ```no_run
+//! use sockeye_client::{Client, Event, Options};
+//!
+//! struct Chat;
+//! impl Event for Chat {
+//!     const NAME: &'static str = "chat";
+//!     type Args = (String, String);
+//! }
+//!
+//! let client = Client::new("http://127.0.0.1:8080/chat", Options::default());
+//! client.on::<Chat>(|(from, text)| web_sys_log(&format!("{from}: {text}")));
+//! client.emit::<Chat>(("me".into(), "hello".into())).unwrap();
+//! client.connect();
+//! # fn web_sys_log(_: &str) {}
+//! ```
+
+use crate::manager::{AckError, AckResponder, Manager, Notice, Socket};
+use crate::options::Options;
+use sockeye_protocol::client::Emit;
+use sockeye_protocol::event::{Args, ArgsError, Event, Request};
+use sockeye_protocol::value::ValueError;
+use sockeye_protocol::Value;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+type EventHandler = Rc<dyn Fn(Vec<Value>, Option<AckResponder>)>;
+type ConnectErrorHandler = Rc<dyn Fn(&str, Option<&Value>)>;
+type DisconnectHandler = Rc<dyn Fn(&str)>;
+
+#[derive(Default)]
+struct Handlers {
+    connect: Vec<Rc<dyn Fn()>>,
+    connect_error: Vec<ConnectErrorHandler>,
+    disconnect: Vec<DisconnectHandler>,
+    events: HashMap<String, Vec<EventHandler>>,
+}
+
+/// Why an emit with an ack failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// The arguments did not serialize.
+    #[error("arguments: {0}")]
+    Serialize(#[from] ValueError),
+    /// No ack came.
+    #[error("{0}")]
+    Ack(#[from] AckError),
+    /// The ack's arguments did not have the expected types.
+    #[error("ack: {0}")]
+    Answer(#[from] ArgsError),
+}
+
+/// A socket of one namespace, with listeners registered by event type.
+#[derive(Clone)]
+pub struct Client {
+    socket: Socket,
+    handlers: Rc<RefCell<Handlers>>,
+}
+
+impl Client {
+    /// A client for `url` (`http://host:port/namespace`); call [`Client::connect`]
+    /// after registering listeners. Each client has its own connection; use
+    /// [`Client::on_manager`] to share one between namespaces.
+    pub fn new(url: &str, opts: Options) -> Client {
+        let (origin, namespace) = split_url(url);
+        Client::on_manager(&Manager::new(origin, opts), namespace)
+    }
+
+    /// A client for `namespace` on an existing connection.
+    pub fn on_manager(manager: &Manager, namespace: &str) -> Client {
+        let socket = manager.socket(namespace);
+        let handlers = Rc::new(RefCell::new(Handlers::default()));
+        let weak = Rc::downgrade(&handlers);
+        socket.set_listener(move |notice| {
+            let Some(handlers) = weak.upgrade() else {
+                return;
+            };
+            dispatch(&handlers, notice);
+        });
+        Client { socket, handlers }
+    }
+
+    /// The underlying socket (id, state, raw emits).
+    pub fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
+    /// Sets the auth payload sent with every join.
+    pub fn set_auth(&self, auth: Value) {
+        self.socket
+            .set_auth(Some(Rc::new(move |done| done(Some(auth.clone())))));
+    }
+
+    /// Connects (and reconnects on its own until [`Client::disconnect`]).
+    pub fn connect(&self) {
+        self.socket.connect();
+    }
+
+    /// Disconnects ("io client disconnect").
+    pub fn disconnect(&self) {
+        self.socket.disconnect();
+    }
+
+    /// Calls `f` on every `connect`.
+    pub fn on_connect(&self, f: impl Fn() + 'static) {
+        self.handlers.borrow_mut().connect.push(Rc::new(f));
+    }
+
+    /// Calls `f` with the message and data of every `connect_error`.
+    pub fn on_connect_error(&self, f: impl Fn(&str, Option<&Value>) + 'static) {
+        self.handlers.borrow_mut().connect_error.push(Rc::new(f));
+    }
+
+    /// Calls `f` with the reason of every `disconnect`.
+    pub fn on_disconnect(&self, f: impl Fn(&str) + 'static) {
+        self.handlers.borrow_mut().disconnect.push(Rc::new(f));
+    }
+
+    /// Calls `f` with the arguments of every `E`; arguments of the wrong types are
+    /// dropped with a console warning.
+    pub fn on<E: Event + 'static>(&self, f: impl Fn(E::Args) + 'static) {
+        self.on_raw(E::NAME, move |args, _| match E::Args::from_values(args) {
+            Ok(args) => f(args),
+            Err(e) => warn(&format!("sockeye: event {:?} ignored: {e}", E::NAME)),
+        });
+    }
+
+    /// Answers every `E` with what `f` returns.
+    pub fn on_request<E: Request + 'static>(&self, f: impl Fn(E::Args) -> E::Ack + 'static) {
+        self.on_raw(E::NAME, move |args, ack| match E::Args::from_values(args) {
+            Ok(args) => {
+                let answer = f(args).into_values();
+                match (ack, answer) {
+                    (Some(ack), Ok(answer)) => ack.send(answer),
+                    (_, Err(e)) => warn(&format!("sockeye: ack of {:?} not sent: {e}", E::NAME)),
+                    (None, Ok(_)) => {}
+                }
+            }
+            Err(e) => warn(&format!("sockeye: event {:?} ignored: {e}", E::NAME)),
+        });
+    }
+
+    /// Calls `f` with the raw arguments of every `name`, and the ack when the server
+    /// asked for one.
+    pub fn on_raw(&self, name: &str, f: impl Fn(Vec<Value>, Option<AckResponder>) + 'static) {
+        self.handlers
+            .borrow_mut()
+            .events
+            .entry(name.to_owned())
+            .or_default()
+            .push(Rc::new(f));
+    }
+
+    /// Emits `E` (buffered until connected).
+    pub fn emit<E: Event>(&self, args: E::Args) -> Result<(), ValueError> {
+        self.socket
+            .emit(E::NAME, args.into_values()?, Emit::default(), None);
+        Ok(())
+    }
+
+    /// Emits `E` only if connected now (socket.io-client's `volatile`).
+    pub fn emit_volatile<E: Event>(&self, args: E::Args) -> Result<(), ValueError> {
+        let how = Emit {
+            volatile: true,
+            ..Emit::default()
+        };
+        self.socket.emit(E::NAME, args.into_values()?, how, None);
+        Ok(())
+    }
+
+    /// Emits `E` and waits for its ack, for at most `timeout` (or the `ackTimeout`
+    /// option; forever if neither is set).
+    pub fn emit_with_ack<E: Request + 'static>(
+        &self,
+        args: E::Args,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = Result<E::Ack, EmitError>> {
+        let slot = Rc::new(RefCell::new(Oneshot::default()));
+        let values = args.into_values();
+        match values {
+            Err(e) => slot.borrow_mut().value = Some(Err(EmitError::from(e))),
+            Ok(values) => {
+                let how = Emit {
+                    timeout: timeout.or(self.socket.manager().options().ack_timeout),
+                    ..Emit::default()
+                };
+                let answer = slot.clone();
+                let callback = Box::new(move |result: Result<Vec<Value>, AckError>| {
+                    let result = result
+                        .map_err(EmitError::from)
+                        .and_then(|args| E::Ack::from_values(args).map_err(EmitError::from));
+                    let waker = {
+                        let mut slot = answer.borrow_mut();
+                        slot.value = Some(result);
+                        slot.waker.take()
+                    };
+                    if let Some(waker) = waker {
+                        waker.wake();
+                    }
+                });
+                self.socket.emit(E::NAME, values, how, Some(callback));
+            }
+        }
+        AckFuture { slot }
+    }
+}
+
+fn dispatch(handlers: &RefCell<Handlers>, notice: Notice) {
+    // Clone the handler lists out, so a handler may register more.
+    match notice {
+        Notice::Connect => {
+            let list = handlers.borrow().connect.clone();
+            list.iter().for_each(|f| f());
+        }
+        Notice::ConnectError { message, data } => {
+            let list = handlers.borrow().connect_error.clone();
+            list.iter().for_each(|f| f(&message, data.as_ref()));
+        }
+        Notice::Disconnect(reason) => {
+            let list = handlers.borrow().disconnect.clone();
+            list.iter().for_each(|f| f(&reason));
+        }
+        Notice::Event { name, args, ack } => {
+            let list = handlers.borrow().events.get(&name).cloned();
+            let Some(list) = list else { return };
+            // The ack goes to the first handler; an ack is answered once.
+            let mut ack = ack;
+            for f in list {
+                f(args.clone(), ack.take());
+            }
+        }
+    }
+}
+
+/// Splits `http://host:port/namespace` into the origin and the namespace.
+fn split_url(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+    match url[after_scheme..].find('/') {
+        Some(i) if url.len() > after_scheme + i + 1 => {
+            let cut = after_scheme + i;
+            let ns = url[cut..].split(['?', '#']).next().unwrap_or("/");
+            (&url[..cut], ns)
+        }
+        Some(i) => (&url[..after_scheme + i], "/"),
+        None => (url, "/"),
+    }
+}
+
+fn warn(message: &str) {
+    web_sys_warn(message);
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    fn web_sys_warn(message: &str);
+}
+
+/// A value handed from a callback to a future.
+struct Oneshot<T> {
+    value: Option<T>,
+    waker: Option<Waker>,
+}
+
+impl<T> Default for Oneshot<T> {
+    fn default() -> Self {
+        Oneshot {
+            value: None,
+            waker: None,
+        }
+    }
+}
+
+/// Resolves with the ack (see [`Client::emit_with_ack`]).
+struct AckFuture<T> {
+    slot: Rc<RefCell<Oneshot<Result<T, EmitError>>>>,
+}
+
+impl<T> Future for AckFuture<T> {
+    type Output = Result<T, EmitError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = self.slot.borrow_mut();
+        match slot.value.take() {
+            Some(value) => Poll::Ready(value),
+            None => {
+                slot.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_url;
+
+    #[test]
+    fn urls_split_into_origin_and_namespace() {
+        assert_eq!(split_url("http://h:1"), ("http://h:1", "/"));
+        assert_eq!(split_url("http://h:1/"), ("http://h:1", "/"));
+        assert_eq!(split_url("http://h:1/chat"), ("http://h:1", "/chat"));
+        assert_eq!(split_url("http://h:1/chat?x=1"), ("http://h:1", "/chat"));
+    }
+}
