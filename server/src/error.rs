@@ -52,6 +52,9 @@ pub enum EmitError {
     /// The client does not read fast enough; its connection is being closed.
     #[error("the client's outbound queue is full")]
     QueueFull,
+    /// A typed event's arguments did not serialize (the serde error's message).
+    #[error("arguments: {0}")]
+    Arguments(String),
 }
 
 impl From<SendError> for EmitError {

@@ -8,6 +8,7 @@ use crate::error::{AckError, DisconnectReason, EmitError};
 use crate::namespace::NsInner;
 use crate::Handshake;
 use futures_util::future::BoxFuture;
+use sockeye_protocol::event::{Args, Event, Request};
 use sockeye_protocol::socket::{Packet, RESERVED_EVENTS};
 use sockeye_protocol::Value;
 use std::collections::HashMap;
@@ -157,6 +158,65 @@ impl Socket {
             .write()
             .expect("handlers lock")
             .insert(event.to_owned(), handler);
+    }
+
+    /// Handles the typed event `E` (the same type a Sockeye client emits). Arguments
+    /// that do not fit `E::Args` are dropped, with a debug log.
+    pub fn on_event<E, F, Fut>(&self, handler: F)
+    where
+        E: Event + 'static,
+        E::Args: Send,
+        F: Fn(Socket, E::Args) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.on(E::NAME, move |socket, args| {
+            let handler = handler.clone();
+            async move {
+                match E::Args::from_values(args) {
+                    Ok(args) => handler(socket, args).await,
+                    Err(e) => tracing::debug!(event = E::NAME, error = %e, "event ignored"),
+                }
+            }
+        });
+    }
+
+    /// Handles the typed request `E`: what the handler returns is the ack.
+    pub fn on_request<E, F, Fut>(&self, handler: F)
+    where
+        E: Request + 'static,
+        E::Args: Send,
+        F: Fn(Socket, E::Args) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = E::Ack> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.on(E::NAME, move |socket, args| {
+            let handler = handler.clone();
+            async move {
+                let args = match E::Args::from_values(args) {
+                    Ok(args) => args,
+                    Err(e) => {
+                        tracing::debug!(event = E::NAME, error = %e, "request ignored");
+                        return None;
+                    }
+                };
+                match handler(socket, args).await.into_values() {
+                    Ok(ack) => Some(ack),
+                    Err(e) => {
+                        tracing::debug!(event = E::NAME, error = %e, "ack not serializable");
+                        None
+                    }
+                }
+            }
+        });
+    }
+
+    /// Sends the typed event `E` to this client.
+    pub fn emit_event<E: Event>(&self, args: E::Args) -> Result<(), EmitError> {
+        let args = args
+            .into_values()
+            .map_err(|e| EmitError::Arguments(e.to_string()))?;
+        self.emit(E::NAME, args)
     }
 
     /// Removes the handler of `event`.

@@ -305,6 +305,55 @@ async fn a_client_that_stops_answering_pings_is_disconnected() {
     );
 }
 
+/// `chat` with a room and a text: one type for the emitter and the handler.
+struct Chat;
+impl sockeye_protocol::event::Event for Chat {
+    const NAME: &'static str = "chat";
+    type Args = (String, String);
+}
+
+/// `add`: two numbers in, their sum back as the ack.
+struct Add;
+impl sockeye_protocol::event::Event for Add {
+    const NAME: &'static str = "add";
+    type Args = (i64, i64);
+}
+impl sockeye_protocol::event::Request for Add {
+    type Ack = (i64,);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_events_and_requests() {
+    let io = SocketIo::new();
+    io.of("/").on_connection(|socket| async move {
+        socket.on_event::<Chat, _, _>(|socket, (room, text)| async move {
+            socket
+                .emit_event::<Chat>((room, text.to_uppercase()))
+                .unwrap();
+        });
+        socket.on_request::<Add, _, _>(|_socket, (a, b)| async move { (a + b,) });
+    });
+    let addr = start(&io).await;
+    let (mut client, _) = Sio::connect(addr).await;
+    client
+        .emit("chat", vec![json!("lobby"), json!("hi")], None)
+        .await;
+    assert_eq!(
+        client.expect_event("chat").await,
+        vec![json!("lobby"), json!("HI")]
+    );
+    assert_eq!(
+        client.call("add", vec![json!(40), json!(2)], 1).await,
+        vec![json!(42)]
+    );
+    // Arguments of the wrong types are dropped: no ack, and the socket lives on.
+    client.emit("add", vec![json!("x")], Some(2)).await;
+    assert_eq!(
+        client.call("add", vec![json!(1), json!(1)], 3).await,
+        vec![json!(2)]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_carry_json_arguments_and_acks() {
     let io = SocketIo::new();
