@@ -4,20 +4,45 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# cargo-installed tools (wasm-pack, wasm-bindgen) land here; a fresh shell may not have it.
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
 if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 
+# Debian packages. Chromium and its driver come from the same apt run so their versions
+# match (chrome-for-testing downloads are unreachable here).
 need_apt=()
 command -v node >/dev/null || need_apt+=(nodejs npm)
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  need_apt+=(chromium chromium-driver)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 
-# The official JavaScript Socket.IO packages, exactly as locked.
-if [ ! -d tests/js/node_modules ] || [ tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]; then
+# wasm-pack, from crates.io (its GitHub release binaries are unreachable).
+WASM_PACK_VERSION=0.15.1
+if [ "$(wasm-pack --version 2>/dev/null)" != "wasm-pack $WASM_PACK_VERSION" ]; then
+  cargo install wasm-pack --locked --version "$WASM_PACK_VERSION"
+fi
+
+# wasm-bindgen CLI at exactly the lockfile's wasm-bindgen version: wasm-pack uses the one
+# on PATH only when the versions are equal (otherwise it tries GitHub, then builds its own).
+# No --locked: the CLI's locked webpki-roots is not on the registry mirror.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+WASM_BINDGEN_VERSION=${WASM_BINDGEN_VERSION:-0.2.130}
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+# The official JavaScript Socket.IO packages, playwright-core and binaryen (whose wasm-opt
+# wasm-pack uses; Debian's binaryen produces broken wasm), exactly as locked.
+if [ ! -d tests/js/node_modules ] || [ ! -x tests/js/node_modules/.bin/wasm-opt ] ||
+  [ tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]; then
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -90,6 +90,56 @@ if [ -d tests/js/interop ] && ls tests/js/interop/*.test.mjs >/dev/null 2>&1; th
     node_suite "interop: official socket.io-client against Sockeye" "$LOGS/interop.log" interop/
 fi
 
+# --- the browser client --------------------------------------------------------------
+# wasm-pack and wasm-bindgen come from cargo install; npm binaryen's wasm-opt from tests/js.
+export PATH="$ROOT/tests/js/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+check "browser client package (--target web)" bash scripts/build-client.sh web
+check "browser client package (--target bundler)" bash scripts/build-client.sh bundler
+
+# cargo_style_results <log> <label>: counts `test result:` lines; none, or nothing run at
+# all, is a failure (an empty suite must not look green).
+cargo_style_results() {
+  local log=$1 label=$2 p f
+  read -r p f < <(awk '/^test result:/ {
+      for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
+      seen = 1 } END { if (!seen) { p = 0; f = 1 } print p + 0, f + 0 }' "$log")
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  echo "$label: $p passed, $f failed"
+  count "$p" "$f" "$label"
+}
+
+# The Rust API in Chromium: the fixture runs under a supervisor that the tests (inside the
+# browser) ask to stop, start, restart or freeze it.
+note "wasm-pack test --headless --chrome (Rust API in Chromium)"
+SUPERVISOR_OUT=$LOGS/supervisor.out
+(cd tests/js && SERVER_CMD="$EXAMPLES/interop_fixture" exec node supervisor.mjs) \
+  >"$SUPERVISOR_OUT" 2>"$LOGS/supervisor.log" &
+SUPERVISOR_PID=$!
+for _ in $(seq 1 600); do
+  FIXTURE_URL=$(sed -n 's/^fixture //p' "$SUPERVISOR_OUT")
+  CONTROL_URL=$(sed -n 's/^control //p' "$SUPERVISOR_OUT")
+  [ -n "$FIXTURE_URL" ] && [ -n "$CONTROL_URL" ] && break
+  kill -0 "$SUPERVISOR_PID" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -n "$FIXTURE_URL" ] && [ -n "$CONTROL_URL" ]; then
+  SOCKEYE_TEST_URL=$FIXTURE_URL SOCKEYE_TEST_CONTROL=$CONTROL_URL WASM_BINDGEN_TEST_TIMEOUT=120 \
+    wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver client-wasm \
+    2>&1 | tee "$LOGS/wasm-pack-test.log"
+  cargo_style_results "$LOGS/wasm-pack-test.log" "wasm-pack test"
+else
+  cat "$LOGS/supervisor.log"
+  count 0 1 "supervisor start"
+fi
+kill "$SUPERVISOR_PID" 2>/dev/null
+wait "$SUPERVISOR_PID" 2>/dev/null
+
+# The JS API in Chromium (Playwright), against Sockeye and the official Node server.
+if ls tests/js/browser/*.test.mjs >/dev/null 2>&1; then
+  SOCKEYE_SERVER_CMD="$EXAMPLES/interop_fixture" CLIENT_PKG_DIR="$ROOT/client-wasm/pkg" \
+    node_suite "browser: Sockeye's wasm client in Chromium" "$LOGS/browser.log" browser/
+fi
+
 # --- summary -----------------------------------------------------------------------
 note "summary"
 for f in "${failures[@]}"; do echo "FAILED: $f"; done

@@ -178,16 +178,16 @@ impl PollingTransport {
         flush(self.state.clone());
     }
 
-    /// Stops polling once the pending GET returns, then calls `done` (for the upgrade).
+    /// Stops polling, and calls `done` once the pending GET has returned and every
+    /// queued packet has been POSTed (for the upgrade: a POST still on its way when the
+    /// server switches to the WebSocket would be refused, and its packets lost).
     pub fn pause(&self, done: impl FnOnce() + 'static) {
-        let mut st = self.state.borrow_mut();
-        st.paused = true;
-        if st.polling {
+        {
+            let mut st = self.state.borrow_mut();
+            st.paused = true;
             st.on_paused = Some(Box::new(done));
-        } else {
-            drop(st);
-            done();
         }
+        settle_pause(&self.state);
     }
 
     /// Polls again after a [`PollingTransport::pause`] (the upgrade failed).
@@ -218,13 +218,13 @@ fn poll(state: Rc<RefCell<PollState>>) {
     };
     wasm_bindgen_futures::spawn_local(async move {
         let result = request("GET", &url, None).await;
-        let (sink, on_paused) = {
+        let sink = {
             let mut st = state.borrow_mut();
             st.polling = false;
             if st.closed {
                 return;
             }
-            (st.sink.clone(), st.on_paused.take())
+            st.sink.clone()
         };
         let packets = result
             .ok()
@@ -244,11 +244,29 @@ fn poll(state: Rc<RefCell<PollState>>) {
             }
             sink(TransportEvent::Packet(packet));
         }
-        match on_paused {
-            Some(done) => done(),
-            None => poll(state),
+        let paused = state.borrow().paused;
+        if paused {
+            settle_pause(&state);
+        } else {
+            poll(state);
         }
     });
+}
+
+/// Calls the pause's `done` once nothing is in flight or queued.
+fn settle_pause(state: &Rc<RefCell<PollState>>) {
+    let done = {
+        let mut st = state.borrow_mut();
+        let idle = !st.polling && !st.writing && st.write_buffer.is_empty();
+        if st.paused && idle {
+            st.on_paused.take()
+        } else {
+            None
+        }
+    };
+    if let Some(done) = done {
+        done();
+    }
 }
 
 fn flush(state: Rc<RefCell<PollState>>) {
@@ -273,7 +291,8 @@ fn flush(state: Rc<RefCell<PollState>>) {
         };
         if ok || closed {
             if ok {
-                flush(state);
+                flush(state.clone());
+                settle_pause(&state);
             }
             return;
         }

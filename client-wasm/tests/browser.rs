@@ -545,3 +545,18 @@ async fn reconnects_after_a_server_restart_and_sends_what_was_buffered() {
         p.client.disconnect();
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_silent_server_is_noticed_by_the_heartbeat() {
+    for mode in [Mode::WebSocket, Mode::Polling] {
+        let p = connected(mode, "/").await;
+        // The fixture stops answering but its connections stay open: only the client's
+        // own ping timeout (pingInterval 300 ms + pingTimeout 400 ms) can tell.
+        control("freeze").await;
+        let reason = p.disconnects.next("disconnect on ping timeout").await;
+        control("thaw").await;
+        assert_eq!(reason, "ping timeout", "{mode:?}");
+        p.connects.next("reconnect after the thaw").await;
+        p.client.disconnect();
+    }
+}

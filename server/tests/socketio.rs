@@ -5,7 +5,7 @@ mod common;
 
 use axum::routing::post;
 use bytes::Bytes;
-use common::{decode_sio, within, Polling, Read, Sio, Ws};
+use common::{decode_sio, within, Http, Polling, Read, Sio, Ws};
 use sockeye_protocol::engine::Packet as EioPacket;
 use sockeye_protocol::socket::{Decoder, Packet};
 use sockeye_protocol::{json, Value};
@@ -1042,6 +1042,9 @@ async fn graceful_shutdown_delivers_queued_packets_then_closes() {
 
     within("io.close()", closing).await.unwrap();
     assert_eq!(io.connection_count(), 0);
+    // A client reconnecting during the shutdown is not handed a doomed session.
+    let refused = Http::new(addr).get("EIO=4&transport=polling").await;
+    refused.assert_error(503, 3);
     let mut got = HashMap::new();
     for _ in 0..2 {
         let (sid, reason) = next(&mut reasons).await;

@@ -25,6 +25,10 @@ pub enum EngineError {
     /// The body is larger than `maxPayload`.
     #[error("Payload too large")]
     PayloadTooLarge,
+    /// The server is shutting down and takes no new sessions (clients retry later,
+    /// ideally against another node).
+    #[error("Server shutting down")]
+    ShuttingDown,
 }
 
 impl EngineError {
@@ -34,7 +38,7 @@ impl EngineError {
             EngineError::UnknownTransport => 0,
             EngineError::UnknownSid => 1,
             EngineError::BadHandshakeMethod => 2,
-            EngineError::BadRequest | EngineError::PayloadTooLarge => 3,
+            EngineError::BadRequest | EngineError::PayloadTooLarge | EngineError::ShuttingDown => 3,
             EngineError::UnsupportedProtocolVersion => 5,
         }
     }
@@ -44,6 +48,7 @@ impl IntoResponse for EngineError {
     fn into_response(self) -> Response {
         let status = match self {
             EngineError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            EngineError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
         let body = serde_json::json!({ "code": self.code(), "message": self.to_string() });

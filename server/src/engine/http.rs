@@ -60,6 +60,9 @@ async fn dispatch<H: EngineHandler>(
         _ => return Err(EngineError::UnknownTransport),
     };
     let sid = query.get("sid").cloned();
+    if sid.is_none() && inner.closing.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(EngineError::ShuttingDown);
+    }
     let (mut parts, body) = req.into_parts();
 
     if transport == Transport::WebSocket {

@@ -64,6 +64,9 @@ pub(crate) struct Inner<H> {
     pub(crate) sessions: RwLock<HashMap<Arc<str>, Arc<Session>>>,
     /// Wakes `close_all` each time a session ends.
     pub(crate) session_ended: tokio::sync::Notify,
+    /// Set by `close_all`: no new sessions from then on, so clients reconnecting during
+    /// a graceful shutdown are not handed a session that is about to die.
+    pub(crate) closing: std::sync::atomic::AtomicBool,
 }
 
 impl<H: EngineHandler> EngineIo<H> {
@@ -75,6 +78,7 @@ impl<H: EngineHandler> EngineIo<H> {
                 handler,
                 sessions: RwLock::new(HashMap::new()),
                 session_ended: tokio::sync::Notify::new(),
+                closing: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -99,9 +103,12 @@ impl<H: EngineHandler> EngineIo<H> {
         http::router(self.inner.clone())
     }
 
-    /// Closes every session with `reason` (sending what is queued first) and resolves
-    /// when all of them have ended.
+    /// Refuses new sessions from now on, closes every session with `reason` (sending
+    /// what is queued first) and resolves when all of them have ended.
     pub fn close_all(&self, reason: CloseReason) -> impl Future<Output = ()> + Send + 'static {
+        self.inner
+            .closing
+            .store(true, std::sync::atomic::Ordering::Release);
         let inner = self.inner.clone();
         async move {
             loop {

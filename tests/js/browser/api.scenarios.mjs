@@ -1,0 +1,138 @@
+// API-surface scenarios (module exports, classes, listener management): one transport
+// configuration is enough. Functions passed to page.evaluate run IN THE PAGE.
+
+import assert from "node:assert/strict";
+import { FAST_RECONNECT, browserTest } from "./harness.mjs";
+
+export function apiScenarios({ server: serverInfo, mode }) {
+  const title = (name) => `browser [${serverInfo.name}, ${mode.name}] ${name}`;
+  const opts = { ...mode.opts, ...FAST_RECONNECT };
+
+  browserTest(title("module exports: io (also default), connect, Manager, Socket; io.connect === io"), async ({ page }) => {
+    const r = await page.evaluate(() => ({
+      io: typeof client.io,
+      defaultIsIo: client.default === client.io,
+      connectIsIo: client.connect === client.io,
+      ioConnectIsIo: client.io.connect === client.io,
+      manager: typeof client.Manager,
+      socket: typeof client.Socket,
+    }));
+    assert.deepEqual(r, {
+      io: "function",
+      defaultIsIo: true,
+      connectIsIo: true,
+      ioConnectIsIo: true,
+      manager: "function",
+      socket: "function",
+    });
+  });
+
+  browserTest(title("new Manager(url, opts).socket(nsp): instances of Manager and Socket, both namespaces"), async ({ page, server }) => {
+    const r = await page.evaluate(
+      async ({ url, opts }) => {
+        const manager = new client.Manager(url, opts);
+        const root = manager.socket("/");
+        const custom = manager.socket("/custom", { auth: { via: "manager" } });
+        const welcomes = await Promise.all(
+          [root, custom].map((s) => T.once(s, "welcome", { what: "welcome" }).then(([w]) => w)),
+        );
+        const result = {
+          managerIsManager: manager instanceof client.Manager,
+          socketIsSocket: root instanceof client.Socket && custom instanceof client.Socket,
+          ioIsManager: root.io === manager && custom.io === manager,
+          fromIo: client.io(url, { ...opts, forceNew: true }) instanceof client.Socket,
+          ids: [root.id, custom.id],
+          welcomes,
+          acks: [await T.ack(root, "echo-ack", "r"), await T.ack(custom, "echo-ack", "c")],
+        };
+        return result;
+      },
+      { url: server.url, opts },
+    );
+    assert.deepEqual(r.welcomes, [
+      { id: r.ids[0], auth: {}, namespace: "/" },
+      { id: r.ids[1], auth: { via: "manager" }, namespace: "/custom" },
+    ]);
+    assert.equal(r.managerIsManager, true, "new Manager() instanceof Manager");
+    assert.equal(r.socketIsSocket, true, "manager.socket() instanceof Socket");
+    assert.equal(r.ioIsManager, true, "socket.io is the Manager");
+    assert.equal(r.fromIo, true, "io() returns a Socket");
+    assert.deepEqual(r.acks, [["r"], ["custom", "c"]]);
+  });
+
+  browserTest(title("on/once/off: listeners, chaining, once fires once, off removes"), async ({ page, server }) => {
+    const r = await page.evaluate(
+      async ({ url, opts }) => {
+        const s = await T.connect(url, opts);
+        const got = { on: [], once: [], removed: [], all: [] };
+        const onL = (n) => got.on.push(n);
+        const onceL = (n) => got.once.push(n);
+        const removedL = (n) => got.removed.push(n);
+        const chained =
+          s.on("echo", onL) === s &&
+          s.once("echo", onceL) === s &&
+          s.on("echo", removedL) === s &&
+          s.on("echo", (n) => got.all.push(n)) === s;
+        const offReturns = s.off("echo", removedL) === s;
+        const emitReturns = s.emit("echo", 1) === s;
+        await s.log.waitFor("echo", (n) => n === 1);
+        s.off("echo", onL);
+        s.emit("echo", 2);
+        await s.log.waitFor("echo", (n) => n === 2);
+        s.on("echo", onL);
+        s.off("echo"); // every listener of the event
+        s.on("other", () => {});
+        s.emit("echo", 3);
+        await s.log.waitFor("echo", (n) => n === 3);
+        // sanity: a listener added now still works
+        s.once("echo", (n) => got.all.push(`late ${n}`));
+        s.emit("echo", 4);
+        await s.log.waitFor("echo", (n) => n === 4);
+        return { chained, offReturns, emitReturns, got };
+      },
+      { url: server.url, opts },
+    );
+    assert.equal(r.chained, true, "on/once return the socket");
+    assert.equal(r.offReturns, true, "off returns the socket");
+    assert.equal(r.emitReturns, true, "emit returns the socket");
+    assert.deepEqual(r.got, { on: [1], once: [1], removed: [], all: [1, 2, "late 4"] });
+  });
+
+  browserTest(title("onAny/prependAny/offAny: ordering before regular listeners, removal"), async ({ page, server }) => {
+    const r = await page.evaluate(
+      async ({ url, opts }) => {
+        const s = await T.connect(url, opts);
+        const calls = [];
+        const any1 = (event, ...args) => calls.push(["any1", event, ...args]);
+        const any2 = (event, ...args) => calls.push(["any2", event, ...args]);
+        const first = (event, ...args) => calls.push(["prepended", event, ...args]);
+        s.on("echo", (...args) => calls.push(["on", "echo", ...args]));
+        const returns = [s.onAny(any1) === s, s.onAny(any2) === s, s.prependAny(first) === s];
+        s.emit("echo", "x", 1);
+        await s.log.waitFor("echo", (m) => m === "x");
+        const mark1 = calls.length;
+        returns.push(s.offAny(any1) === s);
+        s.emit("echo", "y");
+        await s.log.waitFor("echo", (m) => m === "y");
+        const mark2 = calls.length;
+        s.offAny(); // all catch-all listeners, including the page helper's log
+        s.emit("echo", "z");
+        await T.once(s, "echo", { filter: (m) => m === "z", what: 'echo "z"' });
+        return { returns, calls: calls.filter((c) => c[0] !== "log"), marks: [mark1, mark2] };
+      },
+      { url: server.url, opts },
+    );
+    assert.deepEqual(r.returns, [true, true, true, true], "onAny/prependAny/offAny return the socket");
+    assert.deepEqual(r.calls, [
+      ["prepended", "echo", "x", 1],
+      ["any1", "echo", "x", 1],
+      ["any2", "echo", "x", 1],
+      ["on", "echo", "x", 1],
+      ["prepended", "echo", "y"],
+      ["any2", "echo", "y"],
+      ["on", "echo", "y"],
+      ["on", "echo", "z"],
+    ]);
+    assert.deepEqual(r.marks, [4, 7]);
+  });
+}
