@@ -51,6 +51,8 @@ fi
 wasm-pack build client-wasm --profile wasm-release --target "$TARGET" --out-dir "$OUT"
 
 cp "${GLUE[@]}" "$OUT/"
+# The glue imports ./sockeye_init.js, which differs by target (see client-wasm/js/init-*.js).
+cp "client-wasm/js/init-$TARGET.js" "$OUT/sockeye_init.js"
 
 # Point package.json at the glue. Done with node, not sed, so the JSON stays valid.
 node - "$OUT" <<'JS'
@@ -62,10 +64,11 @@ const pkg = JSON.parse(fs.readFileSync(file, "utf8"));
 pkg.main = "sockeye.js";
 pkg.module = "sockeye.js";
 pkg.types = "sockeye.d.ts";
-pkg.files = [...new Set([...(pkg.files || []), "sockeye.js", "sockeye.d.ts"])];
+pkg.files = [...new Set([...(pkg.files || []), "sockeye.js", "sockeye_init.js", "sockeye.d.ts"])];
 // Bundlers must not tree-shake away the glue's top-level setup or wasm-bindgen's snippets.
 const side = new Set(Array.isArray(pkg.sideEffects) ? pkg.sideEffects : []);
 side.add("./sockeye.js");
+side.add("./sockeye_init.js");
 if (fs.existsSync(path.join(out, "snippets"))) side.add("./snippets/*");
 pkg.sideEffects = [...side];
 fs.writeFileSync(file, JSON.stringify(pkg, null, 2) + "\n");

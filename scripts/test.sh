@@ -140,6 +140,12 @@ if ls tests/js/browser/*.test.mjs >/dev/null 2>&1; then
     node_suite "browser: Sockeye's wasm client in Chromium" "$LOGS/browser.log" browser/
 fi
 
+# The package as users get it: its TypeScript declarations, and the bundler build in webpack.
+if ls tests/js/package/*.test.mjs >/dev/null 2>&1; then
+  SOCKEYE_SERVER_CMD="$EXAMPLES/interop_fixture" BUNDLER_PKG_DIR="$ROOT/client-wasm/pkg-bundler" \
+    node_suite "package: TypeScript declarations, webpack build" "$LOGS/package.log" package/
+fi
+
 # --- summary -----------------------------------------------------------------------
 note "summary"
 for f in "${failures[@]}"; do echo "FAILED: $f"; done

@@ -100,7 +100,8 @@ type ReservedOrUser<Reserved extends EventsMap, User extends EventsMap, Ev> =
 /** A view of the Engine.IO connection. */
 export interface Engine {
   readonly id: string | undefined;
-  readonly transport: { readonly name: "polling" | "websocket" } | undefined;
+  /** The transport in use (the last one used while disconnected). */
+  readonly transport: { readonly name: "polling" | "websocket" };
   on(ev: "upgrade", listener: (transport: { name: "websocket" }) => void): this;
   once(ev: "upgrade", listener: (transport: { name: "websocket" }) => void): this;
   off(ev?: "upgrade", listener?: (transport: { name: "websocket" }) => void): this;
@@ -118,9 +119,23 @@ export declare class Manager {
   close(): this;
   disconnect(): this;
   socket(nsp: string, opts?: Partial<SocketOptions>): Socket;
+  /** Reads (no argument) or sets a reconnection option. */
+  reconnection(): boolean;
+  reconnection(v: boolean): this;
+  reconnectionAttempts(): number;
+  reconnectionAttempts(v: number): this;
+  reconnectionDelay(): number;
+  reconnectionDelay(v: number): this;
+  reconnectionDelayMax(): number;
+  reconnectionDelayMax(v: number): this;
+  randomizationFactor(): number;
+  randomizationFactor(v: number): this;
+  timeout(): number;
+  timeout(v: number): this;
   on<Ev extends keyof ManagerReservedEvents>(ev: Ev, listener: ManagerReservedEvents[Ev]): this;
   once<Ev extends keyof ManagerReservedEvents>(ev: Ev, listener: ManagerReservedEvents[Ev]): this;
   off<Ev extends keyof ManagerReservedEvents>(ev?: Ev, listener?: ManagerReservedEvents[Ev]): this;
+  removeAllListeners(ev?: keyof ManagerReservedEvents): this;
   listeners<Ev extends keyof ManagerReservedEvents>(ev: Ev): ManagerReservedEvents[Ev][];
   hasListeners(ev: keyof ManagerReservedEvents): boolean;
 }
@@ -129,7 +144,7 @@ export declare class Manager {
 export interface TimeoutSocket<EmitEvents extends EventsMap> {
   emit<Ev extends EventNames<EmitEvents>>(
     ev: Ev,
-    ...args: WithTimeoutAck<EventParams<EmitEvents, Ev>>
+    ...args: string extends keyof EmitEvents ? any[] : WithTimeoutAck<EventParams<EmitEvents, Ev>>
   ): void;
   emitWithAck<Ev extends EventNames<EmitEvents>>(
     ev: Ev,
@@ -192,6 +207,7 @@ export declare class Socket<
   listeners<Ev extends EventNames<ListenEvents> | keyof SocketReservedEvents>(
     ev: Ev,
   ): ReservedOrUser<SocketReservedEvents, ListenEvents, Ev>[];
+  removeAllListeners(ev?: string): this;
   hasListeners(ev: string): boolean;
 
   /** Listens to every incoming event. */
@@ -199,6 +215,11 @@ export declare class Socket<
   prependAny(listener: (event: string, ...args: any[]) => void): this;
   offAny(listener?: (event: string, ...args: any[]) => void): this;
   listenersAny(): Array<(event: string, ...args: any[]) => void>;
+  /** Listens to every outgoing event (when it is sent or buffered). */
+  onAnyOutgoing(listener: (event: string, ...args: any[]) => void): this;
+  prependAnyOutgoing(listener: (event: string, ...args: any[]) => void): this;
+  offAnyOutgoing(listener?: (event: string, ...args: any[]) => void): this;
+  listenersAnyOutgoing(): Array<(event: string, ...args: any[]) => void>;
 }
 
 /** The io() function, with socket.io-client's aliases attached. */

@@ -3,15 +3,10 @@
 // variadic arguments, Promises, the manager cache); every packet, timer rule and
 // reconnection decision is made in Rust (`RawManager`, `RawSocket`).
 
-import * as wasm from "./sockeye_client.js";
-
-// The `web` target exports an init function that fetches and instantiates the .wasm;
-// the `bundler` target is instantiated by the bundler and has none.
-if (typeof wasm.default === "function") {
-  await wasm.default();
-}
-
-const { RawManager } = wasm;
+// The wasm is ready once sockeye_init.js has run: the build script copies in the one
+// for the target (`web` instantiates it with top-level await; a bundler does it itself).
+import "./sockeye_init.js";
+import { RawManager } from "./sockeye_client.js";
 
 /** The Socket.IO protocol revision spoken. */
 export const protocol = 5;
@@ -103,7 +98,7 @@ export class Manager extends Emitter {
     this.nsps = {};
     this._autoConnect = this.opts.autoConnect !== false;
     this._raw = new RawManager(parseUri(uri).origin, this.opts);
-    this.engine = new Engine(this._raw);
+    this.engine = new Engine(this._raw, this.opts.transports);
     this._raw.setListener((name, arg) => {
       if (name === "upgrade") this.engine.emitReserved("upgrade", this.engine.transport);
       else this.emitReserved(name, arg);
@@ -147,6 +142,38 @@ export class Manager extends Emitter {
   get _reconnecting() {
     return this._raw.reconnecting;
   }
+
+  // socket.io-client's option accessors: no argument reads, one argument writes.
+  _option(key, value, fallback) {
+    if (value === undefined) return this.opts[key] ?? fallback;
+    this.opts = { ...this.opts, [key]: value };
+    this._raw.configure(this.opts);
+    return this;
+  }
+
+  reconnection(v) {
+    return this._option("reconnection", v, true);
+  }
+
+  reconnectionAttempts(v) {
+    return this._option("reconnectionAttempts", v, Infinity);
+  }
+
+  reconnectionDelay(v) {
+    return this._option("reconnectionDelay", v, 1000);
+  }
+
+  reconnectionDelayMax(v) {
+    return this._option("reconnectionDelayMax", v, 5000);
+  }
+
+  randomizationFactor(v) {
+    return this._option("randomizationFactor", v, 0.5);
+  }
+
+  timeout(v) {
+    return this._option("timeout", v, 20000);
+  }
 }
 
 /**
@@ -154,18 +181,21 @@ export class Manager extends Emitter {
  * the `upgrade` event when it moves from polling to WebSocket.
  */
 class Engine extends Emitter {
-  constructor(raw) {
+  constructor(raw, transports) {
     super();
     this._raw = raw;
+    // Before the first connection, the transport that will open it.
+    this._last = (transports || ["polling"])[0];
   }
 
   get id() {
     return this._raw.engineId;
   }
 
+  /** The transport in use, or the last one used while disconnected. */
   get transport() {
-    const name = this._raw.transport;
-    return name ? { name } : undefined;
+    this._last = this._raw.transport ?? this._last;
+    return { name: this._last };
   }
 }
 
@@ -181,6 +211,7 @@ export class Socket extends Emitter {
     this.flags = {};
     this._opts = { ...io.opts, ...opts };
     this._anyListeners = [];
+    this._anyOutgoingListeners = [];
     this._queue = [];
     this._raw = io._raw.socket(nsp);
     this._raw.setListener((kind, a, b, c) => this._onRaw(kind, a, b, c));
@@ -256,7 +287,13 @@ export class Socket extends Emitter {
         else if (!err) ack.apply(this, res);
       };
     }
+    const volatileDropped = flags.volatile && !this.connected;
     this._raw.emit(event, args, callback, timeout, !!flags.volatile);
+    // Outgoing listeners hear an emit when it is handed over (sent now, or buffered
+    // until connected), not when a volatile one is dropped.
+    if (!volatileDropped) {
+      for (const fn of [...this._anyOutgoingListeners]) fn.call(this, event, ...args);
+    }
     return this;
   }
 
@@ -309,6 +346,27 @@ export class Socket extends Emitter {
 
   listenersAny() {
     return [...this._anyListeners];
+  }
+
+  /** Calls `fn(event, ...args)` for every outgoing event. */
+  onAnyOutgoing(fn) {
+    this._anyOutgoingListeners.push(fn);
+    return this;
+  }
+
+  prependAnyOutgoing(fn) {
+    this._anyOutgoingListeners.unshift(fn);
+    return this;
+  }
+
+  offAnyOutgoing(fn) {
+    if (fn === undefined) this._anyOutgoingListeners = [];
+    else this._anyOutgoingListeners = this._anyOutgoingListeners.filter((l) => l !== fn);
+    return this;
+  }
+
+  listenersAnyOutgoing() {
+    return [...this._anyOutgoingListeners];
   }
 
   _onRaw(kind, a, b, c) {

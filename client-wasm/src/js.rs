@@ -66,6 +66,11 @@ impl JsManager {
         });
     }
 
+    /// Applies a changed options object (reconnection settings, timeout).
+    pub fn configure(&self, opts: &JsValue) {
+        self.manager.set_options(Options::from_js(opts));
+    }
+
     /// Opens the connection.
     pub fn open(&self) {
         self.manager.open();

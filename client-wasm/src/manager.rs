@@ -267,9 +267,19 @@ impl Manager {
         Manager { inner }
     }
 
-    /// The options this manager was made with.
+    /// The options in force.
     pub fn options(&self) -> Options {
         self.inner.borrow().opts.clone()
+    }
+
+    /// Changes the options (socket.io-client's `reconnection(false)` and friends); the
+    /// new reconnection settings apply from the next attempt.
+    pub fn set_options(&self, opts: Options) {
+        let mut s = self.inner.borrow_mut();
+        let attempts = s.reconnection.attempts();
+        s.reconnection = Reconnection::new(opts.backoff, opts.reconnection_attempts);
+        s.reconnection.set_attempts(attempts);
+        s.opts = opts;
     }
 
     /// Sets the listener of the manager's events.

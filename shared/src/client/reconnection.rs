@@ -37,6 +37,11 @@ impl Reconnection {
         Some(delay)
     }
 
+    /// Carries the attempt count over (when the settings change mid-reconnection).
+    pub fn set_attempts(&mut self, attempts: u32) {
+        self.attempts = attempts;
+    }
+
     /// The connection is up again: the next loss starts from the first delay.
     pub fn reset(&mut self) {
         self.attempts = 0;
