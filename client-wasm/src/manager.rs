@@ -536,11 +536,13 @@ impl State {
         }
     }
 
-    /// Opening failed before the handshake: tell everyone, then maybe try again.
+    /// Opening failed before the handshake: tell everyone, then maybe try again. The
+    /// order is socket.io-client's: the sockets' `connect_error`, the manager's `error`;
+    /// during a reconnection, the next attempt is scheduled (or `reconnect_failed`)
+    /// before `reconnect_error`.
     fn open_failed(&mut self, error: &str, fx: &mut Effects) {
         self.discard_transports();
         self.ready = ReadyState::Closed;
-        self.notify(ManagerEvent::Error(error.to_owned()), fx);
         let waiting: Vec<String> = self
             .sockets
             .iter()
@@ -554,10 +556,11 @@ impl State {
             };
             self.notify_socket(&ns, notice, fx);
         }
+        self.notify(ManagerEvent::Error(error.to_owned()), fx);
         if self.reconnecting {
             self.reconnecting = false;
-            self.notify(ManagerEvent::ReconnectError(error.to_owned()), fx);
             self.reconnect(fx);
+            self.notify(ManagerEvent::ReconnectError(error.to_owned()), fx);
         } else if self.reconnection_wanted() && self.reconnection.attempts() == 0 {
             self.reconnect(fx);
         }

@@ -2,7 +2,18 @@
 // configuration is enough. Functions passed to page.evaluate run IN THE PAGE.
 
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { FAST_RECONNECT, browserTest } from "./harness.mjs";
+
+/** A port nothing listens on: bound by the OS, then released. */
+function closedPort() {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
 
 export function apiScenarios({ server: serverInfo, mode }) {
   const title = (name) => `browser [${serverInfo.name}, ${mode.name}] ${name}`;
@@ -134,5 +145,62 @@ export function apiScenarios({ server: serverInfo, mode }) {
       ["on", "echo", "z"],
     ]);
     assert.deepEqual(r.marks, [4, 7]);
+  });
+
+  browserTest(
+    title("unreachable server: error, connect_error, reconnect_attempt/reconnect_error per attempt, reconnect_failed"),
+    async ({ page }) => {
+      const port = await closedPort();
+      const r = await page.evaluate(
+        async ({ url, opts }) => {
+          const socket = T.io(url, { ...opts, reconnectionAttempts: 2, reconnectionDelay: 50, reconnectionDelayMax: 100 });
+          await socket.log.waitFor("io:reconnect_failed", undefined, "reconnect_failed");
+          const names = socket.log.names((n) => n.startsWith("io:") || n.startsWith("$"));
+          const [err] = socket.log.all("$connect_error")[0];
+          return { names, message: err.message, active: socket.active, connected: socket.connected };
+        },
+        { url: `http://127.0.0.1:${port}`, opts },
+      );
+      // socket.io-client's sequence (the socket hears the manager's error before the
+      // page's own listener on the manager; the last attempt gives up before it reports).
+      assert.deepEqual(r.names, [
+        "$connect_error",
+        "io:error",
+        "io:reconnect_attempt",
+        "$connect_error",
+        "io:error",
+        "io:reconnect_error",
+        "io:reconnect_attempt",
+        "$connect_error",
+        "io:error",
+        "io:reconnect_failed",
+        "io:reconnect_error",
+      ]);
+      assert.match(r.message, /^(xhr poll error|websocket error)$/);
+      assert.equal(r.connected, false);
+    },
+  );
+
+  browserTest(title("retries: an unanswered emit is sent 1 + retries times, then its callback gets the error"), async ({ page, server }) => {
+    const r = await page.evaluate(
+      async ({ url, opts }) => {
+        const socket = await T.connect(url, { ...opts, forceNew: true, retries: 2, ackTimeout: 150 });
+        // `echo` is never acked: each try times out, and the server echoes each try back.
+        const unanswered = await new Promise((resolve) =>
+          socket.emit("echo", "try", (err) => resolve(err ? err.message : "no error")),
+        );
+        // `echo-ack` answers: the callback gets (null, ...args), queued emits keep their order.
+        const answered = await Promise.all([
+          new Promise((resolve) => socket.emit("echo-ack", "a", (err, v) => resolve([err, v]))),
+          new Promise((resolve) => socket.emit("echo-ack", "b", (err, v) => resolve([err, v]))),
+        ]);
+        await socket.log.waitFor("echo", undefined, "the third try's echo", 3);
+        return { unanswered, answered, tries: socket.log.count("echo") };
+      },
+      { url: server.url, opts },
+    );
+    assert.equal(r.unanswered, "operation has timed out");
+    assert.equal(r.tries, 3);
+    assert.deepEqual(r.answered, [[null, "a"], [null, "b"]]);
   });
 }
