@@ -146,6 +146,23 @@ if ls tests/js/package/*.test.mjs >/dev/null 2>&1; then
     node_suite "package: TypeScript declarations, webpack build" "$LOGS/package.log" package/
 fi
 
+# The demo: the `sockeye` binary serving www/ (with the client package in www/pkg), its
+# pages driven in Chromium by Playwright.
+if ls tests/js/demo/*.test.mjs >/dev/null 2>&1; then
+  if bash scripts/build-client.sh web www/pkg >"$LOGS/build-www-pkg.log" 2>&1; then
+    SOCKEYE_BIN="$ROOT/target/debug/sockeye" SOCKEYE_TEST_LOGS="$LOGS" \
+      node_suite "demo pages in Chromium" "$LOGS/demo.log" demo/
+  else
+    cat "$LOGS/build-www-pkg.log"
+    count 0 1 "demo package build"
+  fi
+fi
+
+# The feature examples (server/examples/), each driven by the official socket.io-client.
+if ls tests/js/examples/*.test.mjs >/dev/null 2>&1; then
+  EXAMPLES_DIR="$EXAMPLES" node_suite "feature examples with socket.io-client" "$LOGS/examples.log" examples/
+fi
+
 # --- summary -----------------------------------------------------------------------
 note "summary"
 for f in "${failures[@]}"; do echo "FAILED: $f"; done

@@ -1,7 +1,14 @@
-//! `sockeye`: serves the demo pages in `www/` and the Socket.IO endpoint beside them.
+//! `sockeye`: serves the demo pages in `www/` and, in the same axum Router, the
+//! Socket.IO endpoint with the demo's namespaces, the `/push` route and a plain
+//! WebSocket at `/ws`.
+
+mod chat;
+mod push;
+mod stream;
+mod ws_chat;
 
 use clap::Parser;
-use sockeye_server::{Cors, SocketIo, Value};
+use sockeye_server::{Cors, SocketIo};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tower_http::services::ServeDir;
@@ -42,6 +49,8 @@ async fn main() {
 
     let app = axum::Router::new()
         .merge(io.router())
+        .merge(push::routes(&io))
+        .merge(ws_chat::routes())
         .fallback_service(ServeDir::new(&args.static_dir));
     let listener = match tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await {
         Ok(l) => l,
@@ -70,25 +79,13 @@ async fn main() {
     }
 }
 
-/// The demo's namespaces: `/` echoes, `/chat` relays messages to everyone.
+/// The demo's namespaces: `/` echoes (with an ack), then the pages' own.
 fn demo_namespaces(io: &SocketIo) {
     io.of("/").on_connection(|socket| async move {
         socket.on("echo", |_, args| async move { args });
     });
-    let chat = io.of("/chat");
-    let room = chat.clone();
-    chat.on_connection(move |socket| {
-        let room = room.clone();
-        async move {
-            socket.on("message", move |socket, args| {
-                let room = room.clone();
-                async move {
-                    let text = args.first().cloned().unwrap_or(Value::Null);
-                    let _ = room.emit("message", (socket.id().to_owned(), text));
-                }
-            });
-        }
-    });
+    chat::mount(io);
+    stream::mount(io);
 }
 
 async fn shutdown_signal() {

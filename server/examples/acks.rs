@@ -1,0 +1,45 @@
+//! Acknowledgements, both ways: the handler's return value answers the client's
+//! callback, and the server can wait for the client's answer (with a timeout).
+//!
+//! ```js
+//! const socket = io("http://127.0.0.1:3000");
+//! socket.emit("add", 2, 40, (sum) => console.log(sum));              // 42
+//! const sum = await socket.emitWithAck("add", 1, 2);                  // 3
+//! socket.on("confirm", (question, answer) => answer(confirm(question)));
+//! socket.emit("ask-me", (reply) => console.log(reply));               // { confirmed: true }
+//! ```
+//!
+//! `cargo run -p sockeye-server --example acks`
+
+mod common;
+
+use sockeye_server::{json, Cors, SocketIo, Value};
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() {
+    let io = SocketIo::builder().cors(Cors::Any).build();
+    io.of("/").on_connection(|socket| async move {
+        // Client → server: what the handler returns is the ack.
+        socket.on("add", |_socket, args| async move {
+            let n = |i: usize| {
+                args.get(i)
+                    .and_then(|v| v.deserialize::<i64>().ok())
+                    .unwrap_or(0)
+            };
+            n(0) + n(1)
+        });
+        // Server → client: wait up to 5 s for the client's answer.
+        socket.on("ask-me", |socket, _args| async move {
+            let answer = socket
+                .timeout(Duration::from_secs(5))
+                .emit_with_ack("confirm", "Do you confirm?")
+                .await;
+            match answer {
+                Ok(reply) => json!({"confirmed": reply.first().cloned().unwrap_or(Value::Null)}),
+                Err(e) => json!({"error": e.to_string()}),
+            }
+        });
+    });
+    common::serve(io, axum::Router::new()).await;
+}

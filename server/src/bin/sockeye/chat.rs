@@ -1,0 +1,218 @@
+//! `/chat`: the group and private chat of the demo's chat page.
+//!
+//! A user joins with `auth: { name }` (unique among the connected). Events, client to
+//! server: `join` / `leave` (room, ack: rooms now), `chat message` (room, text),
+//! `private` (to, text), `typing` (room, bool). Server to client: `chat message`
+//! ({room, from, text}), `private` ({from, to, text}), `system` (text), `online`
+//! ([names]), `typing` ({room, name, typing}). Every user starts in `lobby`.
+
+use sockeye_server::{json, ConnectError, Namespace, Socket, SocketIo, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// The room every user starts in.
+const LOBBY: &str = "lobby";
+/// Longest name, room and message accepted, in characters.
+const MAX_NAME: usize = 32;
+const MAX_TEXT: usize = 2000;
+
+/// Connected users: name to socket id. One lock, held only for a map operation.
+#[derive(Default, Clone)]
+struct Users(Arc<Mutex<BTreeMap<String, String>>>);
+
+impl Users {
+    fn names(&self) -> Vec<String> {
+        self.0.lock().expect("users lock").keys().cloned().collect()
+    }
+    fn sid_of(&self, name: &str) -> Option<String> {
+        self.0.lock().expect("users lock").get(name).cloned()
+    }
+    /// Claims `name` for `sid`; false if someone else has it.
+    fn claim(&self, name: &str, sid: &str) -> bool {
+        let mut users = self.0.lock().expect("users lock");
+        if users.contains_key(name) {
+            return false;
+        }
+        users.insert(name.to_owned(), sid.to_owned());
+        true
+    }
+    fn release(&self, name: &str, sid: &str) {
+        let mut users = self.0.lock().expect("users lock");
+        if users.get(name).map(String::as_str) == Some(sid) {
+            users.remove(name);
+        }
+    }
+}
+
+/// The user's name, kept on the socket.
+#[derive(Clone)]
+struct Name(String);
+
+fn name_in(auth: &Value) -> Option<String> {
+    let name = auth.get("name")?.as_str()?.trim();
+    (!name.is_empty() && name.chars().count() <= MAX_NAME).then(|| name.to_owned())
+}
+
+fn text_arg(args: &[Value], i: usize, max: usize) -> Option<String> {
+    let s = args.get(i)?.as_str()?.trim();
+    (!s.is_empty() && s.chars().count() <= max).then(|| s.to_owned())
+}
+
+/// Rooms the socket is in, without its own id-room.
+fn rooms_of(socket: &Socket) -> Vec<String> {
+    let mut rooms: Vec<String> = socket
+        .rooms()
+        .into_iter()
+        .map(|r| r.to_string())
+        .filter(|r| r != socket.id())
+        .collect();
+    rooms.sort();
+    rooms
+}
+
+fn announce_online(chat: &Namespace, users: &Users) {
+    chat.emit("online", json!(users.names())).ok();
+}
+
+/// Sets up `/chat` on `io`.
+pub fn mount(io: &SocketIo) {
+    let chat = io.of("/chat");
+    let users = Users::default();
+
+    let taken = users.clone();
+    chat.middleware(move |socket| {
+        let taken = taken.clone();
+        async move {
+            match name_in(socket.auth()) {
+                None => Err(ConnectError::new("choose a name (1 to 32 characters)")),
+                Some(name) if taken.sid_of(&name).is_some() => {
+                    Err(ConnectError::new("that name is taken").with_data(json!({"name": name})))
+                }
+                Some(_) => Ok(()),
+            }
+        }
+    });
+
+    let ns = chat.clone();
+    chat.on_connection(move |socket| {
+        let (chat, users) = (ns.clone(), users.clone());
+        async move {
+            let name = name_in(socket.auth()).unwrap_or_default();
+            // Two users racing for one name both pass the middleware; one wins here.
+            if !users.claim(&name, socket.id()) {
+                socket.emit("system", "that name was just taken").ok();
+                socket.disconnect();
+                return;
+            }
+            socket.insert_extension(Name(name.clone()));
+            socket.join(LOBBY);
+            chat.to(LOBBY)
+                .emit("system", format!("{name} joined {LOBBY}"))
+                .ok();
+            announce_online(&chat, &users);
+            handlers(&socket, &chat, &users);
+        }
+    });
+}
+
+fn handlers(socket: &Socket, chat: &Namespace, users: &Users) {
+    let name = |socket: &Socket| socket.extension::<Name>().map(|n| n.0).unwrap_or_default();
+
+    let ns = chat.clone();
+    socket.on("join", move |socket, args| {
+        let chat = ns.clone();
+        async move {
+            if let Some(room) = text_arg(&args, 0, MAX_NAME) {
+                if !rooms_of(&socket).contains(&room) {
+                    socket.join(room.as_str());
+                    let text = format!("{} joined {room}", name(&socket));
+                    chat.to(room.as_str()).emit("system", text).ok();
+                }
+            }
+            json!(rooms_of(&socket))
+        }
+    });
+
+    let ns = chat.clone();
+    socket.on("leave", move |socket, args| {
+        let chat = ns.clone();
+        async move {
+            if let Some(room) = text_arg(&args, 0, MAX_NAME) {
+                if rooms_of(&socket).contains(&room) {
+                    socket.leave(&room);
+                    let text = format!("{} left {room}", name(&socket));
+                    chat.to(room.as_str()).emit("system", text).ok();
+                }
+            }
+            json!(rooms_of(&socket))
+        }
+    });
+
+    // To everyone in the room, the sender included: the sender's own copy is its echo.
+    let ns = chat.clone();
+    socket.on("chat message", move |socket, args| {
+        let chat = ns.clone();
+        async move {
+            let (Some(room), Some(text)) =
+                (text_arg(&args, 0, MAX_NAME), text_arg(&args, 1, MAX_TEXT))
+            else {
+                return;
+            };
+            if rooms_of(&socket).contains(&room) {
+                let message = json!({"room": room.clone(), "from": name(&socket), "text": text});
+                chat.to(room.as_str()).emit("chat message", message).ok();
+            } else {
+                socket.emit("system", format!("join {room} first")).ok();
+            }
+        }
+    });
+
+    // A private message goes to the user's socket (its id is a room) and back to the
+    // sender; an absent user gets the sender a system notice instead.
+    let (ns, directory) = (chat.clone(), users.clone());
+    socket.on("private", move |socket, args| {
+        let (chat, users) = (ns.clone(), directory.clone());
+        async move {
+            let (Some(to), Some(text)) =
+                (text_arg(&args, 0, MAX_NAME), text_arg(&args, 1, MAX_TEXT))
+            else {
+                return;
+            };
+            let from = name(&socket);
+            match users.sid_of(&to) {
+                Some(sid) => {
+                    let message = json!({"from": from, "to": to, "text": text});
+                    chat.to(sid.as_str()).emit("private", message.clone()).ok();
+                    if sid != socket.id() {
+                        socket.emit("private", message).ok();
+                    }
+                }
+                None => {
+                    socket.emit("system", format!("{to} is offline")).ok();
+                }
+            }
+        }
+    });
+
+    socket.on("typing", move |socket, args| async move {
+        let Some(room) = text_arg(&args, 0, MAX_NAME) else {
+            return;
+        };
+        let typing = matches!(args.get(1), Some(Value::Bool(true)));
+        if rooms_of(&socket).contains(&room) {
+            let event = json!({"room": room.clone(), "name": name(&socket), "typing": typing});
+            socket.to(room.as_str()).emit("typing", event).ok();
+        }
+    });
+
+    let (ns, directory) = (chat.clone(), users.clone());
+    socket.on_disconnect(move |socket, _reason| {
+        let (chat, users) = (ns.clone(), directory.clone());
+        async move {
+            let name = name(&socket);
+            users.release(&name, socket.id());
+            chat.emit("system", format!("{name} left")).ok();
+            announce_online(&chat, &users);
+        }
+    });
+}

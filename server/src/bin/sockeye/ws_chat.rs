@@ -1,0 +1,72 @@
+//! `/ws`: a plain WebSocket endpoint (no Socket.IO) in the same axum Router, for pages
+//! that use `new WebSocket()`. Every text message goes to every connected client, the
+//! sender included (its echo), as `{"from": n, "text": ...}`.
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// Largest message accepted; a bigger one closes that connection (close code 1009).
+const MAX_MESSAGE: usize = 4096;
+/// Messages a slow reader may fall behind before it skips ahead.
+const BACKLOG: usize = 256;
+
+#[derive(Clone)]
+struct Hub {
+    tx: broadcast::Sender<Arc<str>>,
+    next_id: Arc<AtomicU64>,
+}
+
+/// The `/ws` route.
+pub fn routes() -> Router {
+    let hub = Hub {
+        tx: broadcast::channel(BACKLOG).0,
+        next_id: Arc::new(AtomicU64::new(1)),
+    };
+    Router::new().route("/ws", get(upgrade)).with_state(hub)
+}
+
+async fn upgrade(State(hub): State<Hub>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| serve(hub, socket))
+}
+
+async fn serve(hub: Hub, mut socket: WebSocket) {
+    let id = hub.next_id.fetch_add(1, Ordering::Relaxed);
+    let mut rx = hub.tx.subscribe();
+    let hello = serde_json::json!({"from": 0, "text": format!("you are client {id}")});
+    if socket
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    let out = serde_json::json!({"from": id, "text": text.as_str()});
+                    // No receivers is impossible here (we hold one), so this cannot fail.
+                    hub.tx.send(out.to_string().into()).ok();
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {} // pings are answered by axum; binary is ignored
+            },
+            relayed = rx.recv() => match relayed {
+                Ok(text) => {
+                    if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}

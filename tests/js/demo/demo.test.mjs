@@ -1,0 +1,231 @@
+// The demo pages in real Chromium (Playwright) against the `sockeye` binary: what a
+// person sees. Every check reads the page's text; every wait is bounded; nothing sleeps.
+// A screenshot of each page goes to $SOCKEYE_TEST_LOGS/screenshots/ (not committed).
+//
+// Environment: SOCKEYE_BIN (default ../../target/debug/sockeye), and www/pkg must hold
+// the client package (scripts/build-client.sh web www/pkg; the test command does it).
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ServerUnderTest, launchBrowser } from "../browser/harness.mjs";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, "..", "..", "..");
+const WWW = join(ROOT, "www");
+const BIN = process.env.SOCKEYE_BIN || join(ROOT, "target", "debug", "sockeye");
+const SHOTS = join(process.env.SOCKEYE_TEST_LOGS || join(ROOT, "target", "test-logs"), "screenshots");
+const WAIT = 15_000;
+const TEST = { timeout: 120_000 };
+
+let server, browser;
+
+before(async () => {
+  assert.ok(existsSync(BIN), `missing ${BIN}: cargo build -p sockeye-server --bin sockeye`);
+  assert.ok(existsSync(join(WWW, "pkg", "sockeye.js")), "missing www/pkg: scripts/build-client.sh web www/pkg");
+  mkdirSync(SHOTS, { recursive: true });
+  server = await new ServerUnderTest(`'${BIN}' --port 0 --static-dir '${WWW}' --log-level warn`).start(0);
+  browser = await launchBrowser();
+}, { timeout: 90_000 });
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** A page in its own context (its own cookies and storage: another person). */
+async function person(path, viewport) {
+  const context = await browser.newContext(viewport ? { viewport } : {});
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${server.url}${path}`);
+  page.errors = errors;
+  return page;
+}
+
+const text = (page, selector) => page.locator(selector).innerText();
+
+/** Waits until `selector`'s text contains `expected`. */
+async function sees(page, selector, expected) {
+  await page.waitForFunction(
+    ([sel, exp]) => document.querySelector(sel)?.innerText.includes(exp),
+    [selector, expected],
+    { timeout: WAIT },
+  ).catch(async () => {
+    assert.fail(`${selector} never showed ${JSON.stringify(expected)}; it shows:\n${await text(page, selector)}`);
+  });
+}
+
+async function login(page, name) {
+  await page.fill("#name", name);
+  await page.click("#enter");
+  await sees(page, "#status", `online as ${name}`);
+}
+
+describe("demo: chat", () => {
+  test("two people chat in rooms, see the online list, typing, private and offline notices", TEST, async () => {
+    const alice = await person("/chat.html");
+    const bob = await person("/chat.html");
+    await login(alice, "alice");
+    await login(bob, "bob");
+    for (const p of [alice, bob]) {
+      await sees(p, "#online", "alice");
+      await sees(p, "#online", "bob");
+    }
+
+    // The lobby: everyone, the sender included.
+    await alice.fill("#message", "hello from alice");
+    await alice.click("#send button");
+    for (const p of [alice, bob]) await sees(p, "#messages", "[lobby] alice: hello from alice");
+
+    // A room of their own.
+    for (const p of [alice, bob]) {
+      await p.fill("#new-room", "rustaceans");
+      await p.click("#join");
+      await p.waitForFunction(() => document.querySelector("#room").value === "rustaceans", null, { timeout: WAIT });
+    }
+    await bob.fill("#message", "ownership!");
+    await bob.click("#send button");
+    for (const p of [alice, bob]) await sees(p, "#messages", "[rustaceans] bob: ownership!");
+
+    // "is typing".
+    await bob.type("#message", "typ");
+    await sees(alice, "#typing", "bob (rustaceans) is typing");
+
+    // Private, and to someone who is not here.
+    await alice.fill("#message", "/msg bob just between us");
+    await alice.click("#send button");
+    await sees(bob, "#messages", "(private) alice → bob: just between us");
+    await sees(alice, "#messages", "(private) alice → bob: just between us");
+    await alice.fill("#message", "/msg carol are you there?");
+    await alice.click("#send button");
+    await sees(alice, "#messages", "carol is offline");
+    assert.ok(!(await text(bob, "#messages")).includes("are you there"), "an undelivered message leaks nowhere");
+
+    // A taken name is refused.
+    const impostor = await person("/chat.html");
+    await impostor.fill("#name", "alice");
+    await impostor.click("#enter");
+    await sees(impostor, "#login-error", "that name is taken");
+
+    await alice.screenshot({ path: join(SHOTS, "chat.png"), fullPage: true });
+
+    // Bob leaves: alice's online list and messages say so.
+    await bob.context().close();
+    await sees(alice, "#messages", "bob left");
+    await alice.waitForFunction(() => !document.querySelector("#online").innerText.includes("bob"), null, { timeout: WAIT });
+    assert.deepEqual(alice.errors, []);
+    await alice.context().close();
+    await impostor.context().close();
+  });
+
+  test("the chat is usable on a phone-sized screen (375×667)", TEST, async () => {
+    const phone = await person("/chat.html", { width: 375, height: 667 });
+    await login(phone, "phone");
+    const box = await phone.locator("#message").boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 375, `message box inside the width: ${JSON.stringify(box)}`);
+    assert.ok(box.y + box.height <= 667, `message box above the fold: ${JSON.stringify(box)}`);
+    await phone.fill("#message", "from my phone");
+    await phone.click("#send button");
+    await sees(phone, "#messages", "[lobby] phone: from my phone");
+    await phone.screenshot({ path: join(SHOTS, "chat-phone.png") });
+    await phone.context().close();
+  });
+});
+
+describe("demo: streaming text", () => {
+  test("the page shows the whole text, one character at a time", TEST, async () => {
+    const page = await person("/stream.html");
+    await sees(page, "#status", "online");
+    await page.click("#start");
+    await sees(page, "#done", "done:");
+    const shown = await text(page, "#text");
+    const [, length] = /done: (\d+) characters/.exec(await text(page, "#done"));
+    assert.equal(shown.length, Number(length));
+    assert.ok(shown.startsWith("Sockeye streams this sentence"), shown);
+    assert.ok(shown.endsWith("never blocks the server."), shown);
+    await page.screenshot({ path: join(SHOTS, "stream.png"), fullPage: true });
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test("20 concurrent streams all complete while another client's echo is answered", TEST, async () => {
+    const page = await person("/stream.html");
+    const r = await page.evaluate(async () => {
+      const { io } = await import("/pkg/sockeye.js");
+      const streams = io("/stream", { forceNew: true });
+      const echo = io("/", { forceNew: true });
+      const texts = new Map();
+      const ended = new Map();
+      streams.on("new_char", (id, c) => texts.set(id, (texts.get(id) ?? "") + c));
+      const allEnded = new Promise((resolve) =>
+        streams.on("stream_end", ({ id, length }) => {
+          ended.set(id, length);
+          if (ended.size === 20) resolve();
+        }),
+      );
+      const ids = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          streams.timeout(10_000).emitWithAck("start_stream", { text: `stream number ${i} `.repeat(3), delay_ms: 5 }),
+        ),
+      );
+      const echoed = await echo.timeout(10_000).emitWithAck("echo", "still answered");
+      await allEnded;
+      return {
+        echoed,
+        complete: ids.every(({ id }) => texts.get(id)?.length === ended.get(id)),
+        count: ended.size,
+      };
+    });
+    assert.deepEqual(r, { echoed: "still answered", complete: true, count: 20 });
+    await page.context().close();
+  });
+});
+
+describe("demo: server push", () => {
+  test("a push over HTTP (POST JSON and GET query) appears on the page", TEST, async () => {
+    const page = await person("/push.html");
+    await sees(page, "#status", "online");
+    const posted = await fetch(`${server.url}/push`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ message: "from the test", n: 1 }),
+    });
+    assert.equal(posted.status, 200);
+    assert.equal((await posted.json()).ok, true);
+    await sees(page, "#pushes", '{"message":"from the test","n":1}');
+    const got = await fetch(`${server.url}/push?message=via%20get`);
+    assert.equal(got.status, 200);
+    await sees(page, "#pushes", '{"message":"via get"}');
+    await page.screenshot({ path: join(SHOTS, "push.png"), fullPage: true });
+    await page.context().close();
+  });
+});
+
+describe("demo: plain WebSocket", () => {
+  test("/ws echoes to the sender and relays to the others", TEST, async () => {
+    const one = await person("/ws.html");
+    const two = await person("/ws.html");
+    await sees(one, "#status", "online");
+    await sees(two, "#status", "online");
+    const me = /you are client (\d+)/.exec(await text(one, "#log"))?.[1];
+    assert.ok(me, "the server greets each client with its number");
+    await one.fill("#message", "plain websocket works");
+    await one.click("#form button");
+    for (const p of [one, two]) await sees(p, "#log", `client ${me}: plain websocket works`);
+    await one.screenshot({ path: join(SHOTS, "ws.png"), fullPage: true });
+    await one.context().close();
+    await two.context().close();
+  });
+
+  test("the index page links every demo", TEST, async () => {
+    const page = await person("/");
+    const links = await page.locator("a").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
+    for (const href of ["/chat.html", "/stream.html", "/push.html", "/ws.html"]) assert.ok(links.includes(href), href);
+    await page.screenshot({ path: join(SHOTS, "index.png"), fullPage: true });
+    await page.context().close();
+  });
+});
