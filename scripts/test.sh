@@ -163,6 +163,19 @@ if ls tests/js/examples/*.test.mjs >/dev/null 2>&1; then
   EXAMPLES_DIR="$EXAMPLES" node_suite "feature examples with socket.io-client" "$LOGS/examples.log" examples/
 fi
 
+# A smoke run of the load generator (bench/) against the demo binary: a second of the
+# echo scenario must produce acks. Figures come from the benchmark command, not from here.
+bench_smoke() {
+  start_server "$LOGS/bench-server.log" "$ROOT/target/debug/sockeye" --port 0 --log-level warn || return 1
+  local line
+  line=$("$ROOT/target/debug/sockeye-bench" echo --url "http://$SERVER_ADDR" -c 10 -w 4 -d 1)
+  local rc=$?
+  stop_server
+  echo "$line"
+  [ "$rc" -eq 0 ] && echo "$line" | grep -Eq '"acks":[1-9][0-9]*'
+}
+check "load generator smoke (echo, 1 s)" bench_smoke
+
 # --- summary -----------------------------------------------------------------------
 note "summary"
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
