@@ -1,14 +1,16 @@
 //! `sockeye-bench`: a Socket.IO v5 load generator over WebSocket, built on
 //! `sockeye-protocol` (the same codec the server and the browser client use).
 //!
-//! Scenarios print one JSON line each. So far: `echo`, where C connections each keep W
-//! acked `echo` emits in flight (64-byte JSON argument). It reports acks per second,
-//! latency percentiles and fairness (the slowest connection's acks against the
-//! fastest's). The server must ack `echo` with its arguments, as the `sockeye` demo
-//! binary does on `/`.
+//! Scenarios print one JSON line each. So far:
+//! - `echo`: C connections each keep W acked `echo` emits in flight (64-byte JSON
+//!   argument); acks per second, latency percentiles and fairness (the slowest
+//!   connection's acks against the fastest's). The server must ack `echo` with its
+//!   arguments, as the `sockeye` demo binary does on `/`.
+//! - `connect`: W workers repeat connect, join `/`, close; cycles per second.
 //!
 //! `cargo run --release -p sockeye-bench -- echo --url http://127.0.0.1:8080 -c 100 -w 16 -d 10`
 
+mod connect;
 mod echo;
 mod session;
 
@@ -39,6 +41,22 @@ enum Scenario {
         #[arg(short = 'd', long, default_value_t = 10.0)]
         duration: f64,
     },
+    /// W workers repeating connect, join, close.
+    Connect {
+        /// The server, `http://host:port` (loopback only).
+        #[arg(long)]
+        url: String,
+        /// Concurrent workers.
+        #[arg(short = 'w', long, default_value_t = 50)]
+        workers: usize,
+        /// Seconds.
+        #[arg(short = 'd', long, default_value_t = 10.0)]
+        duration: f64,
+    },
+}
+
+fn seconds(s: f64) -> Duration {
+    Duration::from_secs_f64(s.clamp(0.1, 600.0))
 }
 
 #[tokio::main]
@@ -50,15 +68,12 @@ async fn main() {
             connections,
             in_flight,
             duration,
-        } => {
-            echo::run(
-                &url,
-                connections,
-                in_flight,
-                Duration::from_secs_f64(duration.clamp(0.1, 600.0)),
-            )
-            .await
-        }
+        } => echo::run(&url, connections, in_flight, seconds(duration)).await,
+        Scenario::Connect {
+            url,
+            workers,
+            duration,
+        } => connect::run(&url, workers, seconds(duration)).await,
     };
     match result {
         Ok(line) => println!("{line}"),

@@ -46,6 +46,11 @@ impl Session {
         }
     }
 
+    /// Closes the WebSocket (the server sees the client leave).
+    pub async fn close(mut self) {
+        self.ws.close(None).await.ok();
+    }
+
     /// Sends one Socket.IO packet (text only: the bench sends no binary).
     pub async fn send(&mut self, packet: &Packet) -> Result<(), String> {
         let text = packet.encode_with_prefix("4").text;
