@@ -23,29 +23,36 @@ impl EngineHandler for SocketHandler {
     type Connection = SocketConnection;
 
     fn on_open(&self, engine: EngineSocket) -> SocketConnection {
-        let conn = SocketConnection {
+        let mut conn = SocketConnection {
             registry: self.registry.clone(),
             decoder: Decoder::new(self.registry.shared.config.max_attachments),
             sockets: Arc::new(ConnSockets::default()),
             tasks: FuturesUnordered::new(),
             parse_error: false,
+            join_timer: None,
             engine,
         };
-        // A connection that joins no namespace in time is closed.
+        // A connection that joins no namespace in time is closed. The timer is a task
+        // of its own, aborted when the connection closes: left running, it would keep
+        // the closed session's memory alive for the whole timeout, so memory would
+        // grow with the connection rate.
         let timeout = self.registry.shared.config.connect_timeout;
         let (engine, sockets) = (conn.engine.clone(), conn.sockets.clone());
-        conn.tasks.push(Box::pin(async move {
-            tokio::time::sleep(timeout).await;
-            if sockets
-                .by_namespace
-                .lock()
-                .expect("conn sockets lock")
-                .is_empty()
-            {
-                tracing::debug!(sid = engine.sid(), "no namespace joined in time: closing");
-                engine.close(CloseReason::ForcedClose);
-            }
-        }));
+        conn.join_timer = Some(
+            tokio::spawn(async move {
+                tokio::time::sleep(timeout).await;
+                if sockets
+                    .by_namespace
+                    .lock()
+                    .expect("conn sockets lock")
+                    .is_empty()
+                {
+                    tracing::debug!(sid = engine.sid(), "no namespace joined in time: closing");
+                    engine.close(CloseReason::ForcedClose);
+                }
+            })
+            .abort_handle(),
+        );
         conn
     }
 }
@@ -59,6 +66,8 @@ pub(crate) struct SocketConnection {
     /// Handlers in flight. Pushed in arrival order, so each starts in that order.
     tasks: FuturesUnordered<BoxFuture<'static, ()>>,
     parse_error: bool,
+    /// The connect timeout's timer, aborted on close.
+    join_timer: Option<tokio::task::AbortHandle>,
 }
 
 impl SocketConnection {
@@ -224,6 +233,9 @@ impl Connection for SocketConnection {
             .collect();
         for socket in sockets {
             socket.close(reason);
+        }
+        if let Some(timer) = self.join_timer.take() {
+            timer.abort();
         }
         // Handlers still in flight finish on their own; the connection is gone.
         let tasks = std::mem::take(&mut self.tasks);
