@@ -1,5 +1,5 @@
-//! Namespaces: separate channels on one connection, each with its own handlers, rooms
-//! and middleware. Namespaces matching a rule can also be created on first use.
+//! Namespaces: separate channels on one connection, each with its own handlers.
+//! Namespaces matching a rule can also be created on first use.
 //!
 //! ```js
 //! const orders = io("http://127.0.0.1:3000/orders");
