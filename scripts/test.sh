@@ -124,9 +124,13 @@ for _ in $(seq 1 600); do
 done
 if [ -n "$FIXTURE_URL" ] && [ -n "$CONTROL_URL" ]; then
   SOCKEYE_TEST_URL=$FIXTURE_URL SOCKEYE_TEST_CONTROL=$CONTROL_URL WASM_BINDGEN_TEST_TIMEOUT=120 \
-    wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver client-wasm \
+    timeout 1200 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver client-wasm \
     2>&1 | tee "$LOGS/wasm-pack-test.log"
+  wasm_pack_rc=${PIPESTATUS[0]}
   cargo_style_results "$LOGS/wasm-pack-test.log" "wasm-pack test"
+  # A target that failed to build, or a hung browser (timeout), prints no failing test
+  # line of its own: the exit code counts it.
+  if [ "$wasm_pack_rc" -ne 0 ]; then count 0 1 "wasm-pack test exit code $wasm_pack_rc"; fi
 else
   cat "$LOGS/supervisor.log"
   count 0 1 "supervisor start"
