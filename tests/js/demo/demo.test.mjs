@@ -38,6 +38,9 @@ after(async () => {
 /** A page in its own context (its own cookies and storage: another person). */
 async function person(path, viewport) {
   const context = await browser.newContext(viewport ? { viewport } : {});
+  // Every Playwright action and navigation is bounded like the explicit waits.
+  context.setDefaultTimeout(WAIT);
+  context.setDefaultNavigationTimeout(WAIT);
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
@@ -57,6 +60,22 @@ async function sees(page, selector, expected) {
   ).catch(async () => {
     assert.fail(`${selector} never showed ${JSON.stringify(expected)}; it shows:\n${await text(page, selector)}`);
   });
+}
+
+/** Waits until `selector`'s text no longer contains `gone`. */
+async function noLonger(page, selector, gone) {
+  await page.waitForFunction(
+    ([sel, g]) => !document.querySelector(sel)?.innerText.includes(g),
+    [selector, gone],
+    { timeout: WAIT },
+  ).catch(async () => {
+    assert.fail(`${selector} still shows ${JSON.stringify(gone)}:\n${await text(page, selector)}`);
+  });
+}
+
+async function say(page, message) {
+  await page.fill("#message", message);
+  await page.click("#send button");
 }
 
 async function login(page, name) {
@@ -91,9 +110,11 @@ describe("demo: chat", () => {
     await bob.click("#send button");
     for (const p of [alice, bob]) await sees(p, "#messages", "[rustaceans] bob: ownership!");
 
-    // "is typing".
+    // "is typing", and it clears once bob stops.
     await bob.type("#message", "typ");
     await sees(alice, "#typing", "bob (rustaceans) is typing");
+    await noLonger(alice, "#typing", "bob");
+    await bob.fill("#message", "");
 
     // Private, and to someone who is not here.
     await alice.fill("#message", "/msg bob just between us");
@@ -104,6 +125,21 @@ describe("demo: chat", () => {
     await alice.click("#send button");
     await sees(alice, "#messages", "carol is offline");
     assert.ok(!(await text(bob, "#messages")).includes("are you there"), "an undelivered message leaks nowhere");
+
+    // Bob leaves the room: he is told so, and what is said there no longer reaches him.
+    await bob.selectOption("#room", "rustaceans");
+    await bob.click("#leave");
+    await sees(alice, "#messages", "bob left rustaceans");
+    await bob.waitForFunction(() => ![...document.querySelector("#room").options].some((o) => o.value === "rustaceans"), null, { timeout: WAIT });
+    await alice.selectOption("#room", "rustaceans");
+    await say(alice, "bob cannot read this");
+    await sees(alice, "#messages", "[rustaceans] alice: bob cannot read this");
+    // The lobby message is sent after the room message, so once bob has it he would have
+    // had the room message too: a bounded check of an absence, with no sleep.
+    await alice.selectOption("#room", "lobby");
+    await say(alice, "but he reads the lobby");
+    await sees(bob, "#messages", "[lobby] alice: but he reads the lobby");
+    assert.ok(!(await text(bob, "#messages")).includes("bob cannot read this"), "a room message reached someone who left");
 
     // A taken name is refused.
     const impostor = await person("/chat.html");
@@ -123,15 +159,39 @@ describe("demo: chat", () => {
   });
 
   test("the chat is usable on a phone-sized screen (375×667)", TEST, async () => {
-    const phone = await person("/chat.html", { width: 375, height: 667 });
+    const W = 375;
+    const H = 667;
+    const phone = await person("/chat.html", { width: W, height: H });
     await login(phone, "phone");
-    const box = await phone.locator("#message").boundingBox();
-    assert.ok(box && box.x >= 0 && box.x + box.width <= 375, `message box inside the width: ${JSON.stringify(box)}`);
-    assert.ok(box.y + box.height <= 667, `message box above the fold: ${JSON.stringify(box)}`);
-    await phone.fill("#message", "from my phone");
-    await phone.click("#send button");
-    await sees(phone, "#messages", "[lobby] phone: from my phone");
+    const onScreen = async (selector) => {
+      assert.ok(await phone.locator(selector).isVisible(), `${selector} is visible`);
+      const box = await phone.locator(selector).boundingBox();
+      assert.ok(
+        box && box.x >= 0 && box.y >= 0 && box.x + box.width <= W && box.y + box.height <= H,
+        `${selector} inside the ${W}×${H} viewport: ${JSON.stringify(box)}`,
+      );
+    };
+    for (const sel of ["#message", "#send button", "#messages", "#online"]) await onScreen(sel);
+    await sees(phone, "#online", "phone");
+
+    // A long history scrolls inside its box: the message box stays where the thumb is,
+    // the newest message is in view, and the page never scrolls sideways.
+    for (let i = 1; i <= 25; i++) await say(phone, `from my phone ${i}`);
+    await sees(phone, "#messages", "[lobby] phone: from my phone 25");
+    await onScreen("#message");
+    const history = await phone.evaluate(() => {
+      const m = document.querySelector("#messages");
+      const last = m.lastElementChild.getBoundingClientRect();
+      const box = m.getBoundingClientRect();
+      return {
+        scrolls: m.scrollHeight > m.clientHeight,
+        lastInView: last.bottom <= box.bottom + 1 && last.top >= box.top - 1,
+        pageWidth: document.documentElement.scrollWidth,
+      };
+    });
+    assert.deepEqual(history, { scrolls: true, lastInView: true, pageWidth: W });
     await phone.screenshot({ path: join(SHOTS, "chat-phone.png") });
+    assert.deepEqual(phone.errors, []);
     await phone.context().close();
   });
 });
@@ -200,6 +260,17 @@ describe("demo: server push", () => {
     const got = await fetch(`${server.url}/push?message=via%20get`);
     assert.equal(got.status, 200);
     await sees(page, "#pushes", '{"message":"via get"}');
+    // A body that is not JSON is refused, and nothing reaches the page.
+    const bad = await fetch(`${server.url}/push`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{not json",
+    });
+    assert.ok(bad.status >= 400 && bad.status < 500, `status ${bad.status}`);
+    // Pushes arrive in order, so once this one shows, a wrongly accepted one would have.
+    await fetch(`${server.url}/push?message=after%20the%20bad%20one`);
+    await sees(page, "#pushes", '{"message":"after the bad one"}');
+    assert.equal((await page.locator("#pushes li").count()), 3);
     await page.screenshot({ path: join(SHOTS, "push.png"), fullPage: true });
     await page.context().close();
   });
@@ -216,7 +287,20 @@ describe("demo: plain WebSocket", () => {
     await one.fill("#message", "plain websocket works");
     await one.click("#form button");
     for (const p of [one, two]) await sees(p, "#log", `client ${me}: plain websocket works`);
+    await two.fill("#message", "and back");
+    await two.click("#form button");
+    for (const p of [one, two]) await sees(p, "#log", ": and back");
     await one.screenshot({ path: join(SHOTS, "ws.png"), fullPage: true });
+
+    // A message over the size limit closes only its sender's connection, saying why.
+    await two.fill("#message", "x".repeat(5000));
+    await two.click("#form button");
+    await sees(two, "#status", "offline (message too big)");
+    await one.fill("#message", "still here");
+    await one.click("#form button");
+    await sees(one, "#log", `client ${me}: still here`);
+    assert.equal(await text(one, "#status"), "online");
+    assert.deepEqual([...one.errors, ...two.errors], []);
     await one.context().close();
     await two.context().close();
   });

@@ -140,8 +140,14 @@ fn handlers(socket: &Socket, chat: &Namespace, users: &Users) {
             if let Some(room) = text_arg(&args, 0, MAX_NAME) {
                 if rooms_of(&socket).contains(&room) {
                     socket.leave(&room);
-                    let text = format!("{} left {room}", name(&socket));
-                    chat.to(room.as_str()).emit("system", text).ok();
+                    let who = name(&socket);
+                    // Whoever was typing there is not any more: no indicator left behind.
+                    let typing =
+                        json!({"room": room.clone(), "name": who.clone(), "typing": false});
+                    chat.to(room.as_str()).emit("typing", typing).ok();
+                    chat.to(room.as_str())
+                        .emit("system", format!("{who} left {room}"))
+                        .ok();
                 }
             }
             json!(rooms_of(&socket))
@@ -215,4 +221,31 @@ fn handlers(socket: &Socket, chat: &Namespace, users: &Users) {
             announce_online(&chat, &users);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(name_in(&json!({"name": "  ada "})), Some("ada".to_owned()));
+        assert_eq!(name_in(&json!({"name": "   "})), None);
+        assert_eq!(name_in(&json!({"name": "x".repeat(MAX_NAME + 1)})), None);
+        assert_eq!(name_in(&json!({"name": 7})), None);
+        assert_eq!(name_in(&json!({})), None);
+    }
+
+    #[test]
+    fn a_name_belongs_to_one_socket_until_it_leaves() {
+        let users = Users::default();
+        assert!(users.claim("ada", "sid-1"));
+        assert!(!users.claim("ada", "sid-2"));
+        // Only the holder's departure frees the name.
+        users.release("ada", "sid-2");
+        assert_eq!(users.sid_of("ada").as_deref(), Some("sid-1"));
+        users.release("ada", "sid-1");
+        assert!(users.claim("ada", "sid-2"));
+        assert_eq!(users.names(), vec!["ada".to_owned()]);
+    }
 }

@@ -9,7 +9,7 @@ mod ws_chat;
 
 use clap::Parser;
 use sockeye_server::{Cors, SocketIo};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use tower_http::services::ServeDir;
 
@@ -46,6 +46,7 @@ async fn main() {
         .cors(Cors::from_list(args.cors_origins.clone()))
         .build();
     demo_namespaces(&io);
+    check_static_dir(&args.static_dir);
 
     let app = axum::Router::new()
         .merge(io.router())
@@ -61,7 +62,7 @@ async fn main() {
     };
     let addr = listener.local_addr().expect("local address");
     println!("listening on {addr}");
-    println!("open http://{addr}/ in a browser");
+    println!("open {} in a browser", page_url(addr));
     let closing = io.clone();
     let served = axum::serve(
         listener,
@@ -88,11 +89,63 @@ fn demo_namespaces(io: &SocketIo) {
     stream::mount(io);
 }
 
+/// Warns when the pages or the client package they import are missing: the server still
+/// runs (Socket.IO, `/push` and `/ws` work without them), but a browser would see 404s.
+fn check_static_dir(dir: &std::path::Path) {
+    if !dir.join("index.html").is_file() {
+        tracing::warn!(
+            "no index.html in {}: pass --static-dir <repo>/www to serve the demo pages",
+            dir.display()
+        );
+    } else if !dir.join("pkg").join("sockeye.js").is_file() {
+        tracing::warn!(
+            "no pkg/sockeye.js in {}: the pages need the client package \
+             (bash scripts/build-client.sh web {}/pkg)",
+            dir.display(),
+            dir.display()
+        );
+    }
+}
+
+/// The URL a person opens. A server listening on every address (0.0.0.0 or ::) is
+/// reached from this machine through loopback; the unspecified address is no URL.
+fn page_url(mut addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{addr}/")
+}
+
 async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler");
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_url;
+
+    #[test]
+    fn the_url_to_open_is_one_a_browser_reaches() {
+        assert_eq!(
+            page_url("127.0.0.1:8080".parse().unwrap()),
+            "http://127.0.0.1:8080/"
+        );
+        assert_eq!(
+            page_url("0.0.0.0:8080".parse().unwrap()),
+            "http://127.0.0.1:8080/"
+        );
+        assert_eq!(page_url("[::]:3000".parse().unwrap()), "http://[::1]:3000/");
+        assert_eq!(
+            page_url("192.168.1.5:80".parse().unwrap()),
+            "http://192.168.1.5:80/"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! that use `new WebSocket()`. Every text message goes to every connected client, the
 //! sender included (its echo), as `{"from": n, "text": ...}`.
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
@@ -13,6 +13,8 @@ use tokio::sync::broadcast;
 
 /// Largest message accepted; a bigger one closes that connection (close code 1009).
 const MAX_MESSAGE: usize = 4096;
+/// The WebSocket close code for "message too big".
+const CLOSE_TOO_BIG: u16 = 1009;
 /// Messages a slow reader may fall behind before it skips ahead.
 const BACKLOG: usize = 256;
 
@@ -55,7 +57,15 @@ async fn serve(hub: Hub, mut socket: WebSocket) {
                     // No receivers is impossible here (we hold one), so this cannot fail.
                     hub.tx.send(out.to_string().into()).ok();
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Err(e)) => {
+                    if is_too_big(e) {
+                        // Say why, so the page can tell its user; then the connection ends.
+                        let close = CloseFrame { code: CLOSE_TOO_BIG, reason: "message too big".into() };
+                        socket.send(Message::Close(Some(close))).await.ok();
+                    }
+                    return;
+                }
+                Some(Ok(Message::Close(_))) | None => return,
                 Some(Ok(_)) => {} // pings are answered by axum; binary is ignored
             },
             relayed = rx.recv() => match relayed {
@@ -69,4 +79,12 @@ async fn serve(hub: Hub, mut socket: WebSocket) {
             },
         }
     }
+}
+
+/// Whether a WebSocket error is a message over [`MAX_MESSAGE`].
+fn is_too_big(error: axum::Error) -> bool {
+    matches!(
+        error.into_inner().downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
 }
