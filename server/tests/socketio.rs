@@ -1060,6 +1060,35 @@ async fn graceful_shutdown_delivers_queued_packets_then_closes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_during_an_upgrade_closes_the_new_websocket() {
+    let io = SocketIo::new();
+    let (tx, mut reasons) = unbounded_channel();
+    report_disconnects(&io, tx);
+    let addr = start(&io).await;
+    let (polling, _) = Polling::open(addr).await;
+    polling.post(&[EioPacket::Message("0".into())]).await;
+    let sid = match decode_sio(&mut Decoder::default(), polling.get().await).as_slice() {
+        [Packet::Connect { data: Some(d), .. }] => d.get("sid").unwrap().as_str().unwrap().into(),
+        other => panic!("{other:?}"),
+    };
+    // The probe succeeds, then the server starts shutting down before the client
+    // sends its upgrade packet.
+    let mut ws = Ws::connect(addr, &format!("&sid={}", polling.sid)).await;
+    ws.send_text("2probe").await;
+    assert_eq!(ws.recv().await, EioPacket::Pong("probe".into()));
+    let closing = tokio::spawn(io.close());
+    assert_eq!(
+        next(&mut reasons).await,
+        (sid, DisconnectReason::ServerShuttingDown)
+    );
+    ws.send_text("5").await;
+    // The client now listens on the WebSocket only: it must get a close frame there,
+    // not a silent socket that it can only give up on at its ping timeout.
+    assert!(matches!(ws.read().await, Read::CloseFrame));
+    within("io.close()", closing).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_does_not_wait_forever_for_a_client_that_does_not_read() {
     let io = SocketIo::new();
     let (tx, mut reasons) = unbounded_channel();

@@ -450,6 +450,18 @@ pub(crate) async fn run<H: EngineHandler>(
     };
     tracing::debug!(sid = %session.sid, reason = reason.as_str(), "session closing");
     session.request_close(reason);
+    // An upgrade may have completed while the session was closing: the client now
+    // listens on that WebSocket only, so the close must go there. Closing the channel
+    // first makes a later upgrade fail, and `websocket::upgrade` closes its socket.
+    control_rx.close();
+    while let Ok(control) = control_rx.try_recv() {
+        if let Control::Upgrade(socket) = control {
+            ws = Some(*socket);
+            if outbound.is_none() {
+                outbound = session.outbound_rx.try_lock().ok();
+            }
+        }
+    }
     let polite = is_polite(reason);
     // A polling client learns of the close from a GET. A GET pending now (it holds the
     // queue) gets a close packet, or a noop when the client asked for the close itself,

@@ -69,13 +69,17 @@ pub(crate) async fn upgrade<H: EngineHandler>(
     .await;
     match done {
         Ok(Some(())) => {
-            if session
+            if let Err(refused) = session
                 .control_tx
                 .send(Control::Upgrade(Box::new(ws)))
                 .await
-                .is_err()
             {
+                // The session closed meanwhile; the client listens here now, so it
+                // must see the close rather than wait for a ping that never comes.
                 tracing::debug!(sid = %session.sid, "session ended during upgrade");
+                if let Control::Upgrade(mut ws) = refused.0 {
+                    let _ = ws.send(WsMessage::Close(None)).await;
+                }
             }
         }
         _ => {
