@@ -1,0 +1,71 @@
+//! The Sockeye side of the benchmark: the contract every peer server in `bench/peers/`
+//! implements the same way, on 127.0.0.1 and default settings.
+//!
+//! - `echo` (with an ack): acks with the same arguments.
+//! - `broadcast` (with an ack): emits `fanout` with the same arguments to every other
+//!   socket of `/`, then acks with no arguments.
+//! - `flood` (count, payload), with an ack: emits `flood` with `payload` `count` times
+//!   (at most 1000) to this socket, then acks with no arguments.
+//!
+//! `sockeye-bench-server --port 0` prints `listening on ADDR` and serves until SIGTERM.
+
+use clap::Parser;
+use sockeye_protocol::Value;
+use sockeye_server::SocketIo;
+
+#[derive(Parser)]
+#[command(about = "Sockeye's benchmark server (echo, broadcast, flood on /)")]
+struct Cli {
+    /// The port on 127.0.0.1; 0 lets the OS choose.
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+}
+
+/// The most `flood` events one request asks for.
+const FLOOD_MAX: u64 = 1000;
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let io = SocketIo::new();
+    io.of("/").on_connection(|socket| async move {
+        socket.on("echo", |_, args| async move { args });
+        socket.on("broadcast", |socket, args| async move {
+            if let Err(e) = socket.broadcast().emit("fanout", args) {
+                eprintln!("broadcast: {e}");
+            }
+            Vec::<Value>::new()
+        });
+        socket.on("flood", |socket, args| async move {
+            let count = match args.first() {
+                Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
+                _ => 0,
+            };
+            let payload = args.get(1).cloned().unwrap_or(Value::Null);
+            for _ in 0..count.min(FLOOD_MAX) {
+                if socket.emit("flood", payload.clone()).is_err() {
+                    break;
+                }
+            }
+            Vec::<Value>::new()
+        });
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", cli.port))
+        .await
+        .expect("bind 127.0.0.1");
+    println!("listening on {}", listener.local_addr().expect("address"));
+    let closing = io.clone();
+    axum::serve(listener, io.router())
+        .with_graceful_shutdown(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            closing.close().await;
+        })
+        .await
+        .expect("serve");
+}
