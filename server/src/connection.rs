@@ -23,13 +23,13 @@ impl EngineHandler for SocketHandler {
     type Connection = SocketConnection;
 
     fn on_open(&self, engine: EngineSocket) -> SocketConnection {
-        let mut conn = SocketConnection {
+        let conn = SocketConnection {
             registry: self.registry.clone(),
             decoder: Decoder::new(self.registry.shared.config.max_attachments),
             sockets: Arc::new(ConnSockets::default()),
+            started: Vec::new(),
             tasks: FuturesUnordered::new(),
             parse_error: false,
-            join_timer: None,
             engine,
         };
         // A connection that joins no namespace in time is closed. The timer is a task
@@ -38,7 +38,7 @@ impl EngineHandler for SocketHandler {
         // grow with the connection rate.
         let timeout = self.registry.shared.config.connect_timeout;
         let (engine, sockets) = (conn.engine.clone(), conn.sockets.clone());
-        conn.join_timer = Some(
+        *conn.sockets.join_timer.lock().expect("join timer lock") = Some(
             tokio::spawn(async move {
                 tokio::time::sleep(timeout).await;
                 if sockets
@@ -63,11 +63,13 @@ pub(crate) struct SocketConnection {
     engine: EngineSocket,
     decoder: Decoder,
     sockets: Arc<ConnSockets>,
-    /// Handlers in flight. Pushed in arrival order, so each starts in that order.
+    /// Handlers not yet polled, in arrival order. Most finish on their first poll
+    /// (an echo, a broadcast), so they are polled once before they would cost a
+    /// place in `tasks`.
+    started: Vec<BoxFuture<'static, ()>>,
+    /// Handlers that waited on something and are still in flight.
     tasks: FuturesUnordered<BoxFuture<'static, ()>>,
     parse_error: bool,
-    /// The connect timeout's timer, aborted on close.
-    join_timer: Option<tokio::task::AbortHandle>,
 }
 
 impl SocketConnection {
@@ -99,7 +101,7 @@ impl SocketConnection {
                     return;
                 };
                 match socket.handler(&name) {
-                    Some(handler) => self.tasks.push(handler(socket, args, id)),
+                    Some(handler) => self.started.push(handler(socket, args, id)),
                     None => tracing::trace!(event = %name, "no handler"),
                 }
             }
@@ -141,7 +143,7 @@ impl SocketConnection {
             auth,
             Arc::downgrade(&self.sockets),
         );
-        self.tasks.push(Box::pin(connect(
+        self.started.push(Box::pin(connect(
             ns,
             socket,
             self.sockets.clone(),
@@ -182,6 +184,7 @@ async fn connect(
         }
         joined.insert(ns.name.clone(), socket.clone());
     }
+    sockets.stop_join_timer();
     socket.mark_connected();
     ns.insert(&socket);
     let accept = Packet::Connect {
@@ -234,17 +237,21 @@ impl Connection for SocketConnection {
         for socket in sockets {
             socket.close(reason);
         }
-        if let Some(timer) = self.join_timer.take() {
-            timer.abort();
-        }
+        self.sockets.stop_join_timer();
         // Handlers still in flight finish on their own; the connection is gone.
-        let tasks = std::mem::take(&mut self.tasks);
+        let mut tasks = std::mem::take(&mut self.tasks);
+        tasks.extend(self.started.drain(..));
         if !tasks.is_empty() {
             tokio::spawn(tasks.for_each(|()| async {}));
         }
     }
 
     fn poll_work(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        for mut handler in self.started.drain(..) {
+            if handler.as_mut().poll(cx).is_pending() {
+                self.tasks.push(handler);
+            }
+        }
         loop {
             match self.tasks.poll_next_unpin(cx) {
                 Poll::Ready(Some(())) => continue,

@@ -27,6 +27,18 @@ type DisconnectHandler =
 #[derive(Default)]
 pub(crate) struct ConnSockets {
     pub(crate) by_namespace: Mutex<HashMap<String, Socket>>,
+    /// The connect timeout's timer: aborted at the first join or at the close, so
+    /// that a connected socket does not carry a sleeping task.
+    pub(crate) join_timer: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl ConnSockets {
+    /// Stops the connect timeout's timer, if it still runs.
+    pub(crate) fn stop_join_timer(&self) {
+        if let Some(timer) = self.join_timer.lock().expect("join timer lock").take() {
+            timer.abort();
+        }
+    }
 }
 
 /// One client in one namespace. Cheap to clone; every clone is the same socket.

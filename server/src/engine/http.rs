@@ -16,6 +16,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// The WebSocket read buffer per socket: a few typical frames, grown on demand.
+const WS_READ_BUFFER: usize = 2048;
+
 /// How long a GET that arrives during an upgrade waits for the upgrade to settle.
 const UPGRADE_POLL_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -73,7 +76,11 @@ async fn dispatch<H: EngineHandler>(
             .await
             .map_err(|_| EngineError::BadRequest)?
             .max_message_size(inner.config.max_payload)
-            .max_frame_size(inner.config.max_payload);
+            .max_frame_size(inner.config.max_payload)
+            // tungstenite zero-fills its whole read buffer before every read and keeps
+            // it for the socket's life: the 128 KiB default cost a memset per frame
+            // batch and 128 KiB of memory per idle socket. Larger frames still grow it.
+            .read_buffer_size(WS_READ_BUFFER);
         return match sid {
             None => {
                 let handshake = Arc::new(handshake_of(&parts, query));
@@ -129,7 +136,7 @@ fn parse_query(query: &str) -> HashMap<String, String> {
 
 fn handshake_of(parts: &axum::http::request::Parts, query: HashMap<String, String>) -> Handshake {
     Handshake {
-        headers: parts.headers.clone(),
+        headers: owned_headers(&parts.headers),
         query,
         address: parts
             .extensions
@@ -138,6 +145,20 @@ fn handshake_of(parts: &axum::http::request::Parts, query: HashMap<String, Strin
         url: parts.uri.to_string(),
         issued: std::time::SystemTime::now(),
     }
+}
+
+/// A copy of the headers in allocations of their own. hyper's header values are
+/// slices of its connection read buffer (8 KiB or more), so keeping them for the
+/// socket's life would keep that whole buffer alive for every socket.
+fn owned_headers(headers: &axum::http::HeaderMap) -> axum::http::HeaderMap {
+    let mut owned = axum::http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if let Ok(mut copy) = axum::http::HeaderValue::from_bytes(value.as_bytes()) {
+            copy.set_sensitive(value.is_sensitive());
+            owned.append(name.clone(), copy);
+        }
+    }
+    owned
 }
 
 /// The open packet's data for a new session.
@@ -178,14 +199,14 @@ pub(crate) fn start_session<H: EngineHandler>(
     // The heartbeat counts from now, before the open packet is even sent, as
     // engine.io's timers do.
     let epoch = tokio::time::Instant::now();
-    tokio::spawn(session::run(
-        inner.clone(),
+    tokio::spawn(session::run(Box::new(session::Start {
+        engine: inner.clone(),
         session,
         control_rx,
         ws,
         conn,
         epoch,
-    ));
+    })));
 }
 
 fn open_polling<H: EngineHandler>(inner: &Arc<Inner<H>>, handshake: Handshake) -> Response {
@@ -221,7 +242,7 @@ async fn poll<H>(inner: &Inner<H>, session: Arc<Session>) -> Result<Response, En
     if session.transport() == Transport::WebSocket {
         return Err(EngineError::BadRequest);
     }
-    let Ok(mut rx) = session.outbound_rx.try_lock() else {
+    let Ok(claim) = session.consumer.try_lock() else {
         tracing::info!(sid = %session.sid, "concurrent polling GET: closing");
         session.request_close(super::CloseReason::TransportError);
         return Err(EngineError::BadRequest);
@@ -232,12 +253,10 @@ async fn poll<H>(inner: &Inner<H>, session: Arc<Session>) -> Result<Response, En
     let mut frames = Vec::new();
     let limit = inner.config.max_buffered_frames.max(1);
     tokio::select! {
-        _ = rx.recv_many(&mut frames, limit) => {}
+        _ = session.outbox.take_many(&mut frames, limit) => {}
         _ = session.wait_closed() => {
             // The close packet, if it fit in the queue, is among these.
-            while let Ok(frame) = rx.try_recv() {
-                frames.push(frame);
-            }
+            session.outbox.take(&mut frames, usize::MAX);
             if frames.is_empty() {
                 // Closed, and the client already has everything: the session is gone.
                 cancelled.disarm();
@@ -246,7 +265,7 @@ async fn poll<H>(inner: &Inner<H>, session: Arc<Session>) -> Result<Response, En
         }
     }
     cancelled.disarm();
-    drop(rx);
+    drop(claim);
     let mut body = String::new();
     let mut first = true;
     for frame in &frames {
@@ -310,8 +329,10 @@ async fn read_post<H>(inner: &Inner<H>, session: &Session, body: Body) -> Result
         session.request_close(super::CloseReason::TransportError);
         return Err(EngineError::BadRequest);
     };
-    session
-        .control_tx
+    let Some(control) = session.control_tx.as_ref() else {
+        return Err(EngineError::BadRequest);
+    };
+    control
         .send(Control::Packets(packets))
         .await
         .map_err(|_| EngineError::UnknownSid)

@@ -8,6 +8,7 @@
 
 mod error;
 mod http;
+mod outbox;
 mod session;
 mod websocket;
 

@@ -1,12 +1,16 @@
 //! One Engine.IO session: its shared handle, its outbound queue, and its task.
 
+use super::outbox::{Full, Outbox};
 use super::{Connection, EngineHandler, Inner};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use sockeye_protocol::engine::{HeartbeatAction, Packet, ServerHeartbeat};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
@@ -145,11 +149,14 @@ pub(crate) enum Control {
 /// The state a session shares between its task, its HTTP requests and its handles.
 pub(crate) struct Session {
     pub(crate) sid: Arc<str>,
-    outbound_tx: mpsc::Sender<Frame>,
+    /// Frames waiting for the transport.
+    pub(crate) outbox: Outbox,
     /// Held by a pending polling GET, or by the task once on WebSocket; `try_lock`
     /// failing is how a second concurrent GET is detected.
-    pub(crate) outbound_rx: tokio::sync::Mutex<mpsc::Receiver<Frame>>,
-    pub(crate) control_tx: mpsc::Sender<Control>,
+    pub(crate) consumer: tokio::sync::Mutex<()>,
+    /// Polling sessions only: a WebSocket session gets no POSTs and no upgrade, and
+    /// the channel's first block would cost every idle socket about 1 KiB.
+    pub(crate) control_tx: Option<mpsc::Sender<Control>>,
     transport: AtomicU8,
     /// Set while a polling POST is being read, to refuse a concurrent one.
     pub(crate) post_busy: AtomicBool,
@@ -167,13 +174,17 @@ impl Session {
         sid: Arc<str>,
         queue: usize,
         transport: Transport,
-    ) -> (Arc<Session>, mpsc::Receiver<Control>) {
-        let (outbound_tx, outbound_rx) = mpsc::channel(queue);
-        let (control_tx, control_rx) = mpsc::channel(16);
+    ) -> (Arc<Session>, Option<mpsc::Receiver<Control>>) {
+        let (control_tx, control_rx) = if transport == Transport::Polling {
+            let (tx, rx) = mpsc::channel(16);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         let session = Arc::new(Session {
             sid,
-            outbound_tx,
-            outbound_rx: tokio::sync::Mutex::new(outbound_rx),
+            outbox: Outbox::new(queue),
+            consumer: tokio::sync::Mutex::new(()),
             control_tx,
             transport: AtomicU8::new(transport as u8),
             post_busy: AtomicBool::new(false),
@@ -226,14 +237,11 @@ impl Session {
         if self.closed.load(Ordering::Acquire) {
             return Err(SendError::Closed);
         }
-        self.outbound_tx.try_send(frame).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => {
-                if self.request_close(CloseReason::TransportError) {
-                    tracing::warn!(sid = %self.sid, "outbound queue full: closing slow client");
-                }
-                SendError::QueueFull
+        self.outbox.push(frame).map_err(|Full| {
+            if self.request_close(CloseReason::TransportError) {
+                tracing::warn!(sid = %self.sid, "outbound queue full: closing slow client");
             }
-            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+            SendError::QueueFull
         })
     }
 
@@ -323,35 +331,63 @@ impl EngineSocket {
 /// or to take what is queued and the close frame (WebSocket).
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// Runs a session until it closes. `ws` is set for a WebSocket-only session.
-pub(crate) async fn run<H: EngineHandler>(
-    engine: Arc<Inner<H>>,
-    session: Arc<Session>,
-    mut control_rx: mpsc::Receiver<Control>,
-    mut ws: Option<WebSocket>,
-    mut conn: H::Connection,
-    epoch: Instant,
-) {
+/// What a session's task starts with.
+pub(crate) struct Start<H: EngineHandler> {
+    pub(crate) engine: Arc<Inner<H>>,
+    pub(crate) session: Arc<Session>,
+    pub(crate) control_rx: Option<mpsc::Receiver<Control>>,
+    /// Set for a WebSocket-only session.
+    pub(crate) ws: Option<WebSocket>,
+    pub(crate) conn: H::Connection,
+    /// When the heartbeat starts counting.
+    pub(crate) epoch: Instant,
+}
+
+/// Runs a session until it closes.
+///
+/// The start comes boxed because an async fn keeps its arguments beside its locals:
+/// passed by value, the WebSocket and the connection would take their room twice in
+/// every session's task for its whole life.
+pub(crate) async fn run<H: EngineHandler>(start: Box<Start<H>>) {
+    let Start {
+        engine,
+        session,
+        mut control_rx,
+        mut ws,
+        mut conn,
+        epoch,
+    } = unbox(start);
     let config = &engine.config;
     let mut heartbeat =
         ServerHeartbeat::new(config.ping_interval, config.ping_timeout, Duration::ZERO);
     let mut outbound = if ws.is_some() {
-        Some(session.outbound_rx.lock().await)
+        Some(Box::pin(session.consumer.lock()).await)
     } else {
         None
     };
-    let mut batch = Vec::with_capacity(64);
+    // Grown by the first batch, and let go when the queue runs dry: an idle socket
+    // holds no batch.
+    let mut batch = Vec::new();
     let mut close_code = None;
     let write_timeout = config.ping_interval + config.ping_timeout;
+    // The loop runs once per frame in and per batch out, so what it waits on lives
+    // across iterations: a close request and a ping timer made anew each time cost a
+    // waiter registration and a timer-wheel entry per frame.
+    let close_requested = session.close_requested();
+    tokio::pin!(close_requested);
+    let mut ping_at = deadline_at(epoch, heartbeat.deadline());
+    let ping_timer = tokio::time::sleep_until(ping_at);
+    tokio::pin!(ping_timer);
     let reason = loop {
-        let ping_at = heartbeat
-            .deadline()
-            .map(|d| epoch + d)
-            .unwrap_or_else(|| epoch + Duration::from_secs(86400 * 365));
+        let next_ping = deadline_at(epoch, heartbeat.deadline());
+        if next_ping != ping_at {
+            ping_at = next_ping;
+            ping_timer.as_mut().reset(ping_at);
+        }
         tokio::select! {
             biased;
-            reason = session.close_requested() => break reason,
-            _ = tokio::time::sleep_until(ping_at) => {
+            reason = &mut close_requested => break reason,
+            _ = &mut ping_timer => {
                 match heartbeat.poll(epoch.elapsed()) {
                     HeartbeatAction::SendPing => {
                         if session.send(Frame::Text(Utf8Bytes::from_static("2"))).is_err() {
@@ -362,7 +398,7 @@ pub(crate) async fn run<H: EngineHandler>(
                     HeartbeatAction::Wait => {}
                 }
             }
-            control = control_rx.recv() => match control {
+            control = recv_control(&mut control_rx) => match control {
                 Some(Control::Packets(packets)) => {
                     if let Some(reason) = packets
                         .into_iter()
@@ -376,11 +412,11 @@ pub(crate) async fn run<H: EngineHandler>(
                     // flight by now; a stray one gets this noop and returns, freeing
                     // the queue for the WebSocket.
                     session.set_transport(super::Transport::WebSocket);
-                    outbound = Some(match session.outbound_rx.try_lock() {
-                        Ok(rx) => rx,
+                    outbound = Some(match session.consumer.try_lock() {
+                        Ok(claim) => claim,
                         Err(_) => {
-                            let _ = session.outbound_tx.try_send(Frame::packet(&Packet::Noop));
-                            session.outbound_rx.lock().await
+                            let _ = session.outbox.push(Frame::packet(&Packet::Noop));
+                            Box::pin(session.consumer.lock()).await
                         }
                     });
                     ws = Some(*socket);
@@ -388,7 +424,7 @@ pub(crate) async fn run<H: EngineHandler>(
                 }
                 None => break CloseReason::ForcedClose,
             },
-            n = recv_many(&mut outbound, &mut batch) => {
+            n = recv_many(&session, &outbound, &mut batch) => {
                 let socket = ws.as_mut().expect("outbound is held only with a websocket");
                 if n == 0 {
                     break CloseReason::TransportError;
@@ -396,55 +432,56 @@ pub(crate) async fn run<H: EngineHandler>(
                 // A client that stops reading blocks the write for good; a close
                 // request (its queue filled up, a shutdown) must still end the session.
                 // A polite close lets the write finish first, within the grace period.
-                let write = write_all(socket, &mut batch);
-                tokio::pin!(write);
-                let written = tokio::select! {
-                    biased;
-                    written = &mut write => written,
-                    reason = session.close_requested() => {
-                        if !is_polite(reason) {
-                            break reason;
+                let written = {
+                    let write = write_all(socket, &mut batch);
+                    tokio::pin!(write);
+                    // Most writes finish at once; only a blocked one needs the timers,
+                    // and their state lives on the heap, not in every session's task.
+                    match futures_util::poll!(&mut write) {
+                        Poll::Ready(written) => written,
+                        Poll::Pending => {
+                            let blocked = blocked_write(
+                                write,
+                                close_requested.as_mut(),
+                                write_timeout,
+                                &session.sid,
+                            );
+                            match Box::pin(blocked).await {
+                                Ok(written) => written,
+                                Err(reason) => break reason,
+                            }
                         }
-                        match tokio::time::timeout(CLOSE_GRACE, &mut write).await {
-                            Ok(written) => written,
-                            // It does not read: no point in a polite rest.
-                            Err(_) => break CloseReason::TransportError,
-                        }
-                    }
-                    // A peer that takes no bytes for as long as a heartbeat round may
-                    // last is as good as gone, even when nothing more is queued.
-                    _ = tokio::time::sleep(write_timeout) => {
-                        tracing::info!(sid = %session.sid, "write stalled: closing");
-                        break CloseReason::TransportError;
                     }
                 };
                 if written.is_err() {
                     break CloseReason::TransportError;
                 }
-            }
-            incoming = next_ws(&mut ws) => match incoming {
-                Some(Ok(WsMessage::Text(text))) => match Packet::decode_text(&text) {
-                    Ok(packet) => {
-                        if let Some(reason) = on_packet(packet, &mut heartbeat, epoch, &mut conn) {
-                            break reason;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::info!(sid = %session.sid, error = %e, "invalid packet: closing");
-                        break CloseReason::TransportError;
-                    }
-                },
-                Some(Ok(WsMessage::Binary(data))) => conn.on_message(Message::Binary(data)),
-                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
-                Some(Ok(WsMessage::Close(_))) | None => break CloseReason::TransportClose,
-                Some(Err(e)) => {
-                    tracing::info!(sid = %session.sid, error = %e, "websocket error: closing");
-                    if is_too_big(e) {
-                        close_code = Some(CLOSE_MESSAGE_TOO_BIG);
-                    }
-                    break CloseReason::TransportError;
+                if session.outbox.is_empty() {
+                    batch = Vec::new();
                 }
-            },
+            }
+            incoming = next_ws(&mut ws) => {
+                // Take every frame that is already read in one go: a pass through
+                // this loop per frame costs more than the frame itself.
+                let mut incoming = Some(incoming);
+                let mut taken = 0;
+                let mut ended = None;
+                while let Some(message) = incoming.take() {
+                    if let Some(reason) =
+                        on_ws_message(message, &session, &mut heartbeat, epoch, &mut conn, &mut close_code)
+                    {
+                        ended = Some(reason);
+                        break;
+                    }
+                    taken += 1;
+                    if taken < WS_BATCH {
+                        incoming = try_next_ws(&mut ws).await;
+                    }
+                }
+                if let Some(reason) = ended {
+                    break reason;
+                }
+            }
             _ = std::future::poll_fn(|cx| conn.poll_work(cx)) => {}
         }
     };
@@ -453,12 +490,14 @@ pub(crate) async fn run<H: EngineHandler>(
     // An upgrade may have completed while the session was closing: the client now
     // listens on that WebSocket only, so the close must go there. Closing the channel
     // first makes a later upgrade fail, and `websocket::upgrade` closes its socket.
-    control_rx.close();
-    while let Ok(control) = control_rx.try_recv() {
-        if let Control::Upgrade(socket) = control {
-            ws = Some(*socket);
-            if outbound.is_none() {
-                outbound = session.outbound_rx.try_lock().ok();
+    if let Some(control_rx) = control_rx.as_mut() {
+        control_rx.close();
+        while let Ok(control) = control_rx.try_recv() {
+            if let Control::Upgrade(socket) = control {
+                ws = Some(*socket);
+                if outbound.is_none() {
+                    outbound = session.consumer.try_lock().ok();
+                }
             }
         }
     }
@@ -467,15 +506,15 @@ pub(crate) async fn run<H: EngineHandler>(
     // queue) gets a close packet, or a noop when the client asked for the close itself,
     // as engine.io answers. Without one, a server-chosen close keeps the close packet
     // queued for the grace period; any other close just ends, and the next GET is 400.
-    if ws.is_none() && (polite || session.outbound_rx.try_lock().is_err()) {
+    if ws.is_none() && (polite || session.consumer.try_lock().is_err()) {
         let last = if reason == CloseReason::TransportClose {
             "6"
         } else {
             "1"
         };
         let _ = session
-            .outbound_tx
-            .try_send(Frame::Text(Utf8Bytes::from_static(last)));
+            .outbox
+            .push(Frame::Text(Utf8Bytes::from_static(last)));
     }
     session.closed.store(true, Ordering::Release);
     session.closed_notify.notify_waiters();
@@ -484,16 +523,18 @@ pub(crate) async fn run<H: EngineHandler>(
         Some(mut socket) if polite => {
             // Send what is queued, then the close frame; a client that does not read
             // gets the grace period, not forever.
-            let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                if let Some(rx) = outbound.as_mut() {
-                    while let Ok(frame) = rx.try_recv() {
+            let _ = Box::pin(tokio::time::timeout(CLOSE_GRACE, async {
+                if outbound.is_some() {
+                    let mut rest = Vec::new();
+                    session.outbox.take(&mut rest, usize::MAX);
+                    for frame in rest {
                         if frame.feed(&mut socket).await.is_err() {
                             return;
                         }
                     }
                 }
                 let _ = socket.send(WsMessage::Close(None)).await;
-            })
+            }))
             .await;
         }
         Some(mut socket) => {
@@ -502,15 +543,16 @@ pub(crate) async fn run<H: EngineHandler>(
                 code,
                 reason: Utf8Bytes::from_static(""),
             });
-            let _ = tokio::time::timeout(CLOSE_GRACE, socket.send(WsMessage::Close(frame))).await;
+            let close = socket.send(WsMessage::Close(frame));
+            let _ = Box::pin(tokio::time::timeout(CLOSE_GRACE, close)).await;
         }
         None if polite => {
             // Give the client a moment to collect what is queued and the close packet.
-            let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                while session.outbound_tx.capacity() < session.outbound_tx.max_capacity() {
+            let _ = Box::pin(tokio::time::timeout(CLOSE_GRACE, async {
+                while !session.outbox.is_empty() {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-            })
+            }))
             .await;
         }
         None => {}
@@ -521,6 +563,95 @@ pub(crate) async fn run<H: EngineHandler>(
         .expect("sessions lock")
         .remove(&session.sid);
     engine.session_ended.notify_waiters();
+}
+
+/// Moves a value out of its box and frees the box now, not when the caller's scope
+/// (here: a session's whole life) ends.
+#[allow(clippy::boxed_local)] // The box is the point: it is freed on return.
+fn unbox<T>(boxed: Box<T>) -> T {
+    *boxed
+}
+
+/// Waits for a write that did not finish at once. `Err` ends the session: a close
+/// request (a polite one after the write, within the grace period), or a peer that
+/// takes no bytes for as long as a heartbeat round may last.
+async fn blocked_write(
+    mut write: Pin<&mut impl Future<Output = Result<(), axum::Error>>>,
+    close_requested: Pin<&mut impl Future<Output = CloseReason>>,
+    write_timeout: Duration,
+    sid: &str,
+) -> Result<Result<(), axum::Error>, CloseReason> {
+    tokio::select! {
+        biased;
+        written = &mut write => Ok(written),
+        reason = close_requested => {
+            if !is_polite(reason) {
+                return Err(reason);
+            }
+            // The close request is taken: end after the write, and send the rest of
+            // the queue on the way out. A peer that does not read gets no rest.
+            match tokio::time::timeout(CLOSE_GRACE, write).await {
+                Ok(Ok(())) => Err(reason),
+                Ok(Err(_)) | Err(_) => Err(CloseReason::TransportError),
+            }
+        }
+        _ = tokio::time::sleep(write_timeout) => {
+            tracing::info!(%sid, "write stalled: closing");
+            Err(CloseReason::TransportError)
+        }
+    }
+}
+
+/// How many WebSocket frames one pass of the session loop takes at most, so that
+/// one busy client cannot hold off its own outbound queue for long.
+const WS_BATCH: usize = 64;
+
+/// Handles one WebSocket frame from the client; `Some` ends the session.
+fn on_ws_message<C: Connection>(
+    message: Option<Result<WsMessage, axum::Error>>,
+    session: &Session,
+    heartbeat: &mut ServerHeartbeat,
+    epoch: Instant,
+    conn: &mut C,
+    close_code: &mut Option<u16>,
+) -> Option<CloseReason> {
+    match message {
+        Some(Ok(WsMessage::Text(text))) => match Packet::decode_text(&text) {
+            Ok(packet) => on_packet(packet, heartbeat, epoch, conn),
+            Err(e) => {
+                tracing::info!(sid = %session.sid, error = %e, "invalid packet: closing");
+                Some(CloseReason::TransportError)
+            }
+        },
+        Some(Ok(WsMessage::Binary(data))) => {
+            conn.on_message(Message::Binary(data));
+            None
+        }
+        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => None,
+        Some(Ok(WsMessage::Close(_))) | None => Some(CloseReason::TransportClose),
+        Some(Err(e)) => {
+            tracing::info!(sid = %session.sid, error = %e, "websocket error: closing");
+            if is_too_big(e) {
+                *close_code = Some(CLOSE_MESSAGE_TOO_BIG);
+            }
+            Some(CloseReason::TransportError)
+        }
+    }
+}
+
+/// The next frame if one is ready now, without waiting.
+async fn try_next_ws(ws: &mut Option<WebSocket>) -> Option<Option<Result<WsMessage, axum::Error>>> {
+    let ws = ws.as_mut()?;
+    std::future::poll_fn(|cx| match ws.poll_next_unpin(cx) {
+        Poll::Ready(message) => Poll::Ready(Some(message)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await
+}
+
+/// The instant of a heartbeat deadline; none means a year from now.
+fn deadline_at(epoch: Instant, deadline: Option<Duration>) -> Instant {
+    epoch + deadline.unwrap_or(Duration::from_secs(86400 * 365))
 }
 
 /// Whether a close sends what is queued first (the server's own decision to close).
@@ -564,11 +695,19 @@ fn is_too_big(error: axum::Error) -> bool {
 }
 
 async fn recv_many(
-    rx: &mut Option<tokio::sync::MutexGuard<'_, mpsc::Receiver<Frame>>>,
+    session: &Session,
+    claim: &Option<tokio::sync::MutexGuard<'_, ()>>,
     batch: &mut Vec<Frame>,
 ) -> usize {
+    match claim {
+        Some(_) => session.outbox.take_many(batch, 256).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_control(rx: &mut Option<mpsc::Receiver<Control>>) -> Option<Control> {
     match rx {
-        Some(rx) => rx.recv_many(batch, 256).await,
+        Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
 }

@@ -69,11 +69,10 @@ pub(crate) async fn upgrade<H: EngineHandler>(
     .await;
     match done {
         Ok(Some(())) => {
-            if let Err(refused) = session
-                .control_tx
-                .send(Control::Upgrade(Box::new(ws)))
-                .await
-            {
+            let Some(control) = session.control_tx.as_ref() else {
+                return refuse(ws).await;
+            };
+            if let Err(refused) = control.send(Control::Upgrade(Box::new(ws))).await {
                 // The session closed meanwhile; the client listens here now, so it
                 // must see the close rather than wait for a ping that never comes.
                 tracing::debug!(sid = %session.sid, "session ended during upgrade");
