@@ -12,6 +12,7 @@
 use clap::Parser;
 use sockeye_protocol::Value;
 use sockeye_server::SocketIo;
+use std::future::IntoFuture;
 
 #[derive(Parser)]
 #[command(about = "Sockeye's benchmark server (echo, broadcast, flood on /)")]
@@ -55,7 +56,9 @@ async fn main() {
         .expect("bind 127.0.0.1");
     println!("listening on {}", listener.local_addr().expect("address"));
     let closing = io.clone();
-    axum::serve(listener, io.router())
+    // Served from a task rather than from `main`'s own thread: on one core, an accept
+    // loop on a thread apart from the worker costs a context switch per connection.
+    let serve = axum::serve(listener, io.router())
         .with_graceful_shutdown(async move {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -66,6 +69,9 @@ async fn main() {
             }
             closing.close().await;
         })
+        .into_future();
+    tokio::spawn(serve)
         .await
+        .expect("serve task")
         .expect("serve");
 }

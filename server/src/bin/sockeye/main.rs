@@ -9,6 +9,7 @@ mod ws_chat;
 
 use clap::Parser;
 use sockeye_server::{Cors, SocketIo};
+use std::future::IntoFuture;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use tower_http::services::ServeDir;
@@ -64,7 +65,7 @@ async fn main() {
     println!("listening on {addr}");
     println!("open {} in a browser", page_url(addr));
     let closing = io.clone();
-    let served = axum::serve(
+    let serve = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
@@ -72,8 +73,12 @@ async fn main() {
         shutdown_signal().await;
         tracing::info!("shutting down");
         closing.close().await;
-    })
-    .await;
+    });
+    // Accepting on a worker, not on `main`'s own thread, saves a thread switch per
+    // new connection.
+    let served = tokio::spawn(serve.into_future())
+        .await
+        .expect("the server task");
     if let Err(e) = served {
         eprintln!("sockeye: {e}");
         std::process::exit(1);
