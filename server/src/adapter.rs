@@ -4,7 +4,7 @@
 //! hands the already-encoded frames to each of them. An adapter for several nodes
 //! (Redis) implements the same trait and also forwards broadcasts to the other nodes.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{Map, Set};
 use std::sync::{Arc, RwLock};
 
 /// A socket id.
@@ -48,8 +48,8 @@ pub struct LocalAdapter {
 
 #[derive(Debug, Default)]
 struct Membership {
-    rooms: HashMap<Room, HashSet<Sid>>,
-    sids: HashMap<Sid, HashSet<Room>>,
+    rooms: Map<Room, Set<Sid>>,
+    sids: Map<Sid, Set<Room>>,
 }
 
 impl Adapter for LocalAdapter {
@@ -109,7 +109,7 @@ impl Adapter for LocalAdapter {
         if opts.rooms.is_empty() {
             return m.sids.keys().filter(|s| !excluded(s)).cloned().collect();
         }
-        let mut seen = HashSet::new();
+        let mut seen = Set::default();
         opts.rooms
             .iter()
             .filter_map(|room| m.rooms.get(room))

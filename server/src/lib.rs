@@ -49,6 +49,7 @@ mod connection;
 pub mod engine;
 mod error;
 mod handshake;
+mod hash;
 mod id;
 mod io;
 mod namespace;

@@ -5,9 +5,9 @@ use crate::args::IntoArgs;
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::config::Config;
 use crate::error::{ConnectError, EmitError};
+use crate::hash::Map;
 use crate::socket::Socket;
 use futures_util::future::BoxFuture;
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
@@ -44,7 +44,7 @@ impl NsHandlers {
 pub(crate) struct NsInner {
     pub(crate) name: String,
     pub(crate) handlers: Arc<NsHandlers>,
-    pub(crate) sockets: RwLock<HashMap<Sid, Socket>>,
+    pub(crate) sockets: RwLock<Map<Sid, Socket>>,
     pub(crate) adapter: Arc<dyn Adapter>,
     pub(crate) shared: Arc<Shared>,
 }
@@ -54,7 +54,7 @@ impl NsInner {
         Arc::new(NsInner {
             name: name.to_owned(),
             handlers,
-            sockets: RwLock::new(HashMap::new()),
+            sockets: RwLock::new(Map::default()),
             adapter: Arc::new(LocalAdapter::default()),
             shared,
         })

@@ -5,13 +5,13 @@ use crate::args::{IntoAck, IntoArgs};
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::engine::{EngineSocket, Frame};
 use crate::error::{AckError, DisconnectReason, EmitError};
+use crate::hash::Map;
 use crate::namespace::NsInner;
 use crate::Handshake;
 use futures_util::future::BoxFuture;
 use sockeye_protocol::event::{Args, Event, Request};
 use sockeye_protocol::socket::{Packet, RESERVED_EVENTS};
 use sockeye_protocol::Value;
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -26,7 +26,7 @@ type DisconnectHandler =
 /// The namespaces one Engine.IO connection has joined, by namespace name.
 #[derive(Default)]
 pub(crate) struct ConnSockets {
-    pub(crate) by_namespace: Mutex<HashMap<String, Socket>>,
+    pub(crate) by_namespace: Mutex<Map<String, Socket>>,
     /// The connect timeout's timer: aborted at the first join or at the close, so
     /// that a connected socket does not carry a sleeping task.
     pub(crate) join_timer: Mutex<Option<tokio::task::AbortHandle>>,
@@ -52,9 +52,9 @@ pub(crate) struct SocketInner {
     pub(crate) ns: Arc<NsInner>,
     pub(crate) engine: EngineSocket,
     auth: Value,
-    handlers: RwLock<HashMap<String, EventHandler>>,
+    handlers: RwLock<Map<String, EventHandler>>,
     disconnect_handler: Mutex<Option<DisconnectHandler>>,
-    acks: Mutex<HashMap<u64, oneshot::Sender<Vec<Value>>>>,
+    acks: Mutex<Map<u64, oneshot::Sender<Vec<Value>>>>,
     next_ack_id: AtomicU64,
     extensions: Mutex<http::Extensions>,
     connected: AtomicBool,
@@ -93,9 +93,9 @@ impl Socket {
                 ns,
                 engine,
                 auth,
-                handlers: RwLock::new(HashMap::new()),
+                handlers: RwLock::new(Map::default()),
                 disconnect_handler: Mutex::new(None),
-                acks: Mutex::new(HashMap::new()),
+                acks: Mutex::new(Map::default()),
                 next_ack_id: AtomicU64::new(0),
                 extensions: Mutex::new(http::Extensions::new()),
                 connected: AtomicBool::new(false),
