@@ -36,6 +36,14 @@ pub trait Adapter: Send + Sync + 'static {
     fn rooms_of(&self, sid: &Sid) -> Vec<Room>;
     /// The local sockets a broadcast with these options reaches.
     fn sockets(&self, opts: &BroadcastOptions) -> Vec<Sid>;
+    /// Calls `f` with each local socket a broadcast with these options reaches. The
+    /// default collects [`Adapter::sockets`]; an adapter can walk its sets instead,
+    /// so that a broadcast to thousands of sockets allocates nothing.
+    fn for_each_socket(&self, opts: &BroadcastOptions, f: &mut dyn FnMut(&Sid)) {
+        for sid in self.sockets(opts) {
+            f(&sid);
+        }
+    }
     /// All rooms that have at least one local socket.
     fn rooms(&self) -> Vec<Room>;
 }
@@ -119,6 +127,27 @@ impl Adapter for LocalAdapter {
             .collect()
     }
 
+    fn for_each_socket(&self, opts: &BroadcastOptions, f: &mut dyn FnMut(&Sid)) {
+        let m = self.state.read().expect("adapter lock");
+        let excluded = |sid: &Sid| {
+            opts.except.iter().any(|room| {
+                m.rooms
+                    .get(room)
+                    .is_some_and(|members| members.contains(sid))
+            })
+        };
+        match opts.rooms.as_slice() {
+            [] => m.sids.keys().filter(|s| !excluded(s)).for_each(f),
+            // One room cannot name a socket twice: no need to track who has been seen.
+            [room] => {
+                if let Some(members) = m.rooms.get(room) {
+                    members.iter().filter(|s| !excluded(s)).for_each(f);
+                }
+            }
+            _ => self.sockets(opts).iter().for_each(f),
+        }
+    }
+
     fn rooms(&self) -> Vec<Room> {
         let m = self.state.read().expect("adapter lock");
         m.rooms.keys().cloned().collect()
@@ -168,6 +197,22 @@ mod tests {
             vec![r("a"), r("c")]
         );
         assert_eq!(sorted(a.sockets(&opts(&[], &["blue"]))), vec![r("b")]);
+        // The walk reaches the same sockets as the list.
+        for (rooms, except) in [
+            (&[][..], &[][..]),
+            (&["red"][..], &["a"][..]),
+            (&["red", "blue"][..], &["b"][..]),
+            (&["nobody"][..], &[][..]),
+        ] {
+            let o = opts(rooms, except);
+            let mut walked = Vec::new();
+            a.for_each_socket(&o, &mut |sid| walked.push(sid.clone()));
+            assert_eq!(
+                sorted(walked),
+                sorted(a.sockets(&o)),
+                "{rooms:?} {except:?}"
+            );
+        }
         a.leave(&r("a"), "red");
         assert_eq!(sorted(a.sockets(&opts(&["red"], &[]))), vec![r("b")]);
         a.leave_all(&r("b"));

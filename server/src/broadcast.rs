@@ -89,15 +89,14 @@ impl BroadcastOperator {
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         check_event(event)?;
         let frame = frame_of(&Packet::event(&self.ns.name, event, args.into_args(), None));
-        let targets = self.ns.adapter.sockets(&self.opts);
         let sockets = self.ns.sockets.read().expect("sockets lock");
-        for sid in &targets {
+        self.ns.adapter.for_each_socket(&self.opts, &mut |sid| {
             if let Some(socket) = sockets.get(sid) {
                 if let Err(e) = socket.inner.engine.send(frame.clone()) {
                     tracing::debug!(%sid, error = %e, "broadcast not delivered");
                 }
             }
-        }
+        });
         Ok(())
     }
 

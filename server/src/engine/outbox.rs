@@ -12,7 +12,9 @@ use std::sync::Mutex;
 use std::task::{Context, Poll};
 
 /// How many slots a drained queue may keep for the next burst; more is given back.
-const KEEP: usize = 8;
+/// A broadcast burst of a few dozen frames reuses its slots instead of growing the
+/// queue anew each time; one of hundreds does not pin that memory.
+const KEEP: usize = 32;
 
 /// The queue is at its bound.
 #[derive(Debug)]
