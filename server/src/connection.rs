@@ -247,16 +247,25 @@ impl Connection for SocketConnection {
     }
 
     fn poll_work(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut finished = 0;
         for mut handler in self.started.drain(..) {
-            if handler.as_mut().poll(cx).is_pending() {
-                self.tasks.push(handler);
+            match handler.as_mut().poll(cx) {
+                Poll::Ready(()) => finished += 1,
+                Poll::Pending => self.tasks.push(handler),
             }
         }
         loop {
             match self.tasks.poll_next_unpin(cx) {
-                Poll::Ready(Some(())) => continue,
-                Poll::Ready(None) | Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(())) => finished += 1,
+                Poll::Ready(None) | Poll::Pending => break,
             }
+        }
+        // Finished handlers may have queued acks: `Ready` sends the session round its
+        // loop to write them now, rather than after a trip through the run queue.
+        if finished > 0 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
     }
 }

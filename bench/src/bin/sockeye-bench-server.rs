@@ -9,6 +9,7 @@
 //!
 //! `sockeye-bench-server --port 0` prints `listening on ADDR` and serves until SIGTERM.
 
+use axum::serve::ListenerExt;
 use clap::Parser;
 use sockeye_protocol::Value;
 use sockeye_server::SocketIo;
@@ -25,8 +26,26 @@ struct Cli {
 /// The most `flood` events one request asks for.
 const FLOOD_MAX: u64 = 1000;
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // On one core (the benchmark pins the server with taskset) a current-thread
+    // runtime: its run queue is one FIFO, so a broadcast's thousand woken sockets are
+    // served in turn. The multi-threaded scheduler's per-worker queue holds 256 tasks
+    // and spills the rest to a queue it looks at rarely, which starved some receivers
+    // for hundreds of milliseconds.
+    let one_core = std::thread::available_parallelism().map_or(true, |n| n.get() == 1);
+    let mut runtime = if one_core {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    runtime
+        .enable_all()
+        .build()
+        .expect("the tokio runtime")
+        .block_on(serve());
+}
+
+async fn serve() {
     let cli = Cli::parse();
     let io = SocketIo::new();
     io.of("/").on_connection(|socket| async move {
@@ -58,6 +77,14 @@ async fn main() {
     let closing = io.clone();
     // Served from a task rather than from `main`'s own thread: on one core, an accept
     // loop on a thread apart from the worker costs a context switch per connection.
+    // Small frames go out at once, as engine.io's `ws` does (`setNoDelay`): with
+    // Nagle's algorithm a frame written while an earlier one is unacknowledged
+    // waits for the peer's delayed ACK, tens of milliseconds.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            eprintln!("TCP_NODELAY: {e}");
+        }
+    });
     let serve = axum::serve(listener, io.router())
         .with_graceful_shutdown(async move {
             let mut term =

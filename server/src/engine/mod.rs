@@ -40,7 +40,9 @@ pub trait Connection: Send + 'static {
     fn on_close(&mut self, reason: CloseReason);
 
     /// Drives work the connection started (for example event handlers in flight).
-    /// Called by the session task whenever it wakes; return `Pending` when idle.
+    /// Called by the session task whenever it wakes. `Ready` means some work finished
+    /// (and may have queued frames): the task then looks at its queue again at once.
+    /// `Pending` means nothing is left to do now.
     fn poll_work(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
         Poll::Pending
     }
