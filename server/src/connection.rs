@@ -254,11 +254,8 @@ impl Connection for SocketConnection {
                 Poll::Pending => self.tasks.push(handler),
             }
         }
-        loop {
-            match self.tasks.poll_next_unpin(cx) {
-                Poll::Ready(Some(())) => finished += 1,
-                Poll::Ready(None) | Poll::Pending => break,
-            }
+        while let Poll::Ready(Some(())) = self.tasks.poll_next_unpin(cx) {
+            finished += 1;
         }
         // Finished handlers may have queued acks: `Ready` sends the session round its
         // loop to write them now, rather than after a trip through the run queue.
