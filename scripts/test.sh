@@ -167,18 +167,34 @@ if ls tests/js/examples/*.test.mjs >/dev/null 2>&1; then
   EXAMPLES_DIR="$EXAMPLES" node_suite "feature examples with socket.io-client" "$LOGS/examples.log" examples/
 fi
 
-# A smoke run of the load generator (bench/) against the demo binary: a second of the
-# echo scenario must produce acks. Figures come from the benchmark command, not from here.
-bench_smoke() {
-  start_server "$LOGS/bench-server.log" "$ROOT/target/debug/sockeye" --port 0 --log-level warn || return 1
-  local line
-  line=$("$ROOT/target/debug/sockeye-bench" echo --url "http://$SERVER_ADDR" -c 10 -w 4 -d 1)
+# A smoke run of the load generator (bench/) against Sockeye: a second each of echo over
+# WebSocket and over long-polling (the demo binary), and of fanout (the benchmark
+# server, which has `broadcast`); each must count something, and fanout lose nothing.
+# Figures come from the benchmark command (bash bench/run.sh), not from here.
+# bench_run <label> <server...> -- <sockeye-bench args...>: one scenario, its JSON line in
+# BENCH_LINE; fails when the load generator fails.
+bench_run() {
+  local label=$1; shift
+  local server=()
+  while [ "$1" != "--" ]; do server+=("$1"); shift; done; shift
+  start_server "$LOGS/bench-$label.log" "${server[@]}" --port 0 || return 1
+  BENCH_LINE=$("$ROOT/target/debug/sockeye-bench" "$@" --url "http://$SERVER_ADDR" --pid "$SERVER_PID")
   local rc=$?
   stop_server
-  echo "$line"
-  [ "$rc" -eq 0 ] && echo "$line" | grep -Eq '"acks":[1-9][0-9]*'
+  echo "$BENCH_LINE"
+  return $rc
 }
-check "load generator smoke (echo, 1 s)" bench_smoke
+bench_smoke() {
+  local demo=("$ROOT/target/debug/sockeye" --log-level warn)
+  bench_run echo "${demo[@]}" -- echo -c 10 -w 4 -d 1 &&
+    echo "$BENCH_LINE" | grep -Eq '"acks":[1-9][0-9]*' &&
+    bench_run polling "${demo[@]}" -- echo --transport polling -c 4 -w 2 -d 1 &&
+    echo "$BENCH_LINE" | grep -Eq '"acks":[1-9][0-9]*' &&
+    bench_run fanout "$ROOT/target/debug/sockeye-bench-server" -- fanout -c 20 -w 4 -d 1 &&
+    echo "$BENCH_LINE" | grep -Eq '"deliveries":[1-9][0-9]*' &&
+    echo "$BENCH_LINE" | grep -Eq '"lost":0[,}]'
+}
+check "load generator smoke (echo, polling echo, fanout; 1 s each)" bench_smoke
 
 # --- summary -----------------------------------------------------------------------
 note "summary"

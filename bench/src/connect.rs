@@ -1,12 +1,20 @@
 //! The `connect` scenario: W workers each repeat connect → join `/` → close, as fast as
 //! the server lets them; reports completed cycles per second.
 
+use crate::cpu::CpuSample;
 use crate::session::Session;
 use std::time::{Duration, Instant};
 
 /// Runs the scenario and returns its JSON line.
-pub async fn run(url: &str, workers: usize, duration: Duration) -> Result<String, String> {
+pub async fn run(
+    url: &str,
+    workers: usize,
+    duration: Duration,
+    pid: Option<u32>,
+) -> Result<String, String> {
     let workers = workers.max(1);
+    let server_cpu = CpuSample::take(pid);
+    let bench_cpu = CpuSample::take(None);
     let began = Instant::now();
     let deadline = began + duration;
     let mut tasks = Vec::with_capacity(workers);
@@ -33,6 +41,8 @@ pub async fn run(url: &str, workers: usize, duration: Duration) -> Result<String
         "seconds": (elapsed * 1000.0).round() / 1000.0,
         "cycles": cycles,
         "cycles_per_sec": (cycles as f64 / elapsed).round(),
+        "server_cpu": server_cpu.percent(),
+        "bench_cpu": bench_cpu.percent(),
     })
     .to_string())
 }

@@ -1,120 +1,310 @@
-//! The `echo` scenario: C connections, each keeping W acked `echo` emits in flight.
+//! The `echo` scenario: C connections, each keeping W acked `echo` emits in flight
+//! with a 64-byte JSON argument; over WebSocket, over long-polling, or as plain
+//! WebSocket echoes against the raw echo server (the upper limit, no Socket.IO).
+//!
+//! A connection answers every ack it has received with a new emit, all of them in one
+//! write, as an application that emits from its ack callbacks would.
 
-use crate::session::Session;
+use crate::cpu::CpuSample;
+use crate::polling::PollingSession;
+use crate::report::{Latencies, Tally};
+use crate::session::{open_websocket, Session};
+use crate::wire::{ack_id, EventTemplate};
+use futures_util::{SinkExt, StreamExt};
 use sockeye_protocol::socket::Packet;
 use sockeye_protocol::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Barrier;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-/// What one connection measured.
-struct Tally {
-    acks: u64,
-    /// Ack latencies, in microseconds.
-    latencies: Vec<u32>,
+/// How the load generator talks to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    /// Socket.IO over WebSocket.
+    Websocket,
+    /// Socket.IO over Engine.IO long-polling.
+    Polling,
+    /// Plain WebSocket text echoes (for the raw echo server).
+    Raw,
 }
+
+impl Transport {
+    fn name(self) -> &'static str {
+        match self {
+            Transport::Websocket => "websocket",
+            Transport::Polling => "polling",
+            Transport::Raw => "raw",
+        }
+    }
+}
+
+/// No ack for this long means the server has stopped answering.
+const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs the scenario and returns its JSON line.
 pub async fn run(
     url: &str,
+    transport: Transport,
     connections: usize,
     in_flight: usize,
     duration: Duration,
+    pid: Option<u32>,
 ) -> Result<String, String> {
     let connections = connections.max(1);
     let in_flight = in_flight.max(1);
-    // A 64-byte JSON argument, as in the benchmark table.
-    let payload = json!({"data": "x".repeat(52)});
     let start = Arc::new(Barrier::new(connections + 1));
     let mut tasks = Vec::with_capacity(connections);
     for _ in 0..connections {
-        let session = Session::connect(url).await?;
-        let (start, payload) = (start.clone(), payload.clone());
-        tasks.push(tokio::spawn(connection(
-            session, in_flight, payload, start, duration,
-        )));
+        let start = start.clone();
+        let task = match transport {
+            Transport::Websocket => {
+                let session = Session::connect(url).await?;
+                tokio::spawn(over_websocket(session, in_flight, start, duration))
+            }
+            Transport::Polling => {
+                let session = PollingSession::connect(url).await?;
+                tokio::spawn(over_polling(session, in_flight, start, duration))
+            }
+            Transport::Raw => {
+                let ws_url = url.replacen("http", "ws", 1);
+                let ws = open_websocket(&ws_url).await?;
+                tokio::spawn(raw(ws, in_flight, start, duration))
+            }
+        };
+        tasks.push(task);
     }
     // Everyone starts measuring together, once all connections are up.
     start.wait().await;
+    let server_cpu = CpuSample::take(pid);
+    let bench_cpu = CpuSample::take(None);
     let began = Instant::now();
     let mut tallies = Vec::with_capacity(connections);
     for task in tasks {
         tallies.push(task.await.map_err(|e| e.to_string())??);
     }
     let elapsed = began.elapsed().as_secs_f64();
-    let acks: u64 = tallies.iter().map(|t| t.acks).sum();
-    let mut latencies: Vec<u32> = tallies
-        .iter()
-        .flat_map(|t| t.latencies.iter().copied())
-        .collect();
-    latencies.sort_unstable();
-    let percentile = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        f64::from(latencies[i]) / 1000.0
-    };
-    let min = tallies.iter().map(|t| t.acks).min().unwrap_or(0);
-    let max = tallies.iter().map(|t| t.acks).max().unwrap_or(0);
+    let (server_cpu, bench_cpu) = (server_cpu.percent(), bench_cpu.percent());
+    let acks: u64 = tallies.iter().map(|t| t.count).sum();
+    let min = tallies.iter().map(|t| t.count).min().unwrap_or(0);
+    let max = tallies.iter().map(|t| t.count).max().unwrap_or(0);
+    let latencies = Latencies::merge(tallies.into_iter().map(|t| t.latencies));
     Ok(serde_json::json!({
-        "scenario": "echo",
-        "transport": "websocket",
+        "scenario": if transport == Transport::Polling { "polling-echo" } else { "echo" },
+        "transport": transport.name(),
         "connections": connections,
         "in_flight": in_flight,
         "seconds": (elapsed * 1000.0).round() / 1000.0,
         "acks": acks,
         "acks_per_sec": (acks as f64 / elapsed).round(),
-        "p50_ms": percentile(0.50),
-        "p99_ms": percentile(0.99),
-        "max_ms": percentile(1.0),
+        "p50_ms": latencies.percentile(0.50),
+        "p99_ms": latencies.percentile(0.99),
+        "max_ms": latencies.percentile(1.0),
         "fairness": if max == 0 { 0.0 } else { (min as f64 / max as f64 * 1000.0).round() / 1000.0 },
+        "server_cpu": server_cpu,
+        "bench_cpu": bench_cpu,
     })
     .to_string())
 }
 
-async fn connection(
+/// The argument of every echo: 64 bytes of JSON.
+fn payload() -> Value {
+    json!({"data": "x".repeat(52)})
+}
+
+/// Ack ids are sequential: a multiplicative hash spreads them at a fraction of the
+/// cost of the default SipHash (which showed in the load generator's profile).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 ids are hashed")
+    }
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// Emits in flight, by ack id, with their send times.
+struct InFlight {
+    sent: HashMap<u64, Instant, BuildHasherDefault<IdHasher>>,
+    next_id: u64,
+    deadline: Instant,
+}
+
+impl InFlight {
+    fn new(capacity: usize, duration: Duration) -> InFlight {
+        InFlight {
+            sent: HashMap::with_capacity_and_hasher(capacity, Default::default()),
+            next_id: 0,
+            deadline: Instant::now() + duration,
+        }
+    }
+
+    /// The ack id of the next emit, registered as in flight.
+    fn emit(&mut self, now: Instant) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.sent.insert(id, now);
+        id
+    }
+
+    /// Counts the ack `id`; whether a new emit should replace it (the window is still
+    /// open).
+    fn ack(&mut self, id: Option<u64>, tally: &mut Tally, now: Instant) -> bool {
+        let Some(at) = id.and_then(|id| self.sent.remove(&id)) else {
+            return false;
+        };
+        tally.record(now.duration_since(at));
+        now < self.deadline
+    }
+}
+
+/// The ack id of a decoded packet, if it is an ack.
+fn ack_of(packet: Packet) -> Option<u64> {
+    match packet {
+        Packet::Ack { id, .. } => Some(id),
+        _ => None,
+    }
+}
+
+async fn over_websocket(
     mut session: Session,
     in_flight: usize,
-    payload: Value,
     start: Arc<Barrier>,
     duration: Duration,
 ) -> Result<Tally, String> {
+    let template = EventTemplate::new("echo", vec![payload()]);
     start.wait().await;
-    let deadline = Instant::now() + duration;
-    let mut sent: HashMap<u64, Instant> = HashMap::with_capacity(in_flight);
-    let mut next_id = 0u64;
-    let mut tally = Tally {
-        acks: 0,
-        latencies: Vec::new(),
-    };
-    let echo = |id: u64| Packet::event("/", "echo", vec![payload.clone()], Some(id));
+    let mut window = InFlight::new(in_flight, duration);
+    let mut tally = Tally::default();
+    let now = Instant::now();
     for _ in 0..in_flight {
-        session.feed(&echo(next_id)).await?;
-        sent.insert(next_id, Instant::now());
-        next_id += 1;
+        session
+            .feed_text(template.with_id(window.emit(now)))
+            .await?;
     }
     session.flush().await?;
-    while !sent.is_empty() {
-        let packet = tokio::time::timeout(Duration::from_secs(30), session.next())
+    while !window.sent.is_empty() {
+        let first = tokio::time::timeout(ACK_TIMEOUT, session.next_text())
             .await
             .map_err(|_| "no ack within 30 s".to_string())??;
-        let Packet::Ack { id, .. } = packet else {
-            continue;
-        };
-        let Some(at) = sent.remove(&id) else { continue };
         let now = Instant::now();
-        tally.acks += 1;
-        tally
-            .latencies
-            .push(now.duration_since(at).as_micros().min(u32::MAX as u128) as u32);
-        // Keep W in flight until the deadline, then let the last ones drain.
-        if now < deadline {
-            session.send(&echo(next_id)).await?;
-            sent.insert(next_id, now);
-            next_id += 1;
+        // Acks are only scanned for their id (see `wire`): the bench must outrun the
+        // server, and decoding every ack's JSON would make it the bottleneck.
+        let mut replies = usize::from(window.ack(ack_id(&first), &mut tally, now));
+        while let Some(text) = session.try_next_text().await? {
+            replies += usize::from(window.ack(ack_id(&text), &mut tally, now));
+        }
+        if replies > 0 {
+            for _ in 0..replies {
+                session
+                    .feed_text(template.with_id(window.emit(now)))
+                    .await?;
+            }
+            session.flush().await?;
         }
     }
+    session.close().await;
+    Ok(tally)
+}
+
+async fn over_polling(
+    mut session: PollingSession,
+    in_flight: usize,
+    start: Arc<Barrier>,
+    duration: Duration,
+) -> Result<Tally, String> {
+    let payload = payload();
+    start.wait().await;
+    let mut window = InFlight::new(in_flight, duration);
+    let mut tally = Tally::default();
+    let now = Instant::now();
+    let emit = |window: &mut InFlight, now| {
+        Packet::event("/", "echo", vec![payload.clone()], Some(window.emit(now)))
+    };
+    let first: Vec<Packet> = (0..in_flight).map(|_| emit(&mut window, now)).collect();
+    session.post(&first).await?;
+    while !window.sent.is_empty() {
+        let packet = tokio::time::timeout(ACK_TIMEOUT, session.next())
+            .await
+            .map_err(|_| "no ack within 30 s".to_string())??;
+        let now = Instant::now();
+        let mut replies = usize::from(window.ack(ack_of(packet), &mut tally, now));
+        while let Some(packet) = session.try_next()? {
+            replies += usize::from(window.ack(ack_of(packet), &mut tally, now));
+        }
+        if replies > 0 {
+            let emits: Vec<Packet> = (0..replies).map(|_| emit(&mut window, now)).collect();
+            session.post(&emits).await?;
+        }
+    }
+    session.close().await;
+    Ok(tally)
+}
+
+/// Plain WebSocket echoes: the same 64 bytes, answered in order (a FIFO of send times
+/// stands in for ack ids).
+async fn raw(
+    mut ws: crate::session::Ws,
+    in_flight: usize,
+    start: Arc<Barrier>,
+    duration: Duration,
+) -> Result<Tally, String> {
+    // Shared bytes: a message per send without a copy per send.
+    let text = Utf8Bytes::from(payload().to_json().to_string());
+    start.wait().await;
+    let deadline = Instant::now() + duration;
+    let mut sent: VecDeque<Instant> = VecDeque::with_capacity(in_flight);
+    let mut tally = Tally::default();
+    let send_err = |e: tokio_tungstenite::tungstenite::Error| format!("send: {e}");
+    let now = Instant::now();
+    for _ in 0..in_flight {
+        ws.feed(Message::Text(text.clone()))
+            .await
+            .map_err(send_err)?;
+        sent.push_back(now);
+    }
+    ws.flush().await.map_err(send_err)?;
+    while !sent.is_empty() {
+        let mut echoes = 0;
+        let first = tokio::time::timeout(ACK_TIMEOUT, ws.next())
+            .await
+            .map_err(|_| "no echo within 30 s".to_string())?;
+        let mut message = Some(first);
+        while let Some(next) = message.take() {
+            match next {
+                Some(Ok(Message::Text(_))) => echoes += 1,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(format!("read: {e}")),
+                None => return Err("connection closed".into()),
+            }
+            message = match futures_util::poll!(ws.next()) {
+                std::task::Poll::Ready(next) => Some(next),
+                std::task::Poll::Pending => None,
+            };
+        }
+        let now = Instant::now();
+        for _ in 0..echoes {
+            let at = sent.pop_front().ok_or("more echoes than messages sent")?;
+            tally.record(now.duration_since(at));
+        }
+        if now < deadline && echoes > 0 {
+            for _ in 0..echoes {
+                ws.feed(Message::Text(text.clone()))
+                    .await
+                    .map_err(send_err)?;
+                sent.push_back(now);
+            }
+            ws.flush().await.map_err(send_err)?;
+        }
+    }
+    crate::session::close_websocket(ws).await;
     Ok(tally)
 }

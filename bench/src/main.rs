@@ -1,18 +1,30 @@
-//! `sockeye-bench`: a Socket.IO v5 load generator over WebSocket, built on
-//! `sockeye-protocol` (the same codec the server and the browser client use).
+//! `sockeye-bench`: a Socket.IO v5 load generator over WebSocket and long-polling,
+//! built on `sockeye-protocol` (the same codec the server and the browser client use).
 //!
-//! Scenarios print one JSON line each. So far:
+//! Each scenario prints one JSON line. With `--pid` (the server's process id) it also
+//! reports the server's CPU share beside the load generator's own, so a run bound by
+//! the load generator shows as such. The servers must follow the contract of
+//! `bench/src/bin/sockeye-bench-server.rs` (`echo`, `broadcast` → `fanout`).
 //! - `echo`: C connections each keep W acked `echo` emits in flight (64-byte JSON
-//!   argument); acks per second, latency percentiles and fairness (the slowest
-//!   connection's acks against the fastest's). The server must ack `echo` with its
-//!   arguments, as the `sockeye` demo binary does on `/`.
-//! - `connect`: W workers repeat connect, join `/`, close; cycles per second.
+//!   argument): acks/s, latency percentiles, fairness (the slowest connection's acks
+//!   over the fastest's). `--transport polling` runs it over long-polling;
+//!   `--transport raw` sends plain WebSocket echoes to `raw-ws-echo`.
+//! - `fanout`: C receivers, one sender keeping W broadcasts in flight: deliveries/s,
+//!   end-to-end latency, lost deliveries.
+//! - `idle`: C idle sockets: the server's RSS per socket (needs `--pid`).
+//! - `connect`: W workers repeat connect, join `/`, close: cycles/s.
 //!
 //! `cargo run --release -p sockeye-bench -- echo --url http://127.0.0.1:8080 -c 100 -w 16 -d 10`
 
 mod connect;
+mod cpu;
 mod echo;
+mod fanout;
+mod idle;
+mod polling;
+mod report;
 mod session;
+mod wire;
 
 use clap::{Parser, Subcommand};
 use std::time::Duration;
@@ -28,9 +40,11 @@ struct Cli {
 enum Scenario {
     /// C connections, each with W acked echoes in flight.
     Echo {
-        /// The server, `http://host:port` (loopback only).
-        #[arg(long)]
-        url: String,
+        #[command(flatten)]
+        server: Server,
+        /// Socket.IO over websocket or polling, or raw WebSocket echoes.
+        #[arg(long, value_enum, default_value = "websocket")]
+        transport: echo::Transport,
         /// Connections.
         #[arg(short = 'c', long, default_value_t = 100)]
         connections: usize,
@@ -41,11 +55,38 @@ enum Scenario {
         #[arg(short = 'd', long, default_value_t = 10.0)]
         duration: f64,
     },
+    /// C receivers of the broadcasts of one sender with W in flight.
+    Fanout {
+        #[command(flatten)]
+        server: Server,
+        /// Receivers.
+        #[arg(short = 'c', long, default_value_t = 1000)]
+        receivers: usize,
+        /// Broadcasts in flight.
+        #[arg(short = 'w', long, default_value_t = 16)]
+        in_flight: usize,
+        /// Seconds of sending.
+        #[arg(short = 'd', long, default_value_t = 10.0)]
+        duration: f64,
+    },
+    /// C idle sockets: the server's memory per socket.
+    Idle {
+        #[command(flatten)]
+        server: Server,
+        /// Plain WebSockets to the raw echo server instead of Socket.IO sockets.
+        #[arg(long)]
+        raw: bool,
+        /// Sockets.
+        #[arg(short = 'c', long, default_value_t = 5000)]
+        sockets: usize,
+        /// Seconds to wait after the last connect before reading the memory.
+        #[arg(long, default_value_t = 2.0)]
+        settle: f64,
+    },
     /// W workers repeating connect, join, close.
     Connect {
-        /// The server, `http://host:port` (loopback only).
-        #[arg(long)]
-        url: String,
+        #[command(flatten)]
+        server: Server,
         /// Concurrent workers.
         #[arg(short = 'w', long, default_value_t = 50)]
         workers: usize,
@@ -55,25 +96,73 @@ enum Scenario {
     },
 }
 
+/// The server under load.
+#[derive(clap::Args)]
+struct Server {
+    /// The server, `http://host:port` (loopback only).
+    #[arg(long)]
+    url: String,
+    /// The server's process id, to report its CPU share (and memory, for `idle`).
+    #[arg(long)]
+    pid: Option<u32>,
+}
+
 fn seconds(s: f64) -> Duration {
     Duration::from_secs_f64(s.clamp(0.1, 600.0))
 }
 
-#[tokio::main]
+// One thread: the load generator is pinned to one core, where a work-stealing runtime only
+// adds cross-thread wakeups.
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let cli = Cli::parse();
     let result = match cli.scenario {
         Scenario::Echo {
-            url,
+            server,
+            transport,
             connections,
             in_flight,
             duration,
-        } => echo::run(&url, connections, in_flight, seconds(duration)).await,
+        } => {
+            echo::run(
+                &server.url,
+                transport,
+                connections,
+                in_flight,
+                seconds(duration),
+                server.pid,
+            )
+            .await
+        }
+        Scenario::Fanout {
+            server,
+            receivers,
+            in_flight,
+            duration,
+        } => {
+            fanout::run(
+                &server.url,
+                receivers,
+                in_flight,
+                seconds(duration),
+                server.pid,
+            )
+            .await
+        }
+        Scenario::Idle {
+            server,
+            raw,
+            sockets,
+            settle,
+        } => match server.pid {
+            Some(pid) => idle::run(&server.url, raw, sockets, seconds(settle), pid).await,
+            None => Err("idle needs --pid, the server's process id".into()),
+        },
         Scenario::Connect {
-            url,
+            server,
             workers,
             duration,
-        } => connect::run(&url, workers, seconds(duration)).await,
+        } => connect::run(&server.url, workers, seconds(duration), server.pid).await,
     };
     match result {
         Ok(line) => println!("{line}"),

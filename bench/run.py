@@ -1,0 +1,477 @@
+#!/usr/bin/env python3
+"""The benchmark command: every scenario against Sockeye and its peers, interleaved.
+
+Builds the load generator and the peer servers in release, then for each repetition,
+each scenario and each server: starts a fresh server pinned to core 1, runs the load
+generator pinned to core 0 with the server's pid (so both sides' CPU shares are
+measured), and stops the server. Writes bench/results/latest.{json,md,svg}.
+
+Python 3.11 standard library only. Run it through `bash bench/run.sh`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+BENCH = ROOT / "target" / "release" / "sockeye-bench"
+PEERS = ROOT / "bench" / "peers"
+SERVER_CORE = "1"
+BENCH_CORE = "0"
+# How long a server may take to print its `listening on` line.
+START_TIMEOUT = 30.0
+# A run that takes this much longer than its measured window has hung.
+RUN_SLACK = 90.0
+
+
+@dataclass
+class Server:
+    """A server under test: how to start it, or why it cannot be."""
+
+    key: str
+    label: str
+    command: list[str]
+    unavailable: str | None = None
+
+
+@dataclass
+class Scenario:
+    """One row group of the table: the load generator's arguments and what to report."""
+
+    key: str
+    title: str
+    args: list[str]
+    servers: list[str]
+    metric: str
+    unit: str
+    higher_is_better: bool = True
+    # Extra arguments for the raw WebSocket echo server, which speaks no Socket.IO.
+    raw_args: list[str] = field(default_factory=list)
+    p99: bool = True
+
+
+def scenarios(seconds: float) -> list[Scenario]:
+    """The issue's table, plus polling echo (50 connections x 4 in flight)."""
+    d = ["-d", f"{seconds:g}"]
+    socketio = ["sockeye", "socketioxide", "node"]
+    return [
+        Scenario("echo16", "echo with ack, 100 connections x 16 in flight",
+                 ["echo", "-c", "100", "-w", "16", *d], socketio + ["raw"],
+                 "acks_per_sec", "acks/s", raw_args=["--transport", "raw"]),
+        Scenario("echo1", "echo with ack, 100 connections x 1 in flight",
+                 ["echo", "-c", "100", "-w", "1", *d], socketio + ["raw"],
+                 "acks_per_sec", "acks/s", raw_args=["--transport", "raw"]),
+        Scenario("fanout", "broadcast to 1000 receivers, 16 broadcasts in flight",
+                 ["fanout", "-c", "1000", "-w", "16", *d], socketio,
+                 "deliveries_per_sec", "deliveries/s"),
+        Scenario("idle", "idle memory, 5000 sockets",
+                 ["idle", "-c", "5000", "--settle", "2"], socketio + ["raw"],
+                 "bytes_per_socket", "bytes/socket", higher_is_better=False,
+                 raw_args=["--raw"], p99=False),
+        Scenario("connect", "connect + join / + disconnect cycles, 50 workers",
+                 ["connect", "-w", "50", *d], socketio,
+                 "cycles_per_sec", "cycles/s", p99=False),
+        Scenario("polling", "long-polling echo, 50 connections x 4 in flight",
+                 ["echo", "--transport", "polling", "-c", "50", "-w", "4", *d], socketio,
+                 "acks_per_sec", "acks/s"),
+    ]
+
+
+# --- building ---------------------------------------------------------------------
+
+
+def run_logged(command: list[str], log: Path, cwd: Path = ROOT) -> bool:
+    """Runs a build step, its output to `log`; whether it succeeded."""
+    print(f"$ {' '.join(command)}", flush=True)
+    with log.open("w") as out:
+        try:
+            done = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        except OSError as e:
+            out.write(f"{e}\n")
+            return False
+    if done.returncode != 0:
+        print(f"  failed (exit {done.returncode}), see {log}", flush=True)
+    return done.returncode == 0
+
+
+def build(logs: Path, skip: bool) -> dict[str, Server]:
+    """Builds every server it can; a server that cannot be built is kept, marked."""
+    release = ROOT / "target" / "release"
+    servers = {
+        "sockeye": Server("sockeye", "Sockeye", [str(release / "sockeye-bench-server")]),
+        "socketioxide": Server(
+            "socketioxide", "socketioxide",
+            [str(PEERS / "socketioxide" / "target" / "release" / "socketioxide-bench-server")]),
+        "node": Server("node", "Node socket.io", ["node", str(PEERS / "node" / "server.mjs")]),
+        "raw": Server("raw", "raw WebSocket echo", [str(release / "raw-ws-echo")]),
+    }
+    if not skip:
+        if not run_logged(["cargo", "build", "--release", "-p", "sockeye-bench"],
+                          logs / "build-bench.log"):
+            sys.exit("the load generator does not build: see " + str(logs / "build-bench.log"))
+        if (PEERS / "socketioxide" / "Cargo.toml").is_file():
+            if not run_logged(["cargo", "build", "--release", "--manifest-path",
+                               str(PEERS / "socketioxide" / "Cargo.toml")],
+                              logs / "build-socketioxide.log"):
+                servers["socketioxide"].unavailable = "build failed"
+        if (PEERS / "node" / "package.json").is_file():
+            if not run_logged(["npm", "ci", "--no-audit", "--no-fund", "--prefix",
+                               str(PEERS / "node")], logs / "build-node.log"):
+                servers["node"].unavailable = "npm ci failed"
+    for server in servers.values():
+        program = Path(server.command[-1] if server.key == "node" else server.command[0])
+        if server.unavailable is None and not program.is_file():
+            server.unavailable = f"missing {program.relative_to(ROOT)}"
+    if not BENCH.is_file():
+        sys.exit(f"missing {BENCH}")
+    return servers
+
+
+# --- running ----------------------------------------------------------------------
+
+
+def start(server: Server, log: Path) -> tuple[subprocess.Popen | None, str]:
+    """Starts a server on core 1; the process and its address, or None and why not."""
+    # Output goes to a file, never a pipe: a pipe nobody reads could block the server.
+    with log.open("w") as out:
+        try:
+            process = subprocess.Popen(
+                ["taskset", "-c", SERVER_CORE, *server.command, "--port", "0"],
+                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        except OSError as e:
+            return None, str(e)
+    # taskset execs the server, so the pid is the server's own.
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        match = re.search(r"listening on (\S+)", log.read_text(errors="replace"))
+        if match:
+            return process, match.group(1)
+        if process.poll() is not None:
+            return None, f"exited with {process.returncode} before listening (see {log})"
+        time.sleep(0.02)
+    stop(process)
+    return None, f"no 'listening on' line within {START_TIMEOUT:g} s (see {log})"
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if the server lingers; always reaped."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_one(scenario: Scenario, server: Server, rep: int, seconds: float,
+            logs: Path) -> dict:
+    """One measured run: a fresh server, the load generator, the JSON line it printed."""
+    record = {"scenario_key": scenario.key, "server": server.key, "rep": rep}
+    if server.unavailable:
+        return record | {"error": server.unavailable}
+    log = logs / f"{scenario.key}-{server.key}-{rep}.log"
+    process, address = start(server, log)
+    if process is None:
+        return record | {"error": f"server failed to start: {address}"}
+    args = [*scenario.args, *(scenario.raw_args if server.key == "raw" else [])]
+    command = ["taskset", "-c", BENCH_CORE, str(BENCH), *args,
+               "--url", f"http://{address}", "--pid", str(process.pid)]
+    try:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                              timeout=seconds + RUN_SLACK)
+        server_alive = process.poll() is None
+    except subprocess.TimeoutExpired:
+        stop(process)
+        return record | {"error": f"load generator timed out after {seconds + RUN_SLACK:g} s"}
+    finally:
+        stop(process)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        if not server_alive:
+            why += f" (the server exited with {process.returncode})"
+        return record | {"error": why[:300]}
+    return record | json.loads(lines[-1])
+
+
+# --- reporting --------------------------------------------------------------------
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def summary(rows: list[dict], scenario: Scenario, server: str) -> dict | None:
+    """Median and range of a scenario's figures for one server; None without a run."""
+    runs = [r for r in rows if r["scenario_key"] == scenario.key and r["server"] == server]
+    if not runs:
+        return None
+    ok = [r for r in runs if "error" not in r]
+    errors = sorted({r["error"] for r in runs if "error" in r})
+    if not ok:
+        return {"runs": len(runs), "ok": 0, "errors": errors}
+    pick = lambda key: [float(r[key]) for r in ok if r.get(key) is not None]  # noqa: E731
+    main = pick(scenario.metric)
+    return {
+        "runs": len(runs),
+        "ok": len(ok),
+        "errors": errors,
+        "median": median(main),
+        "min": min(main),
+        "max": max(main),
+        "p99_ms": median(pick("p99_ms")),
+        "fairness": median(pick("fairness")),
+        "lost": max(pick("lost"), default=0.0),
+        "server_cpu": median(pick("server_cpu")),
+        "bench_cpu": median(pick("bench_cpu")),
+    }
+
+
+def fmt(value: float) -> str:
+    if value != value:  # NaN
+        return "–"
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if abs(value) >= 1e4:
+        return f"{value / 1e3:.0f}k"
+    if abs(value) >= 1e3:
+        return f"{value / 1e3:.1f}k"
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:.0f}"
+
+
+def ratio(a: dict | None, b: dict | None, higher_is_better: bool) -> float | None:
+    """How many times better `a` is than `b` (above 1 means better)."""
+    if not a or not b or not a.get("ok") or not b.get("ok") or not b["median"] or not a["median"]:
+        return None
+    return a["median"] / b["median"] if higher_is_better else b["median"] / a["median"]
+
+
+def targets(scenario: Scenario, s: dict[str, dict | None]) -> list[tuple[str, str, bool | None]]:
+    """The issue's targets for Sockeye: (target, measured, met; None when unmeasurable)."""
+    me, sio, node = s.get("sockeye"), s.get("socketioxide"), s.get("node")
+    ok = lambda x: bool(x and x.get("ok"))  # noqa: E731
+    out: list[tuple[str, str, bool | None]] = []
+
+    def vs(factor: float, peer: dict | None, name: str) -> None:
+        r = ratio(me, peer, scenario.higher_is_better)
+        label = f"at least {factor:g}x {name}'s {scenario.unit}"
+        out.append((label, "–" if r is None else f"{r:.2f}x", None if r is None else r >= factor))
+
+    if scenario.key == "echo16":
+        vs(2, sio, "socketioxide")
+        if ok(me):
+            out.append(("p99 under 5 ms", f"{me['p99_ms']:.2f} ms", me["p99_ms"] < 5))
+            out.append(("fairness (slowest / fastest connection) at least 0.8",
+                        f"{me['fairness']:.3f}", me["fairness"] >= 0.8))
+    elif scenario.key in ("echo1", "connect"):
+        vs(1, sio, "socketioxide")
+    elif scenario.key == "fanout":
+        vs(1.5, sio, "socketioxide")
+        if ok(me):
+            out.append(("p99 under 20 ms", f"{me['p99_ms']:.2f} ms", me["p99_ms"] < 20))
+            out.append(("nothing lost", f"{me['lost']:.0f} lost (worst run)", me["lost"] == 0))
+    elif scenario.key == "idle":
+        if ok(me):
+            out.append(("at most 10 KiB (10240 bytes) per socket",
+                        f"{me['median']:.0f} bytes", me["median"] <= 10240))
+    elif scenario.key == "polling":
+        for peer, name in ((sio, "socketioxide"), (node, "Node socket.io")):
+            r = ratio(me, peer, True)
+            out.append((f"ahead of {name}", "–" if r is None else f"{r:.2f}x",
+                        None if r is None else r > 1))
+    if not ok(me):
+        out = [(t, "Sockeye did not run", False) for t, _, _ in out] or [
+            ("(any)", "Sockeye did not run", False)]
+    return out
+
+
+def markdown(rows: list[dict], plan: list[Scenario], servers: dict[str, Server],
+             meta: dict) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"`bash bench/run.sh` on {meta['date']}: {meta['reps']} repetitions, interleaved, "
+        f"{meta['seconds']:g} s measured per run; servers pinned to core {SERVER_CORE}, the "
+        f"load generator to core {BENCH_CORE} (`taskset`); {meta['cpus']} cores; whole run "
+        f"{meta['wall_seconds']:.0f} s. Figures are the median of the repetitions, with "
+        "min–max; p99 and CPU shares are medians. CPU % is of one core: a load generator near "
+        "100 % while the server is well below it marks a run bound by the load generator (⚠).",
+        "",
+    ]
+    for scenario in plan:
+        stats = {k: summary(rows, scenario, k) for k in scenario.servers}
+        lines += [f"## {scenario.title}", ""]
+        head = f"| server | {scenario.unit} (median) | min–max |"
+        rule = "|---|---:|---:|"
+        if scenario.p99:
+            head += " p99 ms |"
+            rule += "---:|"
+        if scenario.key in ("echo16", "echo1", "polling"):
+            head += " fairness |"
+            rule += "---:|"
+        if scenario.key == "fanout":
+            head += " lost (worst) |"
+            rule += "---:|"
+        head += " server CPU % | bench CPU % | vs socketioxide | runs |"
+        rule += "---:|---:|---:|---|"
+        lines += [head, rule]
+        for key in scenario.servers:
+            s = stats[key]
+            label = servers[key].label
+            if s is None:
+                continue
+            if not s["ok"]:
+                blanks = " | ".join(["–"] * (head.count("|") - 4))
+                lines.append(f"| {label} | **failed** | {blanks} | "
+                             f"0/{s['runs']}: {'; '.join(s['errors'])} |")
+                continue
+            row = f"| {label} | {fmt(s['median'])} | {fmt(s['min'])}–{fmt(s['max'])} |"
+            if scenario.p99:
+                row += f" {s['p99_ms']:.2f} |"
+            if scenario.key in ("echo16", "echo1", "polling"):
+                row += f" {s['fairness']:.3f} |"
+            if scenario.key == "fanout":
+                row += f" {s['lost']:.0f} |"
+            bound = s["bench_cpu"] >= 90 and s["server_cpu"] < 85
+            r = ratio(s, stats.get("socketioxide"), scenario.higher_is_better)
+            runs = f"{s['ok']}/{s['runs']}"
+            if s["errors"]:
+                runs += ": " + "; ".join(s["errors"])
+            row += (f" {fmt(s['server_cpu'])} | {fmt(s['bench_cpu'])}{' ⚠' if bound else ''} |"
+                    f" {'–' if r is None else f'{r:.2f}x'} | {runs} |")
+            lines.append(row)
+        if not scenario.higher_is_better:
+            lines += ["", "Lower is better; the ratio is socketioxide's bytes over the server's."]
+        lines += ["", "| Sockeye target | measured | |", "|---|---|---|"]
+        for target, measured, met in targets(scenario, stats):
+            verdict = "met" if met else ("not measured" if met is None else "**not met**")
+            lines.append(f"| {target} | {measured} | {verdict} |")
+        lines.append("")
+    lines += ["Raw lines: `bench/results/latest.json`; chart: `bench/results/latest.svg`.", ""]
+    return "\n".join(lines)
+
+
+COLOURS = {"sockeye": "#1f77b4", "socketioxide": "#ff7f0e", "node": "#2ca02c", "raw": "#7f7f7f"}
+
+
+def svg(rows: list[dict], plan: list[Scenario], servers: dict[str, Server]) -> str:
+    """A grouped bar chart: per scenario, each server's median over socketioxide's."""
+    keys = ["sockeye", "socketioxide", "node", "raw"]
+    bar, gap, group_gap = 22, 4, 36
+    left, top, height = 60, 50, 260
+    groups = []
+    top_ratio = 1.0
+    for scenario in plan:
+        stats = {k: summary(rows, scenario, k) for k in scenario.servers}
+        bars = []
+        for key in keys:
+            if key not in scenario.servers:
+                continue
+            r = ratio(stats[key], stats.get("socketioxide"), scenario.higher_is_better)
+            bars.append((key, r))
+            if r is not None:
+                top_ratio = max(top_ratio, r)
+        groups.append((scenario, bars))
+    # Ratios far above the rest (raw echo) are clipped so the others stay readable.
+    scale_max = min(max(2.0, top_ratio * 1.1), 6.0)
+    y = lambda v: top + height - min(v, scale_max) / scale_max * height  # noqa: E731
+    width = left + sum(len(b) * (bar + gap) + group_gap for _, b in groups) + 150
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{top + height + 90}"'
+           ' font-family="sans-serif" font-size="11">',
+           f'<rect width="{width}" height="{top + height + 90}" fill="white"/>',
+           f'<text x="{left}" y="22" font-size="14">Each server over socketioxide (= 1), '
+           'median of the runs; higher is better (idle: socketioxide bytes / server bytes)</text>']
+    tick = 0.0
+    while tick <= scale_max + 1e-9:
+        out.append(f'<line x1="{left}" x2="{width - 150}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
+                   f'stroke="{"#000" if tick in (0.0, 1.0) else "#ddd"}"/>')
+        out.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:g}</text>')
+        tick += 0.5 if scale_max <= 3 else 1.0
+    x = left + group_gap / 2
+    for scenario, bars in groups:
+        start = x
+        for key, r in bars:
+            if r is None:
+                out.append(f'<text x="{x + bar / 2:.1f}" y="{y(0) - 4:.1f}" font-size="9" '
+                           f'text-anchor="end" transform="rotate(-90 {x + bar / 2:.1f} '
+                           f'{y(0) - 4:.1f})" fill="#c00">failed</text>')
+            else:
+                out.append(f'<rect x="{x:.1f}" y="{y(r):.1f}" width="{bar}" '
+                           f'height="{y(0) - y(r):.1f}" fill="{COLOURS[key]}"/>')
+                label = f"{r:.2f}" + ("+" if r > scale_max else "")
+                out.append(f'<text x="{x + bar / 2:.1f}" y="{y(r) - 3:.1f}" font-size="9" '
+                           f'text-anchor="middle">{label}</text>')
+            x += bar + gap
+        out.append(f'<text x="{(start + x) / 2:.1f}" y="{top + height + 16}" '
+                   f'text-anchor="middle">{scenario.key}</text>')
+        x += group_gap
+    for i, key in enumerate(keys):
+        ly = top + 10 + i * 18
+        out.append(f'<rect x="{width - 140}" y="{ly}" width="12" height="12" '
+                   f'fill="{COLOURS[key]}"/>')
+        out.append(f'<text x="{width - 122}" y="{ly + 10}">{servers[key].label}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=3, help="repetitions (default 3)")
+    parser.add_argument("--seconds", type=float, default=3.0,
+                        help="measured seconds per run (default 3)")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="scenario keys to run (default all)")
+    parser.add_argument("--servers", nargs="*", default=None,
+                        help="server keys to run (default all)")
+    parser.add_argument("--no-build", action="store_true", help="use the existing builds")
+    options = parser.parse_args()
+
+    began = time.monotonic()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    logs = ROOT / "target" / "bench-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    servers = build(logs, options.no_build)
+    for server in servers.values():
+        if server.unavailable:
+            print(f"! {server.label}: {server.unavailable}", flush=True)
+    plan = [s for s in scenarios(options.seconds) if not options.only or s.key in options.only]
+    if options.servers:
+        for s in plan:
+            s.servers = [k for k in s.servers if k in options.servers]
+    rows: list[dict] = []
+    for rep in range(1, options.reps + 1):
+        for scenario in plan:
+            for key in scenario.servers:
+                record = run_one(scenario, servers[key], rep, options.seconds, logs)
+                rows.append(record)
+                shown = record.get("error") or f"{scenario.metric}={record.get(scenario.metric)}"
+                print(f"[rep {rep}] {scenario.key:8} {key:13} {shown}", flush=True)
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "reps": options.reps,
+        "seconds": options.seconds,
+        "cpus": os.cpu_count(),
+        "wall_seconds": time.monotonic() - began,
+    }
+    (RESULTS / "latest.json").write_text(json.dumps({"meta": meta, "runs": rows}, indent=1) + "\n")
+    report = markdown(rows, plan, servers, meta)
+    (RESULTS / "latest.md").write_text(report)
+    (RESULTS / "latest.svg").write_text(svg(rows, plan, servers))
+    print(report)
+    print(f"wrote {RESULTS.relative_to(ROOT)}/latest.{{md,json,svg}} in {meta['wall_seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
