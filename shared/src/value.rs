@@ -168,7 +168,16 @@ impl Value {
 }
 
 fn write_json_string(out: &mut Vec<u8>, s: &str) {
-    // serde_json's string escaping matches JSON.stringify for every code point we emit.
+    // Most strings need no escape (no quote, backslash or control character): copy
+    // them as they are. The rest go through serde_json, whose escaping matches
+    // JSON.stringify for every code point a Rust string can hold.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     serde_json::to_writer(out, s).expect("writing a str into a Vec cannot fail");
 }
 
