@@ -266,7 +266,8 @@ def targets(scenario: Scenario, s: dict[str, dict | None]) -> list[tuple[str, st
 
     def vs(factor: float, peer: dict | None, name: str) -> None:
         r = ratio(me, peer, scenario.higher_is_better)
-        label = f"at least {factor:g}x {name}'s {scenario.unit}"
+        label = (f"at least {name}'s {scenario.unit}" if factor == 1
+                 else f"at least {factor:g}x {name}'s {scenario.unit}")
         out.append((label, "–" if r is None else f"{r:.2f}x", None if r is None else r >= factor))
 
     if scenario.key == "echo16":
@@ -302,14 +303,18 @@ def markdown(rows: list[dict], plan: list[Scenario], servers: dict[str, Server],
     lines = [
         "# Benchmark results",
         "",
-        f"`bash bench/run.sh` on {meta['date']}: {meta['reps']} repetitions, interleaved, "
+        f"`bash bench/run.sh` on {meta['date']}: {meta['reps']} repetition{'s' if meta['reps'] != 1 else ''}, interleaved, "
         f"{meta['seconds']:g} s measured per run; servers pinned to core {SERVER_CORE}, the "
         f"load generator to core {BENCH_CORE} (`taskset`); {meta['cpus']} cores; whole run "
         f"{meta['wall_seconds']:.0f} s. Figures are the median of the repetitions, with "
         "min–max; p99 and CPU shares are medians. CPU % is of one core: a load generator near "
         "100 % while the server is well below it marks a run bound by the load generator (⚠).",
         "",
+        f"Commit {meta['commit']}; "
+        + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".",
+        "",
     ]
+    lines += headline(rows, plan, servers)
     for scenario in plan:
         stats = {k: summary(rows, scenario, k) for k in scenario.servers}
         lines += [f"## {scenario.title}", ""]
@@ -363,6 +368,39 @@ def markdown(rows: list[dict], plan: list[Scenario], servers: dict[str, Server],
     return "\n".join(lines)
 
 
+def headline(rows: list[dict], plan: list[Scenario], servers: dict[str, Server]) -> list[str]:
+    """One line per scenario: every server's median, Sockeye's ratio, the targets."""
+    keys = ["sockeye", "socketioxide", "node", "raw"]
+    lines = ["| scenario | " + " | ".join(servers[k].label for k in keys)
+             + " | Sockeye / socketioxide | Sockeye's targets |",
+             "|---|" + "---:|" * len(keys) + "---:|---|"]
+    for scenario in plan:
+        stats = {k: summary(rows, scenario, k) for k in scenario.servers}
+        cells = []
+        for key in keys:
+            s = stats.get(key)
+            if key not in scenario.servers or s is None:
+                cells.append("")
+            elif not s["ok"]:
+                cells.append("**failed**")
+            else:
+                cells.append(fmt(s["median"]))
+        r = ratio(stats.get("sockeye"), stats.get("socketioxide"), scenario.higher_is_better)
+        verdicts = [met for _, _, met in targets(scenario, stats)]
+        met = sum(1 for v in verdicts if v)
+        unknown = sum(1 for v in verdicts if v is None)
+        verdict = f"{met}/{len(verdicts)} met" + (f" ({unknown} not measured)" if unknown else "")
+        lines.append(f"| {scenario.title} ({scenario.unit}) | " + " | ".join(cells)
+                     + f" | {'–' if r is None else f'{r:.2f}x'} | {verdict} |")
+    return lines + [
+        "",
+        "Ratios say how many times better: for idle memory, socketioxide's bytes per socket "
+        "over Sockeye's. The raw WebSocket echo counts plain echoes, no Socket.IO framing: "
+        "the limit of the machine, not a peer.",
+        "",
+    ]
+
+
 COLOURS = {"sockeye": "#1f77b4", "socketioxide": "#ff7f0e", "node": "#2ca02c", "raw": "#7f7f7f"}
 
 
@@ -388,9 +426,9 @@ def svg(rows: list[dict], plan: list[Scenario], servers: dict[str, Server]) -> s
     scale_max = min(max(2.0, top_ratio * 1.1), 6.0)
     y = lambda v: top + height - min(v, scale_max) / scale_max * height  # noqa: E731
     width = left + sum(len(b) * (bar + gap) + group_gap for _, b in groups) + 150
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{top + height + 90}"'
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{top + height + 45}"'
            ' font-family="sans-serif" font-size="11">',
-           f'<rect width="{width}" height="{top + height + 90}" fill="white"/>',
+           f'<rect width="{width}" height="{top + height + 45}" fill="white"/>',
            f'<text x="{left}" y="22" font-size="14">Each server over socketioxide (= 1), '
            'median of the runs; higher is better (idle: socketioxide bytes / server bytes)</text>']
     tick = 0.0
@@ -416,6 +454,8 @@ def svg(rows: list[dict], plan: list[Scenario], servers: dict[str, Server]) -> s
             x += bar + gap
         out.append(f'<text x="{(start + x) / 2:.1f}" y="{top + height + 16}" '
                    f'text-anchor="middle">{scenario.key}</text>')
+        out.append(f'<text x="{(start + x) / 2:.1f}" y="{top + height + 30}" font-size="9" '
+                   f'text-anchor="middle" fill="#555">{scenario.unit}</text>')
         x += group_gap
     for i, key in enumerate(keys):
         ly = top + 10 + i * 18
@@ -424,6 +464,38 @@ def svg(rows: list[dict], plan: list[Scenario], servers: dict[str, Server]) -> s
         out.append(f'<text x="{width - 122}" y="{ly + 10}">{servers[key].label}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def git_commit() -> str:
+    """The commit measured, marked when the working tree differs from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+    return head + (" (with uncommitted changes)" if dirty else "")
+
+
+def versions() -> dict[str, str]:
+    """The peers' library versions, from their lock files."""
+    found = {}
+    lock = PEERS / "socketioxide" / "Cargo.lock"
+    if lock.is_file():
+        match = re.search(r'name = "socketioxide"\nversion = "([^"]+)"', lock.read_text())
+        if match:
+            found["socketioxide"] = match.group(1)
+    lock = PEERS / "node" / "package-lock.json"
+    if lock.is_file():
+        packages = json.loads(lock.read_text()).get("packages", {})
+        found["socket.io"] = packages.get("node_modules/socket.io", {}).get("version", "?")
+    try:
+        found["node"] = subprocess.run(["node", "--version"], capture_output=True,
+                                       text=True).stdout.strip()
+    except OSError:
+        pass
+    return found
 
 
 def main() -> None:
@@ -460,6 +532,8 @@ def main() -> None:
                 print(f"[rep {rep}] {scenario.key:8} {key:13} {shown}", flush=True)
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "commit": git_commit(),
+        "versions": versions(),
         "reps": options.reps,
         "seconds": options.seconds,
         "cpus": os.cpu_count(),
