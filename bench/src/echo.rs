@@ -6,11 +6,11 @@
 //! write, as an application that emits from its ack callbacks would.
 
 use crate::cpu::CpuSample;
+use crate::frames::FrameStream;
 use crate::polling::PollingSession;
 use crate::report::{Latencies, Tally};
-use crate::session::{open_websocket, Session};
+use crate::session::connect_frames;
 use crate::wire::{ack_id, EventTemplate};
-use futures_util::{SinkExt, StreamExt};
 use sockeye_protocol::socket::Packet;
 use sockeye_protocol::{json, Value};
 use std::collections::{HashMap, VecDeque};
@@ -18,7 +18,6 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Barrier;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 /// How the load generator talks to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -61,17 +60,17 @@ pub async fn run(
         let start = start.clone();
         let task = match transport {
             Transport::Websocket => {
-                let session = Session::connect(url).await?;
-                tokio::spawn(over_websocket(session, in_flight, start, duration))
+                let stream = connect_frames(url).await?;
+                tokio::spawn(over_websocket(stream, in_flight, start, duration))
             }
             Transport::Polling => {
                 let session = PollingSession::connect(url).await?;
                 tokio::spawn(over_polling(session, in_flight, start, duration))
             }
             Transport::Raw => {
-                let ws_url = url.replacen("http", "ws", 1);
-                let ws = open_websocket(&ws_url).await?;
-                tokio::spawn(raw(ws, in_flight, start, duration))
+                let ws_url = format!("{}/", url.trim_end_matches('/').replacen("http", "ws", 1));
+                let stream = FrameStream::connect(&ws_url).await?;
+                tokio::spawn(raw(stream, in_flight, start, duration))
             }
         };
         tasks.push(task);
@@ -175,43 +174,54 @@ fn ack_of(packet: Packet) -> Option<u64> {
 }
 
 async fn over_websocket(
-    mut session: Session,
+    mut stream: FrameStream,
     in_flight: usize,
     start: Arc<Barrier>,
     duration: Duration,
 ) -> Result<Tally, String> {
     let template = EventTemplate::new("echo", vec![payload()]);
+    let mut text = String::with_capacity(128);
     start.wait().await;
     let mut window = InFlight::new(in_flight, duration);
     let mut tally = Tally::default();
     let now = Instant::now();
     for _ in 0..in_flight {
-        session
-            .feed_text(template.with_id(window.emit(now)))
-            .await?;
+        template.write_with_id(window.emit(now), &mut text);
+        stream.feed_text(text.as_bytes());
     }
-    session.flush().await?;
+    stream.flush().await?;
     while !window.sent.is_empty() {
-        let first = tokio::time::timeout(ACK_TIMEOUT, session.next_text())
-            .await
-            .map_err(|_| "no ack within 30 s".to_string())??;
-        let now = Instant::now();
-        // Acks are only scanned for their id (see `wire`): the bench must outrun the
-        // server, and decoding every ack's JSON would make it the bottleneck.
-        let mut replies = usize::from(window.ack(ack_id(&first), &mut tally, now));
-        while let Some(text) = session.try_next_text().await? {
-            replies += usize::from(window.ack(ack_id(&text), &mut tally, now));
+        let mut replies = 0;
+        let mut ping = false;
+        let mut read_at = None;
+        {
+            // Acks are only scanned for their id (see `wire`): the bench must outrun
+            // the server, and decoding every ack's JSON would make it the bottleneck.
+            let mut on_text = |text: &[u8]| {
+                let now = *read_at.get_or_insert_with(Instant::now);
+                if text == b"2" {
+                    ping = true;
+                } else if window.ack(ack_id(text), &mut tally, now) {
+                    replies += 1;
+                }
+            };
+            tokio::time::timeout(ACK_TIMEOUT, stream.read_texts(&mut on_text))
+                .await
+                .map_err(|_| "no ack within 30 s".to_string())??;
+            // And whatever else has already arrived, to answer it all in one write.
+            stream.try_read_texts(&mut on_text)?;
         }
-        if replies > 0 {
-            for _ in 0..replies {
-                session
-                    .feed_text(template.with_id(window.emit(now)))
-                    .await?;
-            }
-            session.flush().await?;
+        let now = read_at.unwrap_or_else(Instant::now);
+        for _ in 0..replies {
+            template.write_with_id(window.emit(now), &mut text);
+            stream.feed_text(text.as_bytes());
         }
+        if ping {
+            stream.feed_text(b"3");
+        }
+        stream.flush().await?;
     }
-    session.close().await;
+    stream.close().await;
     Ok(tally)
 }
 
@@ -252,59 +262,42 @@ async fn over_polling(
 /// Plain WebSocket echoes: the same 64 bytes, answered in order (a FIFO of send times
 /// stands in for ack ids).
 async fn raw(
-    mut ws: crate::session::Ws,
+    mut stream: FrameStream,
     in_flight: usize,
     start: Arc<Barrier>,
     duration: Duration,
 ) -> Result<Tally, String> {
-    // Shared bytes: a message per send without a copy per send.
-    let text = Utf8Bytes::from(payload().to_json().to_string());
+    let text = payload().to_json().to_string();
     start.wait().await;
     let deadline = Instant::now() + duration;
     let mut sent: VecDeque<Instant> = VecDeque::with_capacity(in_flight);
     let mut tally = Tally::default();
-    let send_err = |e: tokio_tungstenite::tungstenite::Error| format!("send: {e}");
     let now = Instant::now();
     for _ in 0..in_flight {
-        ws.feed(Message::Text(text.clone()))
-            .await
-            .map_err(send_err)?;
+        stream.feed_text(text.as_bytes());
         sent.push_back(now);
     }
-    ws.flush().await.map_err(send_err)?;
+    stream.flush().await?;
     while !sent.is_empty() {
-        let mut echoes = 0;
-        let first = tokio::time::timeout(ACK_TIMEOUT, ws.next())
+        let read = stream.read_texts(|_| {});
+        let mut echoes = tokio::time::timeout(ACK_TIMEOUT, read)
             .await
-            .map_err(|_| "no echo within 30 s".to_string())?;
-        let mut message = Some(first);
-        while let Some(next) = message.take() {
-            match next {
-                Some(Ok(Message::Text(_))) => echoes += 1,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(format!("read: {e}")),
-                None => return Err("connection closed".into()),
-            }
-            message = match futures_util::poll!(ws.next()) {
-                std::task::Poll::Ready(next) => Some(next),
-                std::task::Poll::Pending => None,
-            };
-        }
+            .map_err(|_| "no echo within 30 s".to_string())??;
+        echoes += stream.try_read_texts(|_| {})?;
         let now = Instant::now();
         for _ in 0..echoes {
             let at = sent.pop_front().ok_or("more echoes than messages sent")?;
             tally.record(now.duration_since(at));
         }
-        if now < deadline && echoes > 0 {
+        if now < deadline {
             for _ in 0..echoes {
-                ws.feed(Message::Text(text.clone()))
-                    .await
-                    .map_err(send_err)?;
+                stream.feed_text(text.as_bytes());
                 sent.push_back(now);
             }
-            ws.flush().await.map_err(send_err)?;
         }
+        // Also carries the pongs of any pings read.
+        stream.flush().await?;
     }
-    crate::session::close_websocket(ws).await;
+    stream.close().await;
     Ok(tally)
 }

@@ -7,8 +7,9 @@
 //! connections, decoding every delivery would make the load generator the bottleneck.
 
 use crate::cpu::CpuSample;
+use crate::frames::FrameStream;
 use crate::report::{Latencies, Tally};
-use crate::session::Session;
+use crate::session::{connect_frames, Session};
 use crate::wire::stamp_of;
 use sockeye_protocol::socket::Packet;
 use sockeye_protocol::{json, Value};
@@ -36,9 +37,9 @@ pub async fn run(
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks = Vec::with_capacity(receivers);
     for _ in 0..receivers {
-        let session = Session::connect(url).await?;
+        let stream = connect_frames(url).await?;
         tasks.push(tokio::spawn(receive(
-            session,
+            stream,
             epoch,
             delivered.clone(),
             stop.clone(),
@@ -149,31 +150,43 @@ fn stamped(micros: u64) -> Value {
 
 /// Counts `fanout` deliveries and their latencies until told to stop.
 async fn receive(
-    mut session: Session,
+    mut stream: FrameStream,
     epoch: Instant,
     delivered: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<Tally, String> {
     let mut tally = Tally::default();
     loop {
-        let first = tokio::select! {
-            biased;
-            _ = stop.changed() => break,
-            text = session.next_text() => text?,
-        };
-        let now = epoch.elapsed().as_micros() as u64;
         let mut count = 0;
-        let mut text = Some(first);
-        while let Some(message) = text.take() {
-            if let Some(stamp) = stamp_of(message.as_str(), "fanout") {
-                tally.record(Duration::from_micros(now.saturating_sub(stamp)));
-                count += 1;
-            }
-            text = session.try_next_text().await?;
+        let mut ping = false;
+        let mut read_at = None;
+        {
+            let mut on_text = |text: &[u8]| {
+                // One clock reading per burst: the deliveries of a burst were all
+                // there when it was read.
+                let now = *read_at.get_or_insert_with(|| epoch.elapsed().as_micros() as u64);
+                if let Some(stamp) = stamp_of(text, "fanout") {
+                    tally.record(Duration::from_micros(now.saturating_sub(stamp)));
+                    count += 1;
+                } else if text == b"2" {
+                    ping = true;
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = stop.changed() => break,
+                read = stream.read_texts(&mut on_text) => read?,
+            };
+            stream.try_read_texts(&mut on_text)?;
         }
         delivered.fetch_add(count, Ordering::Relaxed);
+        if ping {
+            stream.feed_text(b"3");
+        }
+        // Also carries the pongs of any WebSocket pings read.
+        stream.flush().await?;
     }
-    session.close().await;
+    stream.close().await;
     Ok(tally)
 }
 
@@ -184,7 +197,7 @@ mod tests {
     #[test]
     fn the_argument_is_64_bytes_and_its_stamp_is_found() {
         let text = format!("42[\"fanout\",{}]", stamped(1234567).to_json());
-        assert_eq!(stamp_of(&text, "fanout"), Some(1234567));
+        assert_eq!(stamp_of(text.as_bytes(), "fanout"), Some(1234567));
         assert_eq!(stamped(1234567).to_json().to_string().len(), 64);
     }
 }

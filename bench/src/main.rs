@@ -20,6 +20,7 @@ mod connect;
 mod cpu;
 mod echo;
 mod fanout;
+mod frames;
 mod idle;
 mod polling;
 mod report;

@@ -5,10 +5,10 @@
 //! measures: reads take every frame already received before they wait, so a caller can
 //! answer a burst with one write.
 
+use crate::frames::FrameStream;
 use futures_util::{SinkExt, StreamExt};
 use sockeye_protocol::engine::Packet as EnginePacket;
 use sockeye_protocol::socket::{Decoder, Packet};
-use std::task::Poll;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -59,6 +59,39 @@ pub fn socketio_ws_url(url: &str) -> String {
         "{}/socket.io/?EIO=4&transport=websocket",
         url.trim_end_matches('/').replacen("http", "ws", 1)
     )
+}
+
+/// Connects a bare [`FrameStream`] to `url` (`http://host:port`) and joins `/`, for the
+/// hot loops; the packets are the protocol crate's, as in [`Session::connect`].
+pub async fn connect_frames(url: &str) -> Result<FrameStream, String> {
+    let mut ws = FrameStream::connect(&socketio_ws_url(url)).await?;
+    let mut opened = false;
+    while !opened {
+        ws.read_texts(|text| opened |= text.first() == Some(&b'0'))
+            .await?;
+    }
+    let join = Packet::Connect {
+        namespace: "/".into(),
+        data: None,
+    };
+    ws.feed_text(join.encode_with_prefix("4").text.as_bytes());
+    ws.flush().await?;
+    let mut joined = None;
+    while joined.is_none() {
+        ws.read_texts(|text| {
+            if text.starts_with(b"40") {
+                joined = Some(Ok(()));
+            } else if text.starts_with(b"44") {
+                joined = Some(Err(format!(
+                    "join refused: {}",
+                    String::from_utf8_lossy(text)
+                )));
+            }
+        })
+        .await?;
+    }
+    joined.expect("set above")?;
+    Ok(ws)
 }
 
 /// A connected client of the main namespace.
@@ -143,16 +176,6 @@ impl Session {
         }
     }
 
-    /// [`Session::next_text`] if a message is already received; `None` rather than wait.
-    pub async fn try_next_text(&mut self) -> Result<Option<Utf8Bytes>, String> {
-        while let Some(message) = self.try_next_message().await? {
-            if let Some(text) = self.text_of(message).await? {
-                return Ok(Some(text));
-            }
-        }
-        Ok(None)
-    }
-
     /// The text of a message, after answering it if it is a ping.
     async fn text_of(&mut self, message: Message) -> Result<Option<Utf8Bytes>, String> {
         match message {
@@ -200,16 +223,6 @@ impl Session {
             Some(Ok(message)) => Ok(message),
             Some(Err(e)) => Err(format!("read: {e}")),
             None => Err("connection closed".into()),
-        }
-    }
-
-    async fn try_next_message(&mut self) -> Result<Option<Message>, String> {
-        let ws = &mut self.ws;
-        match std::future::poll_fn(|cx| Poll::Ready(ws.poll_next_unpin(cx))).await {
-            Poll::Ready(Some(Ok(message))) => Ok(Some(message)),
-            Poll::Ready(Some(Err(e))) => Err(format!("read: {e}")),
-            Poll::Ready(None) => Err("connection closed".into()),
-            Poll::Pending => Ok(None),
         }
     }
 }

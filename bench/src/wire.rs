@@ -31,32 +31,48 @@ impl EventTemplate {
     }
 
     /// The message with ack id `id`: `42<id>["name",...]`.
+    #[cfg(test)]
     pub fn with_id(&self, id: u64) -> String {
-        let mut text = String::with_capacity(self.tail.len() + 22);
-        text.push_str("42");
-        let _ = write!(text, "{id}");
-        text.push_str(&self.tail);
+        let mut text = String::new();
+        self.write_with_id(id, &mut text);
         text
+    }
+
+    /// Writes the message with ack id `id` into `out` (cleared first), so a loop can
+    /// reuse one buffer.
+    pub fn write_with_id(&self, id: u64, out: &mut String) {
+        out.clear();
+        out.push_str("42");
+        let _ = write!(out, "{id}");
+        out.push_str(&self.tail);
     }
 }
 
 /// The ack id of an ack to the main namespace (`43<id>[...]`); `None` for anything else.
-pub fn ack_id(text: &str) -> Option<u64> {
-    leading_number(text.strip_prefix("43")?)
+pub fn ack_id(text: &[u8]) -> Option<u64> {
+    leading_number(text.strip_prefix(b"43")?)
 }
 
 /// The value of `"t":` in the first argument of a `name` event of the main namespace
 /// (`42["name",{"t":123,...}]`); `None` for anything else.
-pub fn stamp_of(text: &str, name: &str) -> Option<u64> {
-    let rest = text.strip_prefix("42[\"")?.strip_prefix(name)?;
-    let rest = rest.strip_prefix("\",")?;
-    leading_number(&rest[rest.find("\"t\":")? + 4..])
+pub fn stamp_of(text: &[u8], name: &str) -> Option<u64> {
+    let rest = text.strip_prefix(b"42[\"")?.strip_prefix(name.as_bytes())?;
+    let rest = rest.strip_prefix(b"\",")?;
+    let at = rest.windows(4).position(|w| w == b"\"t\":")?;
+    leading_number(&rest[at + 4..])
 }
 
 /// The decimal number at the start of `text`, if it is followed by something.
-fn leading_number(text: &str) -> Option<u64> {
-    let end = text.bytes().position(|b| !b.is_ascii_digit())?;
-    text[..end].parse().ok()
+fn leading_number(text: &[u8]) -> Option<u64> {
+    let end = text.iter().position(|b| !b.is_ascii_digit())?;
+    if end == 0 || end > 19 {
+        return None;
+    }
+    Some(
+        text[..end]
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')),
+    )
 }
 
 #[cfg(test)]
@@ -85,11 +101,11 @@ mod tests {
             id: 98_765,
         };
         let text = ack.encode_with_prefix("4").text;
-        assert_eq!(ack_id(&text), Some(98_765));
+        assert_eq!(ack_id(text.as_bytes()), Some(98_765));
         // What else can arrive: an event, a ping, a truncated ack.
-        assert_eq!(ack_id("42[\"echo\"]"), None);
-        assert_eq!(ack_id("2"), None);
-        assert_eq!(ack_id("4312"), None);
+        assert_eq!(ack_id(b"42[\"echo\"]"), None);
+        assert_eq!(ack_id(b"2"), None);
+        assert_eq!(ack_id(b"4312"), None);
     }
 
     #[test]
@@ -104,9 +120,9 @@ mod tests {
         // The scan agrees with a full decode.
         let decoded = Decoder::default().decode_text(&text[1..]).unwrap();
         assert!(matches!(decoded, Some(Packet::Event { .. })));
-        assert_eq!(stamp_of(&text, "fanout"), Some(1_234_567));
-        assert_eq!(stamp_of(&text, "other"), None);
-        assert_eq!(stamp_of("43[\"fanout\",{\"t\":1}]", "fanout"), None);
-        assert_eq!(stamp_of("3", "fanout"), None);
+        assert_eq!(stamp_of(text.as_bytes(), "fanout"), Some(1_234_567));
+        assert_eq!(stamp_of(text.as_bytes(), "other"), None);
+        assert_eq!(stamp_of(b"43[\"fanout\",{\"t\":1}]", "fanout"), None);
+        assert_eq!(stamp_of(b"3", "fanout"), None);
     }
 }
