@@ -20,6 +20,8 @@ command -v node >/dev/null || need_apt+=(nodejs npm)
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   need_apt+=(chromium chromium-driver)
 fi
+# The cluster suite starts its own redis-server on a free port.
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

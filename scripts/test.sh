@@ -90,6 +90,13 @@ if [ -d tests/js/interop ] && ls tests/js/interop/*.test.mjs >/dev/null 2>&1; th
     node_suite "interop: official socket.io-client against Sockeye" "$LOGS/interop.log" interop/
 fi
 
+# Two Sockeye nodes and a Node socket.io node with @socket.io/redis-adapter on one real
+# Redis (the suite starts its own redis-server on a free port, and stops it mid-way).
+if [ -d tests/js/cluster ] && ls tests/js/cluster/*.test.mjs >/dev/null 2>&1; then
+  CLUSTER_NODE_CMD="$EXAMPLES/cluster_node" SOCKEYE_BIN="$ROOT/target/debug/sockeye" \
+    node_suite "cluster: Sockeye and Node socket.io nodes on one Redis" "$LOGS/cluster.log" cluster/
+fi
+
 # --- the browser client --------------------------------------------------------------
 # wasm-pack and wasm-bindgen come from cargo install; npm binaryen's wasm-opt from tests/js.
 export PATH="$ROOT/tests/js/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"

@@ -2,10 +2,17 @@
 //!
 //! A namespace asks its adapter which sockets a broadcast reaches; the namespace then
 //! hands the already-encoded frames to each of them. An adapter for several nodes
-//! (Redis) implements the same trait and also forwards broadcasts to the other nodes.
+//! (Redis) implements the same trait: its membership methods answer for this node, and
+//! its `remote_*` methods carry the same operation to the other nodes. The defaults of
+//! the `remote_*` methods say "this node is the whole cluster".
 
 use crate::hash::{Map, Set};
+use crate::remote::{AdapterError, SocketInfo};
+use futures_util::future::{self, BoxFuture};
+use sockeye_protocol::socket::Packet;
+use sockeye_protocol::Value;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 /// A socket id.
 pub type Sid = Arc<str>;
@@ -46,6 +53,43 @@ pub trait Adapter: Send + Sync + 'static {
     }
     /// All rooms that have at least one local socket.
     fn rooms(&self) -> Vec<Room>;
+
+    /// Hands a broadcast to the other nodes (this node has delivered it already).
+    fn remote_broadcast(&self, _packet: &Packet, _opts: &BroadcastOptions) {}
+    /// Makes the matching sockets of the other nodes join `rooms` (`socketsJoin`).
+    fn remote_join(&self, _opts: &BroadcastOptions, _rooms: &[Room]) {}
+    /// Makes the matching sockets of the other nodes leave `rooms` (`socketsLeave`).
+    fn remote_leave(&self, _opts: &BroadcastOptions, _rooms: &[Room]) {}
+    /// Disconnects the matching sockets of the other nodes (`disconnectSockets`);
+    /// `close` closes their whole connections.
+    fn remote_disconnect(&self, _opts: &BroadcastOptions, _close: bool) {}
+    /// The matching sockets of the other nodes (`fetchSockets`).
+    fn remote_fetch_sockets(
+        &self,
+        _opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>> {
+        Box::pin(future::ready(Ok(Vec::new())))
+    }
+    /// The rooms of the other nodes (`allRooms`).
+    fn remote_rooms(&self) -> BoxFuture<'static, Result<Vec<Room>, AdapterError>> {
+        Box::pin(future::ready(Ok(Vec::new())))
+    }
+    /// Sends `[event, ...args]` to the namespace's server-side listeners on the other
+    /// nodes (`serverSideEmit`).
+    fn remote_server_side_emit(&self, _data: Vec<Value>) {}
+    /// Like [`Adapter::remote_server_side_emit`], and waits up to `timeout` for one
+    /// answer from each other node.
+    fn remote_server_side_emit_with_ack(
+        &self,
+        _data: Vec<Value>,
+        _timeout: Duration,
+    ) -> BoxFuture<'static, Result<Vec<Value>, AdapterError>> {
+        Box::pin(future::ready(Ok(Vec::new())))
+    }
+    /// How many nodes serve this namespace, this one included.
+    fn server_count(&self) -> BoxFuture<'static, Result<usize, AdapterError>> {
+        Box::pin(future::ready(Ok(1)))
+    }
 }
 
 /// The default adapter: membership kept in this process.
@@ -58,6 +102,17 @@ pub struct LocalAdapter {
 struct Membership {
     rooms: Map<Room, Set<Sid>>,
     sids: Map<Sid, Set<Room>>,
+}
+
+impl LocalAdapter {
+    /// Whether a local socket is in `room`.
+    pub fn has_room(&self, room: &str) -> bool {
+        self.state
+            .read()
+            .expect("adapter lock")
+            .rooms
+            .contains_key(room)
+    }
 }
 
 impl Adapter for LocalAdapter {

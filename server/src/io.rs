@@ -7,6 +7,7 @@ use crate::connection::SocketHandler;
 use crate::engine::{CloseReason, EngineIo};
 use crate::error::{DisconnectReason, EmitError};
 use crate::namespace::{Namespace, NsHandlers, NsInner, Shared};
+use crate::remote::AdapterFactory;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
@@ -175,6 +176,7 @@ impl SocketIo {
 pub struct Builder {
     config: Config,
     state: http::Extensions,
+    adapter: Option<Arc<dyn AdapterFactory>>,
 }
 
 impl Builder {
@@ -238,11 +240,19 @@ impl Builder {
         self
     }
 
+    /// The adapter every namespace gets, such as the Redis adapter that makes several
+    /// servers one cluster (default: the in-memory [`crate::LocalAdapter`]).
+    pub fn adapter(mut self, factory: impl AdapterFactory) -> Self {
+        self.adapter = Some(Arc::new(factory));
+        self
+    }
+
     /// Builds the server.
     pub fn build(self) -> SocketIo {
         let shared = Arc::new(Shared {
             config: self.config.clone(),
             state: self.state,
+            adapter: self.adapter,
         });
         let registry = Arc::new(Registry {
             shared,

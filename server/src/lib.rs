@@ -53,6 +53,9 @@ mod hash;
 mod id;
 mod io;
 mod namespace;
+#[cfg(feature = "redis")]
+pub mod redis;
+mod remote;
 mod socket;
 
 pub use adapter::{Adapter, BroadcastOptions, LocalAdapter, Room, Sid};
@@ -63,5 +66,6 @@ pub use error::{AckError, ConnectError, DisconnectReason, EmitError};
 pub use handshake::Handshake;
 pub use io::{Builder, SocketIo};
 pub use namespace::Namespace;
+pub use remote::{AdapterError, AdapterFactory, NamespaceRef, RemoteSocket, SocketInfo};
 pub use socket::{Socket, TimeoutSocket};
 pub use sockeye_protocol::{json, Value};

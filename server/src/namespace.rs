@@ -1,24 +1,33 @@
 //! Namespaces: a name, its sockets, its adapter and its connect logic.
 
-use crate::adapter::{Adapter, BroadcastOptions, LocalAdapter, Sid};
-use crate::args::IntoArgs;
+use crate::adapter::{Adapter, BroadcastOptions, LocalAdapter, Room, Sid};
+use crate::args::{IntoAck, IntoArgs};
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::config::Config;
 use crate::error::{ConnectError, EmitError};
 use crate::hash::Map;
-use crate::socket::Socket;
+use crate::remote::{AdapterError, AdapterFactory, NamespaceRef};
+use crate::socket::{check_event, Socket};
 use futures_util::future::BoxFuture;
+use sockeye_protocol::Value;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 pub(crate) type Middleware =
     Arc<dyn Fn(Socket) -> BoxFuture<'static, Result<(), ConnectError>> + Send + Sync>;
 pub(crate) type ConnectionHandler = Arc<dyn Fn(Socket) -> BoxFuture<'static, ()> + Send + Sync>;
+/// A listener of events other nodes send with `serverSideEmit`; it resolves to its
+/// answer (used when the sender asked for one).
+pub(crate) type ServerSideHandler =
+    Arc<dyn Fn(Vec<Value>) -> BoxFuture<'static, Value> + Send + Sync>;
 
 /// What every namespace of a server shares: settings and application state.
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) state: http::Extensions,
+    /// Makes each namespace's adapter; `None` is the in-memory [`LocalAdapter`].
+    pub(crate) adapter: Option<Arc<dyn AdapterFactory>>,
 }
 
 /// The connect logic of a namespace; dynamic namespaces share their parent's.
@@ -47,16 +56,27 @@ pub(crate) struct NsInner {
     pub(crate) sockets: RwLock<Map<Sid, Socket>>,
     pub(crate) adapter: Arc<dyn Adapter>,
     pub(crate) shared: Arc<Shared>,
+    pub(crate) server_side_handlers: RwLock<Map<String, ServerSideHandler>>,
 }
 
 impl NsInner {
     pub(crate) fn new(name: &str, handlers: Arc<NsHandlers>, shared: Arc<Shared>) -> Arc<NsInner> {
-        Arc::new(NsInner {
-            name: name.to_owned(),
-            handlers,
-            sockets: RwLock::new(Map::default()),
-            adapter: Arc::new(LocalAdapter::default()),
-            shared,
+        Arc::new_cyclic(|weak| {
+            let adapter: Arc<dyn Adapter> = match &shared.adapter {
+                Some(factory) => factory.create(NamespaceRef {
+                    name: name.into(),
+                    inner: weak.clone(),
+                }),
+                None => Arc::new(LocalAdapter::default()),
+            };
+            NsInner {
+                name: name.to_owned(),
+                handlers,
+                sockets: RwLock::new(Map::default()),
+                adapter,
+                shared,
+                server_side_handlers: RwLock::new(Map::default()),
+            }
         })
     }
 
@@ -142,6 +162,74 @@ impl Namespace {
         BroadcastOperator::new(self.inner.clone(), BroadcastOptions::default())
     }
 
+    /// Listens to `event` sent by other nodes with [`Namespace::server_side_emit`] (or
+    /// socket.io's `serverSideEmit`). What the handler returns is the answer a sender
+    /// that asked for one receives (its first value; `null` for `()`).
+    pub fn on_server_side<F, Fut, R>(&self, event: &str, handler: F)
+    where
+        F: Fn(Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoAck + 'static,
+    {
+        let handler: ServerSideHandler = Arc::new(move |args| {
+            let fut = handler(args);
+            Box::pin(async move {
+                fut.await
+                    .into_ack()
+                    .and_then(|args| args.into_iter().next())
+                    .unwrap_or(Value::Null)
+            })
+        });
+        self.inner
+            .server_side_handlers
+            .write()
+            .expect("server-side handlers lock")
+            .insert(event.to_owned(), handler);
+    }
+
+    /// Sends `event` to this namespace's server-side listeners on every other node
+    /// (socket.io's `serverSideEmit`).
+    pub fn server_side_emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        check_event(event)?;
+        self.inner
+            .adapter
+            .remote_server_side_emit(server_side_data(event, args));
+        Ok(())
+    }
+
+    /// Like [`Namespace::server_side_emit`], and resolves to one answer from each
+    /// other node, or to [`AdapterError::Timeout`] when they do not all answer within
+    /// `timeout`.
+    pub fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<Vec<Value>, AdapterError>> {
+        if check_event(event).is_err() {
+            return Box::pin(async { Ok(Vec::new()) });
+        }
+        self.inner
+            .adapter
+            .remote_server_side_emit_with_ack(server_side_data(event, args), timeout)
+    }
+
+    /// Every room with a socket in it, on every node (socket.io's `allRooms`).
+    pub async fn all_rooms(&self) -> Result<Vec<Room>, AdapterError> {
+        let mut rooms = self.inner.adapter.rooms();
+        for room in self.inner.adapter.remote_rooms().await? {
+            if !rooms.contains(&room) {
+                rooms.push(room);
+            }
+        }
+        Ok(rooms)
+    }
+
+    /// How many nodes serve this namespace, this one included.
+    pub async fn server_count(&self) -> Result<usize, AdapterError> {
+        self.inner.adapter.server_count().await
+    }
+
     /// The sockets connected to this namespace on this server.
     pub fn sockets(&self) -> Vec<Socket> {
         self.inner
@@ -162,6 +250,12 @@ impl Namespace {
             .get(id)
             .cloned()
     }
+}
+
+fn server_side_data(event: &str, args: impl IntoArgs) -> Vec<Value> {
+    let mut data = vec![Value::String(event.to_owned())];
+    data.extend(args.into_args());
+    data
 }
 
 impl std::fmt::Debug for Namespace {

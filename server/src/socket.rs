@@ -57,6 +57,7 @@ pub(crate) struct SocketInner {
     acks: Mutex<Map<u64, oneshot::Sender<Vec<Value>>>>,
     next_ack_id: AtomicU64,
     extensions: Mutex<http::Extensions>,
+    data: Mutex<Value>,
     connected: AtomicBool,
     conn: Weak<ConnSockets>,
 }
@@ -98,6 +99,7 @@ impl Socket {
                 acks: Mutex::new(Map::default()),
                 next_ack_id: AtomicU64::new(0),
                 extensions: Mutex::new(http::Extensions::new()),
+                data: Mutex::new(Value::Object(Vec::new())),
                 connected: AtomicBool::new(false),
                 conn,
             }),
@@ -383,6 +385,17 @@ impl Socket {
             .lock()
             .expect("extensions lock")
             .remove::<T>()
+    }
+
+    /// Sets `socket.data`: JSON that other nodes see in `fetch_sockets` (typed
+    /// per-socket data that stays on this node goes in an extension instead).
+    pub fn set_data(&self, data: impl Into<Value>) {
+        *self.inner.data.lock().expect("data lock") = data.into();
+    }
+
+    /// A copy of `socket.data` (`{}` until set).
+    pub fn data(&self) -> Value {
+        self.inner.data.lock().expect("data lock").clone()
     }
 
     /// The shared application state of type `T` given to the builder.

@@ -3,11 +3,13 @@
 //! WebSocket at `/ws`.
 
 mod chat;
+mod emit;
 mod push;
 mod stream;
 mod ws_chat;
 
 use clap::Parser;
+use sockeye_server::redis::RedisAdapter;
 use sockeye_server::{Cors, SocketIo};
 use std::future::IntoFuture;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -18,6 +20,12 @@ use tower_http::services::ServeDir;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Join a cluster through this Redis (`redis://host:port/`): broadcasts, rooms and
+    /// pushes reach the clients of every node on it, Node socket.io nodes included.
+    #[arg(long, env = "SOCKEYE_REDIS_URL")]
+    redis_url: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "SOCKEYE_HOST", default_value = "127.0.0.1")]
     host: String,
@@ -35,6 +43,13 @@ struct Args {
     log_level: String,
 }
 
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Emits an event to the clients of a cluster through its Redis, with no server
+    /// (like `@socket.io/redis-emitter`); each argument is JSON, or else a string.
+    Emit(emit::EmitArgs),
+}
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
@@ -42,11 +57,29 @@ async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .init();
+    if let Some(Command::Emit(emit)) = args.command {
+        std::process::exit(emit::run(emit).await);
+    }
 
-    let io = SocketIo::builder()
-        .cors(Cors::from_list(args.cors_origins.clone()))
-        .build();
+    let mut builder = SocketIo::builder().cors(Cors::from_list(args.cors_origins.clone()));
+    let mut adapter = None;
+    if let Some(url) = &args.redis_url {
+        match RedisAdapter::connect(url).await {
+            Ok(a) => {
+                builder = builder.adapter(a.clone());
+                adapter = Some(a);
+            }
+            Err(e) => {
+                eprintln!("sockeye: cannot reach Redis at {url}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    let io = builder.build();
     demo_namespaces(&io);
+    if let Some(adapter) = adapter {
+        adapter.subscribed().await;
+    }
     check_static_dir(&args.static_dir);
 
     let app = axum::Router::new()

@@ -1,0 +1,287 @@
+// One cluster on one real Redis: two Sockeye nodes (a, b) and one Node socket.io 4.8
+// node with @socket.io/redis-adapter 8.3 (c), clients from the official
+// socket.io-client on each. Every operation is sent from each node and checked on
+// every node; then both emitters; then Redis goes away and comes back.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import path from "node:path";
+import { createClient } from "redis";
+import { Emitter } from "@socket.io/redis-emitter";
+import {
+  freePort, startRedis, startNode, stop, client, call, next, collect, until, barrier,
+  withTimeout, root, TIMEOUT,
+} from "./harness.mjs";
+
+const run = promisify(execFile);
+let redisPort, redisUrl, redis;
+const nodes = {};
+const names = ["a", "b", "c"];
+let opened = [];
+
+/** A client on node `name`, closed when the test ends. */
+async function on(name, auth = {}) {
+  const socket = await client(nodes[name], auth);
+  opened.push(socket);
+  return socket;
+}
+
+async function closeAll() {
+  for (const s of opened) s.disconnect();
+  opened = [];
+}
+
+before(async () => {
+  redisPort = await freePort();
+  redisUrl = `redis://127.0.0.1:${redisPort}/`;
+  redis = await startRedis(redisPort);
+  const [a, b, c] = await Promise.all([
+    startNode("sockeye", "a", redisUrl),
+    startNode("sockeye", "b", redisUrl),
+    startNode("node", "c", redisUrl),
+  ]);
+  Object.assign(nodes, { a, b, c });
+});
+
+after(async () => {
+  await closeAll();
+  await Promise.all(Object.values(nodes).map((n) => stop(n.child)));
+  if (redis) await stop(redis);
+});
+
+test("every node counts the three nodes of the cluster", async () => {
+  for (const name of names) {
+    const s = await on(name);
+    await until(async () => (await call(s, "servers")) === 3, `${name} sees 3 servers`);
+  }
+  await closeAll();
+});
+
+for (const sender of names) {
+  test(`a room broadcast from ${sender} reaches the room on every node, and only the room`, async () => {
+    const room = `room-${sender}`;
+    const inside = await Promise.all(names.map((n) => on(n, { room })));
+    const outside = await Promise.all(names.map((n) => on(n)));
+    const wrong = outside.map((s) => collect(s, "news"));
+    const from = await on(sender);
+    const got = inside.map((s, i) => next(s, "news", `news at ${names[i]}`));
+    await call(from, "to", room, "news", { from: sender, n: 1 });
+    assert.deepEqual(await Promise.all(got), names.map(() => ({ from: sender, n: 1 })));
+    // Everyone joins the marker room: once the marker is everywhere, a stray "news"
+    // would have arrived too.
+    for (const s of outside) await call(s, "join", room);
+    await barrier(from, outside, room);
+    assert.deepEqual(wrong, [[], [], []]);
+    await closeAll();
+  });
+
+  test(`except from ${sender} leaves out the excluded room on every node`, async () => {
+    const room = `ex-all-${sender}`;
+    const excluded = `ex-out-${sender}`;
+    const kept = await Promise.all(names.map((n) => on(n, { room })));
+    const left = await Promise.all(names.map((n) => on(n, { room })));
+    for (const s of left) await call(s, "join", excluded);
+    const wrong = left.map((s) => collect(s, "except-news"));
+    const from = await on(sender, { room: excluded });
+    const got = kept.map((s, i) => next(s, "except-news", `except-news at ${names[i]}`));
+    await call(from, "except", excluded, "except-news", sender);
+    assert.deepEqual(await Promise.all(got), [sender, sender, sender]);
+    await barrier(from, left, room);
+    assert.deepEqual(wrong, [[], [], []]);
+    await closeAll();
+  });
+
+  test(`socketsJoin and socketsLeave from ${sender} move sockets on every node`, async () => {
+    const source = `src-${sender}`;
+    const target = `dst-${sender}`;
+    const members = await Promise.all(names.map((n) => on(n, { room: source })));
+    const from = await on(sender);
+    await call(from, "sockets-join", source, target);
+    const fetched = await until(async () => {
+      const list = await call(from, "fetch", target);
+      return Array.isArray(list) && list.length === 3 && list;
+    }, `3 sockets in ${target}`);
+    assert.deepEqual(fetched.map((s) => s.data.node).sort(), names);
+    const got = members.map((s) => next(s, "joined-news"));
+    await call(from, "to", target, "joined-news", sender);
+    assert.deepEqual(await Promise.all(got), [sender, sender, sender]);
+    await call(from, "sockets-leave", source, target);
+    await until(async () => {
+      const list = await call(from, "fetch", target);
+      return Array.isArray(list) && list.length === 0;
+    }, `${target} empty`);
+    await closeAll();
+  });
+
+  test(`disconnectSockets from ${sender} disconnects the room on every node`, async () => {
+    const room = `kick-${sender}`;
+    const members = await Promise.all(names.map((n) => on(n, { room })));
+    const bystanders = await Promise.all(names.map((n) => on(n)));
+    const from = await on(sender);
+    const reasons = members.map((s) => next(s, "disconnect"));
+    await call(from, "disconnect-sockets", room);
+    assert.deepEqual(await Promise.all(reasons), names.map(() => "io server disconnect"));
+    assert.ok(bystanders.every((s) => s.connected), "sockets outside the room stay");
+    assert.ok(from.connected);
+    await closeAll();
+  });
+
+  test(`fetchSockets from ${sender} returns the sockets of every node with their data`, async () => {
+    const room = `fetch-${sender}`;
+    const members = await Promise.all(names.map((n) => on(n, { room, user: `user-${n}` })));
+    const from = await on(sender);
+    const list = await call(from, "fetch", room);
+    assert.ok(Array.isArray(list), JSON.stringify(list));
+    const byId = Object.fromEntries(list.map((s) => [s.id, s]));
+    members.forEach((m, i) => {
+      const s = byId[m.id];
+      assert.ok(s, `socket of ${names[i]} fetched`);
+      assert.deepEqual(s.data, { node: names[i], user: `user-${names[i]}` });
+      assert.deepEqual(s.rooms, [m.id, room].sort());
+    });
+    assert.equal(list.length, 3);
+    const rooms = await call(from, "rooms");
+    for (const m of members) assert.ok(rooms.includes(m.id), `${m.id} in allRooms`);
+    assert.ok(rooms.includes(room));
+    await closeAll();
+  });
+
+  test(`serverSideEmit from ${sender}: with an ack every other node answers, without one each hears it`, async () => {
+    const from = await on(sender);
+    const answer = await call(from, "sse", { from: sender });
+    assert.equal(answer.err, null);
+    const others = names.filter((n) => n !== sender);
+    assert.deepEqual(
+      answer.responses.map((r) => r.node).sort(), others,
+      JSON.stringify(answer.responses));
+    for (const r of answer.responses) assert.deepEqual(r.payload, { from: sender });
+    const listeners = await Promise.all(others.map((n) => on(n)));
+    const heard = listeners.map((s) => next(s, "notified"));
+    await call(from, "notify", sender);
+    assert.deepEqual(
+      (await Promise.all(heard)).map((h) => [h.node, h.payload]),
+      others.map((n) => [n, sender]));
+    await closeAll();
+  });
+}
+
+test("local broadcasts stay on their node", async () => {
+  for (const sender of names) {
+    const here = await on(sender);
+    const elsewhere = await Promise.all(names.filter((n) => n !== sender).map((n) => on(n)));
+    const wrong = elsewhere.map((s) => collect(s, "local-news"));
+    const from = await on(sender);
+    const got = next(here, "local-news");
+    await call(from, "local", "local-news", sender);
+    assert.equal(await got, sender);
+    const room = `after-local-${sender}`;
+    for (const s of elsewhere) await call(s, "join", room);
+    await barrier(from, elsewhere, room);
+    assert.deepEqual(wrong, [[], []]);
+    await closeAll();
+  }
+});
+
+test("@socket.io/redis-emitter from Node reaches rooms on Sockeye and Node nodes", async () => {
+  const redisClient = createClient({ url: redisUrl });
+  redisClient.on("error", () => {});
+  await redisClient.connect();
+  try {
+    const emitter = new Emitter(redisClient);
+    const room = "emitter-room";
+    const members = await Promise.all(names.map((n) => on(n, { room })));
+    const outsiders = await Promise.all(names.map((n) => on(n, { room: "emitter-out" })));
+    const wrong = outsiders.map((s) => collect(s, "from-emitter"));
+    const got = members.map((s) => next(s, "from-emitter"));
+    emitter.to(room).emit("from-emitter", { via: "node" }, 2);
+    assert.deepEqual(await Promise.all(got), names.map(() => ({ via: "node" })));
+    // socketsJoin through the emitter, then a broadcast to the new room.
+    emitter.in("emitter-out").socketsJoin("emitter-joined");
+    const sockeye = await on("a");
+    await until(async () => (await call(sockeye, "fetch", "emitter-joined")).length === 3,
+      "emitter's socketsJoin applied on every node");
+    const joined = outsiders.map((s) => next(s, "after-join"));
+    emitter.to("emitter-joined").emit("after-join", 1);
+    assert.deepEqual(await Promise.all(joined), [1, 1, 1]);
+    assert.deepEqual(wrong, [[], [], []]);
+  } finally {
+    await redisClient.quit();
+  }
+  await closeAll();
+});
+
+test("sockeye emit (the Rust emitter) reaches rooms on Sockeye and Node nodes", async () => {
+  const room = "rust-emitter-room";
+  const members = await Promise.all(names.map((n) => on(n, { room })));
+  const got = members.map((s) => next(s, "from-rust"));
+  const bin = process.env.SOCKEYE_BIN ?? path.join(root, "target/debug/sockeye");
+  await withTimeout(run(bin, ["emit", "--redis-url", redisUrl, "--to", room, "from-rust",
+    '{"via":"rust"}']), "sockeye emit");
+  assert.deepEqual(await Promise.all(got), names.map(() => ({ via: "rust" })));
+  await closeAll();
+});
+
+test("Redis stops and starts again: local delivery goes on, cross-node delivery resumes, nothing sent after recovery is lost", async () => {
+  const room = "outage";
+  const receivers = Object.fromEntries(
+    await Promise.all(names.map(async (n) => [n, await on(n, { room })])));
+  const senders = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await on(n)])));
+
+  await stop(redis);
+  // While Redis is away, each node still delivers to its own sockets.
+  for (const n of names) {
+    const got = next(receivers[n], "during", `local delivery on ${n} during the outage`);
+    await call(senders[n], "local", "during", n);
+    assert.equal(await got, n);
+  }
+  // A room broadcast still reaches the sender's own node.
+  const own = next(receivers.a, "during-room");
+  await call(senders.a, "to", room, "during-room", "a");
+  assert.equal(await own, "a");
+
+  redis = await startRedis(redisPort);
+  // Cross-node delivery resumes by itself: probe from each node until every other
+  // node's receiver hears it.
+  for (const from of names) {
+    for (const to of names.filter((n) => n !== from)) {
+      let n = 0;
+      await until(async () => {
+        const tag = `${from}-${to}-${n++}`;
+        const heard = new Promise((resolve) => {
+          const onProbe = (t) => { if (t === tag) { receivers[to].off("probe", onProbe); resolve(true); } };
+          receivers[to].on("probe", onProbe);
+          setTimeout(() => { receivers[to].off("probe", onProbe); resolve(false); }, 500);
+        });
+        await call(senders[from], "to", room, "probe", tag);
+        return heard;
+      }, `${from} -> ${to} after the restart`, TIMEOUT * 4);
+    }
+  }
+  // After recovery: 50 messages from each node, all delivered everywhere, in order.
+  const seen = Object.fromEntries(names.map((n) => [n, collect(receivers[n], "after")]));
+  for (const from of names) {
+    for (let i = 0; i < 50; i++) await call(senders[from], "to", room, "after", `${from}${i}`);
+  }
+  const expected = (from) => Array.from({ length: 50 }, (_, i) => `${from}${i}`);
+  await until(() => names.every((n) => seen[n].length >= 150), "150 messages on every node");
+  for (const n of names) {
+    for (const from of names) {
+      assert.deepEqual(seen[n].filter((m) => m.startsWith(from)), expected(from), `${from} -> ${n}`);
+    }
+    assert.equal(seen[n].length, 150);
+  }
+  for (const node of Object.values(nodes)) {
+    assert.equal(node.child.exitCode, null, `${node.name} still running`);
+  }
+  await closeAll();
+});
+
+test("a node refuses to start when Redis is unreachable, with a clear error", async () => {
+  const port = await freePort();
+  const bin = process.env.SOCKEYE_BIN ?? path.join(root, "target/debug/sockeye");
+  const failed = await run(bin, ["--port", "0", "--redis-url", `redis://127.0.0.1:${port}/`],
+    { timeout: TIMEOUT }).then(() => null, (e) => e);
+  assert.ok(failed, "sockeye exited non-zero");
+  assert.match(failed.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+\//);
+});

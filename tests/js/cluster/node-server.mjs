@@ -1,0 +1,67 @@
+// The Node socket.io 4.8 node of the cluster suite, with @socket.io/redis-adapter 8.3:
+// the contract of server/examples/cluster_node.rs (read its doc comment).
+//   node node-server.mjs --redis-url redis://127.0.0.1:PORT/ --name c --port 0
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { createClient } from "redis";
+
+const flag = (name, fallback) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+};
+const url = flag("--redis-url", "redis://127.0.0.1:6379/");
+const node = flag("--name", "node");
+const port = Number(flag("--port", "0"));
+
+const pubClient = createClient({ url });
+const subClient = pubClient.duplicate();
+// Without listeners, node-redis throws on connection errors; the suite stops Redis.
+for (const c of [pubClient, subClient]) c.on("error", (e) => console.error(`redis: ${e.message}`));
+await Promise.all([pubClient.connect(), subClient.connect()]);
+
+const http = createServer();
+const io = new Server(http, { cors: { origin: "*" }, adapter: createAdapter(pubClient, subClient) });
+
+io.on("hello", (payload, cb) => cb({ node, payload }));
+io.on("notify", (payload) => io.local.emit("notified", { node, payload }));
+
+io.on("connection", (socket) => {
+  const auth = socket.handshake.auth ?? {};
+  socket.data = { node, user: auth.user ?? null };
+  if (auth.room) socket.join(auth.room);
+  socket.on("join", (room, ack) => { socket.join(room); ack?.(true); });
+  socket.on("to", (room, event, payload, ack) => { io.to(room).emit(event, payload); ack?.(true); });
+  socket.on("except", (room, event, payload, ack) => { io.except(room).emit(event, payload); ack?.(true); });
+  socket.on("local", (event, payload, ack) => { io.local.emit(event, payload); ack?.(true); });
+  socket.on("sockets-join", (target, room, ack) => { io.in(target).socketsJoin(room); ack?.(true); });
+  socket.on("sockets-leave", (target, room, ack) => { io.in(target).socketsLeave(room); ack?.(true); });
+  socket.on("disconnect-sockets", (target, ack) => { io.in(target).disconnectSockets(); ack?.(true); });
+  socket.on("fetch", async (target, ack) => {
+    try {
+      const sockets = await io.in(target).fetchSockets();
+      ack(sockets.map((s) => ({ id: s.id, rooms: [...s.rooms].sort(), data: s.data })));
+    } catch (e) {
+      ack({ error: e.message });
+    }
+  });
+  socket.on("rooms", async (ack) => {
+    try {
+      ack([...(await io.of("/").adapter.allRooms())].sort());
+    } catch (e) {
+      ack({ error: e.message });
+    }
+  });
+  socket.on("servers", async (ack) => ack(await io.of("/").adapter.serverCount()));
+  // The adapter's requestsTimeout (5 s) bounds the wait.
+  socket.on("sse", (payload, ack) => {
+    io.serverSideEmit("hello", payload, (err, responses) =>
+      ack({ err: err ? err.message : null, responses }));
+  });
+  socket.on("notify", (payload, ack) => { io.serverSideEmit("notify", payload); ack?.(true); });
+});
+
+http.listen(port, "127.0.0.1", () => console.log(`listening on 127.0.0.1:${http.address().port}`));
+const stop = () => io.close(() => process.exit(0));
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
