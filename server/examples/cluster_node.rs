@@ -11,8 +11,8 @@
 //! `local event payload`, `sockets-join target room`, `sockets-leave target room`,
 //! `disconnect-sockets target`, `fetch target` (acks `[{id, rooms, data}]`),
 //! `rooms` (acks every room of the cluster), `servers` (acks the number of nodes),
-//! `sse payload` (acks
-//! `{err, responses}` of a server-side emit of `hello` with a 3 s timeout),
+//! `sse event payload` (acks
+//! `{err, responses}` of a server-side emit with a 3 s timeout),
 //! `notify payload` (a server-side emit of `notify`, no ack). Server-side listeners:
 //! `hello` answers `{node, payload}`; `notify` emits `notified {node, payload}` to this
 //! node's sockets.
@@ -163,6 +163,7 @@ async fn main() {
                                         ("id".into(), s.id().into()),
                                         ("rooms".into(), rooms.into()),
                                         ("data".into(), s.data().clone()),
+                                        ("handshake".into(), s.handshake().clone()),
                                     ])
                                 })
                                 .collect(),
@@ -200,8 +201,8 @@ async fn main() {
                 let ns = n.clone();
                 async move {
                     let sent = ns.server_side_emit_with_ack(
-                        "hello",
-                        arg(&args, 0),
+                        &text(&args, 0),
+                        arg(&args, 1),
                         Duration::from_secs(3),
                     );
                     match sent.await {

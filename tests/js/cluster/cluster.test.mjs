@@ -139,6 +139,16 @@ for (const sender of names) {
       assert.ok(s, `socket of ${names[i]} fetched`);
       assert.deepEqual(s.data, { node: names[i], user: `user-${names[i]}` });
       assert.deepEqual(s.rooms, [m.id, room].sort());
+      // socket.handshake, in socket.io's shape whichever node describes it.
+      assert.deepEqual(s.handshake.auth, { room, user: `user-${names[i]}` });
+      assert.equal(s.handshake.query.EIO, "4");
+      assert.equal(s.handshake.query.transport, "websocket");
+      assert.equal(typeof s.handshake.issued, "number");
+      assert.ok(Math.abs(Date.now() - s.handshake.issued) < 60_000, "issued is a recent time");
+      assert.ok(!Number.isNaN(Date.parse(s.handshake.time)), `time parses: ${s.handshake.time}`);
+      assert.equal(typeof s.handshake.headers, "object");
+      assert.equal(s.handshake.headers.host, new URL(nodes[names[i]].url).host);
+      assert.equal(typeof s.handshake.url, "string");
     });
     assert.equal(list.length, 3);
     const rooms = await call(from, "rooms");
@@ -149,7 +159,7 @@ for (const sender of names) {
 
   test(`serverSideEmit from ${sender}: with an ack every other node answers, without one each hears it`, async () => {
     const from = await on(sender);
-    const answer = await call(from, "sse", { from: sender });
+    const answer = await call(from, "sse", "hello", { from: sender });
     assert.equal(answer.err, null);
     const others = names.filter((n) => n !== sender);
     assert.deepEqual(
@@ -162,6 +172,10 @@ for (const sender of names) {
     assert.deepEqual(
       (await Promise.all(heard)).map((h) => [h.node, h.payload]),
       others.map((n) => [n, sender]));
+    // No node listens to this one: the sender gets a timeout, not a hang.
+    const silence = await call(from, "sse", "nobody-listens", 1);
+    assert.match(silence.err, /timeout reached: only 0 responses received out of 2/);
+    assert.deepEqual(silence.responses, []);
     await closeAll();
   });
 }
@@ -239,6 +253,11 @@ test("Redis stops and starts again: local delivery goes on, cross-node delivery 
   const own = next(receivers.a, "during-room");
   await call(senders.a, "to", room, "during-room", "a");
   assert.equal(await own, "a");
+  // Requests to the other nodes fail cleanly instead of hanging.
+  const fetched = await call(senders.a, "fetch", room);
+  assert.match(fetched.error, /cluster link is down|timeout reached/, JSON.stringify(fetched));
+  const asked = await call(senders.b, "sse", "hello", "x");
+  assert.match(asked.err, /cluster link is down|timeout reached/, JSON.stringify(asked));
 
   redis = await startRedis(redisPort);
   // Cross-node delivery resumes by itself: probe from each node until every other

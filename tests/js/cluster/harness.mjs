@@ -25,7 +25,7 @@ export async function freePort() {
 }
 
 /** Spawns a process; resolves once a line of its output matches `ready`. */
-function start(command, args, ready, label) {
+export function start(command, args, ready, label) {
   const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], cwd: root });
   children.add(child);
   child.on("exit", () => children.delete(child));

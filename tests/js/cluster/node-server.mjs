@@ -40,7 +40,7 @@ io.on("connection", (socket) => {
   socket.on("fetch", async (target, ack) => {
     try {
       const sockets = await io.in(target).fetchSockets();
-      ack(sockets.map((s) => ({ id: s.id, rooms: [...s.rooms].sort(), data: s.data })));
+      ack(sockets.map((s) => ({ id: s.id, rooms: [...s.rooms].sort(), data: s.data, handshake: s.handshake })));
     } catch (e) {
       ack({ error: e.message });
     }
@@ -54,8 +54,8 @@ io.on("connection", (socket) => {
   });
   socket.on("servers", async (ack) => ack(await io.of("/").adapter.serverCount()));
   // The adapter's requestsTimeout (5 s) bounds the wait.
-  socket.on("sse", (payload, ack) => {
-    io.serverSideEmit("hello", payload, (err, responses) =>
+  socket.on("sse", (event, payload, ack) => {
+    io.serverSideEmit(event, payload, (err, responses) =>
       ack({ err: err ? err.message : null, responses }));
   });
   socket.on("notify", (payload, ack) => { io.serverSideEmit("notify", payload); ack?.(true); });

@@ -5,6 +5,10 @@
 //! `private` (to, text), `typing` (room, bool). Server to client: `chat message`
 //! ({room, from, text}), `private` ({from, to, text}), `system` (text), `online`
 //! ([names]), `typing` ({room, name, typing}). Every user starts in `lobby`.
+//!
+//! With `--redis-url`, the chat spans every node on that Redis: names, the online list
+//! and private messages come from `fetch_sockets` (each socket's `data.name`), and the
+//! room broadcasts reach every node.
 
 use sockeye_server::{json, ConnectError, Namespace, Socket, SocketIo, Value};
 use std::collections::BTreeMap;
@@ -16,14 +20,13 @@ const LOBBY: &str = "lobby";
 const MAX_NAME: usize = 32;
 const MAX_TEXT: usize = 2000;
 
-/// Connected users: name to socket id. One lock, held only for a map operation.
+/// Users connected to this node: name to socket id. One lock, held only for a map
+/// operation. It settles races between two joins with one name on this node; the
+/// cluster's users are asked with `fetch_sockets`.
 #[derive(Default, Clone)]
 struct Users(Arc<Mutex<BTreeMap<String, String>>>);
 
 impl Users {
-    fn names(&self) -> Vec<String> {
-        self.0.lock().expect("users lock").keys().cloned().collect()
-    }
     fn sid_of(&self, name: &str) -> Option<String> {
         self.0.lock().expect("users lock").get(name).cloned()
     }
@@ -70,8 +73,39 @@ fn rooms_of(socket: &Socket) -> Vec<String> {
     rooms
 }
 
-fn announce_online(chat: &Namespace, users: &Users) {
-    chat.emit("online", json!(users.names())).ok();
+/// The users of every node, by name, with their socket ids.
+async fn cluster_users(chat: &Namespace) -> BTreeMap<String, String> {
+    match chat.broadcast().fetch_sockets().await {
+        Ok(sockets) => sockets
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    s.data().get("name")?.as_str()?.to_owned(),
+                    s.id().to_owned(),
+                ))
+            })
+            .collect(),
+        // Other nodes did not answer in time: this node's users are what we know.
+        Err(e) => {
+            tracing::warn!(error = %e, "chat: the other nodes' users are unknown");
+            chat.broadcast()
+                .local()
+                .sockets()
+                .iter()
+                .filter_map(|s| {
+                    Some((
+                        s.data().get("name")?.as_str()?.to_owned(),
+                        s.id().to_owned(),
+                    ))
+                })
+                .collect()
+        }
+    }
+}
+
+async fn announce_online(chat: &Namespace) {
+    let names: Vec<String> = cluster_users(chat).await.into_keys().collect();
+    chat.emit("online", json!(names)).ok();
 }
 
 /// Sets up `/chat` on `io`.
@@ -79,13 +113,16 @@ pub fn mount(io: &SocketIo) {
     let chat = io.of("/chat");
     let users = Users::default();
 
-    let taken = users.clone();
+    let (taken, ns) = (users.clone(), chat.clone());
     chat.middleware(move |socket| {
-        let taken = taken.clone();
+        let (taken, chat) = (taken.clone(), ns.clone());
         async move {
             match name_in(socket.auth()) {
                 None => Err(ConnectError::new("choose a name (1 to 32 characters)")),
-                Some(name) if taken.sid_of(&name).is_some() => {
+                Some(name)
+                    if taken.sid_of(&name).is_some()
+                        || cluster_users(&chat).await.contains_key(&name) =>
+                {
                     Err(ConnectError::new("that name is taken").with_data(json!({"name": name})))
                 }
                 Some(_) => Ok(()),
@@ -105,12 +142,13 @@ pub fn mount(io: &SocketIo) {
                 return;
             }
             socket.insert_extension(Name(name.clone()));
+            socket.set_data(json!({"name": name.clone()}));
             socket.join(LOBBY);
+            handlers(&socket, &chat, &users);
             chat.to(LOBBY)
                 .emit("system", format!("{name} joined {LOBBY}"))
                 .ok();
-            announce_online(&chat, &users);
-            handlers(&socket, &chat, &users);
+            announce_online(&chat).await;
         }
     });
 }
@@ -175,9 +213,9 @@ fn handlers(socket: &Socket, chat: &Namespace, users: &Users) {
 
     // A private message goes to the user's socket (its id is a room) and back to the
     // sender; an absent user gets the sender a system notice instead.
-    let (ns, directory) = (chat.clone(), users.clone());
+    let ns = chat.clone();
     socket.on("private", move |socket, args| {
-        let (chat, users) = (ns.clone(), directory.clone());
+        let chat = ns.clone();
         async move {
             let (Some(to), Some(text)) =
                 (text_arg(&args, 0, MAX_NAME), text_arg(&args, 1, MAX_TEXT))
@@ -185,7 +223,7 @@ fn handlers(socket: &Socket, chat: &Namespace, users: &Users) {
                 return;
             };
             let from = name(&socket);
-            match users.sid_of(&to) {
+            match cluster_users(&chat).await.remove(&to) {
                 Some(sid) => {
                     let message = json!({"from": from, "to": to, "text": text});
                     chat.to(sid.as_str()).emit("private", message.clone()).ok();
@@ -218,7 +256,7 @@ fn handlers(socket: &Socket, chat: &Namespace, users: &Users) {
             let name = name(&socket);
             users.release(&name, socket.id());
             chat.emit("system", format!("{name} left")).ok();
-            announce_online(&chat, &users);
+            announce_online(&chat).await;
         }
     });
 }
@@ -246,6 +284,6 @@ mod tests {
         assert_eq!(users.sid_of("ada").as_deref(), Some("sid-1"));
         users.release("ada", "sid-1");
         assert!(users.claim("ada", "sid-2"));
-        assert_eq!(users.names(), vec!["ada".to_owned()]);
+        assert_eq!(users.sid_of("ada").as_deref(), Some("sid-2"));
     }
 }
