@@ -7,7 +7,8 @@
 //!
 //! On namespace `/`, every socket gets `data = {node, user}` (`user` from its auth) and
 //! joins the room its auth names. Events, each acked when the work is handed over:
-//! `join room`, `to room event payload`, `except room event payload`,
+//! `join room`, `to room event payload`, `to-with-ack room event payload` (acks
+//! `{err, responses}` of a broadcast with acks, 3 s timeout), `except room event payload`,
 //! `local event payload`, `sockets-join target room`, `sockets-leave target room`,
 //! `disconnect-sockets target`, `fetch target` (acks `[{id, rooms, data}]`),
 //! `rooms` (acks every room of the cluster), `servers` (acks the number of nodes),
@@ -102,6 +103,27 @@ async fn main() {
                     ns.to(text(&args, 0))
                         .emit(&text(&args, 1), arg(&args, 2))
                         .is_ok()
+                }
+            });
+            let n = ns.clone();
+            socket.on("to-with-ack", move |_, args| {
+                let ns = n.clone();
+                async move {
+                    let acks = ns.to(text(&args, 0)).emit_with_ack(
+                        &text(&args, 1),
+                        arg(&args, 2),
+                        Duration::from_secs(3),
+                    );
+                    match acks.await {
+                        Ok(responses) => Value::Object(vec![
+                            ("err".into(), Value::Null),
+                            ("responses".into(), Value::Array(responses)),
+                        ]),
+                        Err(e) => Value::Object(vec![
+                            ("err".into(), "operation has timed out".into()),
+                            ("responses".into(), Value::Array(e.responses)),
+                        ]),
+                    }
                 }
             });
             let n = ns.clone();

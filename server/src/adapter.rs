@@ -56,6 +56,17 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Hands a broadcast to the other nodes (this node has delivered it already).
     fn remote_broadcast(&self, _packet: &Packet, _opts: &BroadcastOptions) {}
+    /// Hands a broadcast that waits for acks to the other nodes and collects their
+    /// clients' answers (each client's first ack argument) for up to `timeout`; the
+    /// flag says whether every answer arrived.
+    fn remote_broadcast_with_ack(
+        &self,
+        _packet: &Packet,
+        _opts: &BroadcastOptions,
+        _timeout: Duration,
+    ) -> BoxFuture<'static, (Vec<Value>, bool)> {
+        Box::pin(future::ready((Vec::new(), true)))
+    }
     /// Makes the matching sockets of the other nodes join `rooms` (`socketsJoin`).
     fn remote_join(&self, _opts: &BroadcastOptions, _rooms: &[Room]) {}
     /// Makes the matching sockets of the other nodes leave `rooms` (`socketsLeave`).

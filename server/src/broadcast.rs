@@ -2,12 +2,15 @@
 
 use crate::adapter::{BroadcastOptions, Room};
 use crate::args::IntoArgs;
-use crate::error::EmitError;
+use crate::error::{BroadcastTimeout, EmitError};
 use crate::namespace::NsInner;
 use crate::remote::{AdapterError, RemoteSocket};
 use crate::socket::{check_event, Socket};
 use sockeye_protocol::socket::Packet;
+use sockeye_protocol::Value;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Room names accepted by `to`, `except` and `join`: one name or several.
 pub trait IntoRooms {
@@ -107,6 +110,60 @@ impl BroadcastOperator {
             self.ns.adapter.remote_broadcast(&packet, &self.opts);
         }
         Ok(())
+    }
+
+    /// Sends `event` to every target socket and waits up to `timeout` for each one's
+    /// ack (socket.io's `io.timeout(t).emit(event, ..., callback)`). Resolves to each
+    /// client's answer (its first ack argument), or to [`BroadcastTimeout`] with the
+    /// answers that came when some did not.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Vec<Value>, BroadcastTimeout>> + Send + 'static {
+        let args = args.into_args();
+        let local: Vec<_> = self
+            .ns
+            .local_sockets(&self.opts)
+            .iter()
+            .map(|socket| socket.timeout(timeout).emit_with_ack(event, args.clone()))
+            .collect();
+        let remote = if self.local || check_event(event).is_err() {
+            None
+        } else {
+            let packet = Packet::event(&self.ns.name, event, args, None);
+            Some(
+                self.ns
+                    .adapter
+                    .remote_broadcast_with_ack(&packet, &self.opts, timeout),
+            )
+        };
+        async move {
+            // Both halves at once: the other nodes' clients get the packet while this
+            // node's answer.
+            let remote = async move {
+                match remote {
+                    Some(remote) => remote.await,
+                    None => (Vec::new(), true),
+                }
+            };
+            let (local, (answers, mut complete)) =
+                futures_util::future::join(futures_util::future::join_all(local), remote).await;
+            let mut responses = Vec::with_capacity(local.len() + answers.len());
+            for answer in local {
+                match answer {
+                    Ok(args) => responses.push(args.into_iter().next().unwrap_or_default()),
+                    Err(_) => complete = false,
+                }
+            }
+            responses.extend(answers);
+            if complete {
+                Ok(responses)
+            } else {
+                Err(BroadcastTimeout { responses })
+            }
+        }
     }
 
     /// The target sockets connected to this node, as live [`Socket`]s.

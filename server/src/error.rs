@@ -140,3 +140,12 @@ impl From<CloseReason> for DisconnectReason {
         }
     }
 }
+
+/// A broadcast with acks in which some reached client did not answer in time; the
+/// answers that did arrive (socket.io's `err` with its partial `responses`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("operation has timed out ({} answers arrived)", responses.len())]
+pub struct BroadcastTimeout {
+    /// The answers that arrived (each client's first ack argument).
+    pub responses: Vec<sockeye_protocol::Value>,
+}

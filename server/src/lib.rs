@@ -62,7 +62,7 @@ pub use adapter::{Adapter, BroadcastOptions, LocalAdapter, Room, Sid};
 pub use args::{IntoAck, IntoArgs};
 pub use broadcast::{BroadcastOperator, IntoRooms};
 pub use config::{Config, Cors, EngineConfig};
-pub use error::{AckError, ConnectError, DisconnectReason, EmitError};
+pub use error::{AckError, BroadcastTimeout, ConnectError, DisconnectReason, EmitError};
 pub use handshake::Handshake;
 pub use io::{Builder, SocketIo};
 pub use namespace::Namespace;

@@ -16,13 +16,39 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+/// Response types of a broadcast with acks: how many clients a node reached, and one
+/// client's answer.
+const BROADCAST_CLIENT_COUNT: u64 = 8;
+const BROADCAST_ACK: u64 = 9;
+
 /// A request of ours waiting for the other nodes' responses.
 struct Pending {
     kind: RequestType,
+    /// Nodes that should answer, and nodes that have.
     expected: usize,
     answered: usize,
+    /// For a broadcast with acks: the clients the answering nodes reached.
+    clients: usize,
     responses: Vec<Value>,
     done: Option<oneshot::Sender<Vec<Value>>>,
+}
+
+impl Pending {
+    fn new(kind: RequestType, expected: usize, done: oneshot::Sender<Vec<Value>>) -> Pending {
+        Pending {
+            kind,
+            expected,
+            answered: 0,
+            clients: 0,
+            responses: Vec::new(),
+            done: Some(done),
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.answered >= self.expected
+            && (self.kind != RequestType::Broadcast || self.responses.len() >= self.clients)
+    }
 }
 
 /// The adapter of one namespace on one node.
@@ -156,14 +182,68 @@ impl NamespaceAdapter {
                     link.publish(channel, encode_body(&body));
                 });
             }
-            RequestType::Broadcast => {
-                // Broadcasts that wait for client acks across nodes are not supported
-                // yet; their senders count no clients here and time out cleanly.
-                tracing::debug!(
-                    namespace = self.namespace(),
-                    "broadcast with ack from another node ignored"
-                );
-            }
+            RequestType::Broadcast => self.answer_broadcast_with_ack(&ns, &request),
+        }
+    }
+
+    /// A broadcast from another node that waits for its clients' acks (socket.io's
+    /// `io.timeout(t).emit(event, ..., callback)`): this node tells how many of its
+    /// sockets it reached, then relays each one's answer (its first argument).
+    fn answer_broadcast_with_ack(&self, ns: &Arc<crate::namespace::NsInner>, request: &Request) {
+        let Some(id) = request.request_id.clone() else {
+            return;
+        };
+        let Some(Packet::Event { name, args, .. }) = request
+            .body
+            .get("packet")
+            .cloned()
+            .and_then(message::packet_from_value)
+        else {
+            return;
+        };
+        let timeout = request
+            .body
+            .get("opts")
+            .and_then(|o| o.get("flags"))
+            .and_then(|f| f.get("timeout"))
+            .and_then(|t| match t {
+                Value::Number(n) => n.as_u64(),
+                _ => None,
+            })
+            .map_or(self.link.requests_timeout, Duration::from_millis);
+        let sockets = ns.local_sockets(&request.opts());
+        let reply = |kind: u64, field: (&str, Value)| {
+            encode_body(&Value::Object(vec![
+                ("type".into(), Value::Number(kind.into())),
+                ("requestId".into(), Value::String(id.clone())),
+                (field.0.into(), field.1),
+            ]))
+        };
+        self.link.publish(
+            self.channels.response.clone(),
+            reply(
+                BROADCAST_CLIENT_COUNT,
+                ("clientCount", Value::Number((sockets.len() as u64).into())),
+            ),
+        );
+        for socket in sockets {
+            let answer = socket.timeout(timeout).emit_with_ack(&name, args.clone());
+            let (link, channel, id) = (
+                self.link.clone(),
+                self.channels.response.clone(),
+                id.clone(),
+            );
+            tokio::spawn(async move {
+                if let Ok(args) = answer.await {
+                    let body = Value::Object(vec![
+                        ("type".into(), Value::Number(BROADCAST_ACK.into())),
+                        ("requestId".into(), Value::String(id)),
+                        ("packet".into(), args.into_iter().next().unwrap_or_default()),
+                    ]);
+                    // socket.io sends acks as MessagePack, whatever they hold.
+                    link.publish(channel, message::encode_msgpack(&body));
+                }
+            });
         }
     }
 
@@ -184,16 +264,39 @@ impl NamespaceAdapter {
             RequestType::AllRooms => response.get("rooms"),
             _ => response.get("data"),
         };
+        let kind = response.get("type").and_then(|t| match t {
+            Value::Number(n) => n.as_u64(),
+            _ => None,
+        });
         match (request.kind, part) {
+            (RequestType::Broadcast, _) => match kind {
+                Some(BROADCAST_CLIENT_COUNT) => {
+                    request.answered += 1;
+                    request.clients += response
+                        .get("clientCount")
+                        .and_then(|c| match c {
+                            Value::Number(n) => n.as_u64(),
+                            _ => None,
+                        })
+                        .unwrap_or(0) as usize;
+                }
+                Some(BROADCAST_ACK) => request
+                    .responses
+                    .push(response.get("packet").cloned().unwrap_or_default()),
+                _ => return,
+            },
             (RequestType::ServerSideEmit, part) => {
                 request.responses.push(part.cloned().unwrap_or(Value::Null));
+                request.answered += 1;
             }
-            (_, Some(Value::Array(items))) => request.responses.extend(items.iter().cloned()),
+            (_, Some(Value::Array(items))) => {
+                request.responses.extend(items.iter().cloned());
+                request.answered += 1;
+            }
             // socket.io ignores a response without its list; so do we.
             _ => return,
         }
-        request.answered += 1;
-        if request.answered >= request.expected {
+        if request.complete() {
             if let Some(request) = pending.remove(id) {
                 if let Some(done) = request.done {
                     let _ = done.send(request.responses);
@@ -217,16 +320,10 @@ impl NamespaceAdapter {
             }
             let id = crate::id::generate()[..12].to_owned();
             let (tx, rx) = oneshot::channel();
-            this.pending.lock().expect("pending lock").insert(
-                id.clone(),
-                Pending {
-                    kind,
-                    expected,
-                    answered: 0,
-                    responses: Vec::new(),
-                    done: Some(tx),
-                },
-            );
+            this.pending
+                .lock()
+                .expect("pending lock")
+                .insert(id.clone(), Pending::new(kind, expected, tx));
             this.link.publish(
                 this.channels.request.clone(),
                 message::request(&this.link.uid, Some(&id), kind, fields),
@@ -241,6 +338,42 @@ impl NamespaceAdapter {
                         .remove(&id)
                         .map_or(0, |p| p.answered);
                     Err(AdapterError::Timeout { received, expected })
+                }
+            }
+        })
+    }
+
+    /// Publishes a broadcast that waits for the clients' acks on the other nodes; the
+    /// answers that arrived within `timeout`, and whether they are all of them.
+    fn broadcast_with_ack(
+        self: &Arc<Self>,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+    ) -> BoxFuture<'static, (Vec<Value>, bool)> {
+        let this = self.clone();
+        let body =
+            message::broadcast_request(&self.link.uid, packet, opts, timeout.as_millis() as u64);
+        Box::pin(async move {
+            let expected = match this.server_count_now().await {
+                Ok(n) => n.saturating_sub(1),
+                Err(_) => return (Vec::new(), false),
+            };
+            if expected == 0 {
+                return (Vec::new(), true);
+            }
+            let (id, body) = body;
+            let (tx, rx) = oneshot::channel();
+            this.pending.lock().expect("pending lock").insert(
+                id.clone(),
+                Pending::new(RequestType::Broadcast, expected, tx),
+            );
+            this.link.publish(this.channels.request.clone(), body);
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(responses)) => (responses, true),
+                _ => {
+                    let pending = this.pending.lock().expect("pending lock").remove(&id);
+                    (pending.map(|p| p.responses).unwrap_or_default(), false)
                 }
             }
         })
@@ -355,6 +488,15 @@ impl Adapter for RedisNamespace {
                 .filter_map(message::room_name)
                 .collect())
         })
+    }
+
+    fn remote_broadcast_with_ack(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+    ) -> BoxFuture<'static, (Vec<Value>, bool)> {
+        self.0.broadcast_with_ack(packet, opts, timeout)
     }
 
     fn remote_server_side_emit(&self, data: Vec<Value>) {

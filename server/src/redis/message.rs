@@ -100,29 +100,11 @@ pub(crate) struct Broadcast {
 
 /// Encodes a broadcast as the adapter and the emitter do.
 pub(crate) fn encode_broadcast(uid: &str, packet: &Packet, opts: &BroadcastOptions) -> Vec<u8> {
-    let (namespace, data) = match packet {
-        Packet::Event {
-            namespace,
-            name,
-            args,
-            ..
-        } => {
-            let mut data = Vec::with_capacity(1 + args.len());
-            data.push(rmpv::Value::from(name.as_str()));
-            data.extend(args.iter().map(to_msgpack));
-            (namespace.as_str(), data)
-        }
-        other => (other.namespace(), Vec::new()),
-    };
-    let packet = rmpv::Value::Map(vec![
-        ("type".into(), EVENT.into()),
-        ("data".into(), rmpv::Value::Array(data)),
-        ("nsp".into(), namespace.into()),
-    ]);
-    let message = rmpv::Value::Array(vec![uid.into(), packet, options_to_msgpack(opts)]);
-    let mut out = Vec::new();
-    rmpv::encode::write_value(&mut out, &message).expect("writing to a Vec cannot fail");
-    out
+    encode_msgpack(&Value::Array(vec![
+        Value::String(uid.to_owned()),
+        packet_to_value(packet),
+        options_with_flags(opts, Vec::new()),
+    ]))
 }
 
 /// Decodes a published broadcast; `None` for anything that is not one (logged by the
@@ -178,14 +160,57 @@ pub(crate) fn packet_from_value(packet: Value) -> Option<Packet> {
     Some(Packet::event(&namespace, &name, data.collect(), None))
 }
 
-fn options_to_msgpack(opts: &BroadcastOptions) -> rmpv::Value {
-    let rooms = |rooms: &[Room]| {
-        rmpv::Value::Array(rooms.iter().map(|r| rmpv::Value::from(&**r)).collect())
+/// A broadcast that waits for acks, as a request: MessagePack `{uid, requestId, type: 7,
+/// packet, opts: {rooms, except, flags: {timeout}}}`; its request id and body.
+pub(crate) fn broadcast_request(
+    uid: &str,
+    packet: &Packet,
+    opts: &BroadcastOptions,
+    timeout_ms: u64,
+) -> (String, Vec<u8>) {
+    let id = crate::id::generate()[..12].to_owned();
+    let flags = vec![("timeout".into(), Value::Number(timeout_ms.into()))];
+    let body = Value::Object(vec![
+        ("uid".into(), Value::String(uid.to_owned())),
+        ("requestId".into(), Value::String(id.clone())),
+        (
+            "type".into(),
+            Value::Number((RequestType::Broadcast as u64).into()),
+        ),
+        ("packet".into(), packet_to_value(packet)),
+        ("opts".into(), options_with_flags(opts, flags)),
+    ]);
+    (id, encode_msgpack(&body))
+}
+
+/// Our event packet as socket.io-parser's packet object.
+fn packet_to_value(packet: &Packet) -> Value {
+    let (namespace, data) = match packet {
+        Packet::Event {
+            namespace,
+            name,
+            args,
+            ..
+        } => {
+            let mut data = vec![Value::String(name.clone())];
+            data.extend(args.iter().cloned());
+            (namespace.as_str(), data)
+        }
+        other => (other.namespace(), Vec::new()),
     };
-    rmpv::Value::Map(vec![
-        ("rooms".into(), rooms(&opts.rooms)),
-        ("except".into(), rooms(&opts.except)),
-        ("flags".into(), rmpv::Value::Map(Vec::new())),
+    Value::Object(vec![
+        ("type".into(), Value::Number(EVENT.into())),
+        ("data".into(), Value::Array(data)),
+        ("nsp".into(), Value::String(namespace.to_owned())),
+    ])
+}
+
+/// `{rooms, except, flags}`, the options of a broadcast on the wire.
+fn options_with_flags(opts: &BroadcastOptions, flags: Vec<(String, Value)>) -> Value {
+    Value::Object(vec![
+        ("rooms".into(), rooms_value(&opts.rooms)),
+        ("except".into(), rooms_value(&opts.except)),
+        ("flags".into(), Value::Object(flags)),
     ])
 }
 
@@ -239,13 +264,17 @@ pub(crate) fn decode_body(bytes: &[u8]) -> Option<Value> {
 /// Encodes a request or response as the adapter does: JSON, unless it carries binary.
 pub(crate) fn encode_body(value: &Value) -> Vec<u8> {
     if value.has_binary() {
-        let mut out = Vec::new();
-        rmpv::encode::write_value(&mut out, &to_msgpack(value))
-            .expect("writing to a Vec cannot fail");
-        out
+        encode_msgpack(value)
     } else {
         serde_json::to_vec(&value.to_json()).expect("JSON of a Value")
     }
+}
+
+/// Encodes a value as MessagePack.
+pub(crate) fn encode_msgpack(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    rmpv::encode::write_value(&mut out, &to_msgpack(value)).expect("writing to a Vec cannot fail");
+    out
 }
 
 /// A request, as read from its body.

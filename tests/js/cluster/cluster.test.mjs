@@ -76,6 +76,24 @@ for (const sender of names) {
     await closeAll();
   });
 
+  test(`a broadcast with acks from ${sender} collects the answers of clients on every node`, async () => {
+    const room = `acks-${sender}`;
+    const members = await Promise.all(names.map((n) => on(n, { room })));
+    members.forEach((m, i) => m.on("question", (payload, cb) => cb({ node: names[i], payload })));
+    const from = await on(sender);
+    const answer = await call(from, "to-with-ack", room, "question", sender);
+    assert.equal(answer.err, null);
+    assert.deepEqual(answer.responses.map((r) => r.node).sort(), names);
+    for (const r of answer.responses) assert.equal(r.payload, sender);
+    // A client that never answers: a timeout, with the answers that came.
+    const silent = await on(names[(names.indexOf(sender) + 1) % 3], { room });
+    silent.on("question", () => {});
+    const partial = await call(from, "to-with-ack", room, "question", sender);
+    assert.equal(partial.err, "operation has timed out");
+    assert.deepEqual(partial.responses.map((r) => r.node).sort(), names);
+    await closeAll();
+  });
+
   test(`except from ${sender} leaves out the excluded room on every node`, async () => {
     const room = `ex-all-${sender}`;
     const excluded = `ex-out-${sender}`;

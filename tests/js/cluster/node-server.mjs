@@ -32,6 +32,10 @@ io.on("connection", (socket) => {
   if (auth.room) socket.join(auth.room);
   socket.on("join", (room, ack) => { socket.join(room); ack?.(true); });
   socket.on("to", (room, event, payload, ack) => { io.to(room).emit(event, payload); ack?.(true); });
+  socket.on("to-with-ack", (room, event, payload, ack) => {
+    io.to(room).timeout(3000).emit(event, payload, (err, responses) =>
+      ack({ err: err ? err.message : null, responses }));
+  });
   socket.on("except", (room, event, payload, ack) => { io.except(room).emit(event, payload); ack?.(true); });
   socket.on("local", (event, payload, ack) => { io.local.emit(event, payload); ack?.(true); });
   socket.on("sockets-join", (target, room, ack) => { io.in(target).socketsJoin(room); ack?.(true); });
