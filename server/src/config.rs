@@ -97,6 +97,8 @@ pub struct Config {
     pub max_attachments: usize,
     /// The most acks a socket may wait for at once; more fail at once.
     pub max_pending_acks: usize,
+    /// Connection state recovery (`None`, the default: off).
+    pub recovery: Option<crate::Recovery>,
 }
 
 impl Default for Config {
@@ -107,6 +109,7 @@ impl Default for Config {
             ack_timeout: Duration::from_secs(30),
             max_attachments: sockeye_protocol::socket::Decoder::DEFAULT_MAX_ATTACHMENTS,
             max_pending_acks: 1024,
+            recovery: None,
         }
     }
 }

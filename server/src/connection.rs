@@ -1,6 +1,7 @@
 //! The Socket.IO side of one Engine.IO connection: decoding, namespace joins and
 //! dispatch of events and acks to the right socket.
 
+use crate::adapter::Sid;
 use crate::engine::{CloseReason, Connection, EngineHandler, EngineSocket, Message};
 use crate::error::DisconnectReason;
 use crate::io::Registry;
@@ -137,30 +138,59 @@ impl SocketConnection {
             return;
         };
         let auth = auth.unwrap_or(Value::Object(Vec::new()));
+        // A client coming back names its private id and the last offset it processed.
+        let claim = ns.recovery.as_ref().and_then(|store| {
+            let pid = auth.get("pid")?.as_str()?.to_owned();
+            let offset = auth.get("offset")?.as_str()?.to_owned();
+            let sid = store.lock().expect("recovery lock").peek(
+                &pid,
+                &offset,
+                std::time::Instant::now(),
+            )?;
+            Some((sid, pid, offset))
+        });
         let socket = Socket::new(
             ns.clone(),
             self.engine.clone(),
             auth,
             Arc::downgrade(&self.sockets),
+            claim
+                .as_ref()
+                .map(|(sid, pid, _)| (sid.clone(), Sid::from(pid.as_str()))),
         );
+        let offset = claim.map(|(_, _, offset)| offset);
         self.started.push(Box::pin(connect(
             ns,
             socket,
             self.sockets.clone(),
             self.engine.clone(),
+            offset,
         )));
     }
 }
 
 /// Runs the middlewares, then registers the socket, answers CONNECT and runs the
-/// connection handler.
+/// connection handler. `offset` is set for a socket that recovers a session.
 async fn connect(
     ns: Arc<NsInner>,
     socket: Socket,
     sockets: Arc<ConnSockets>,
     engine: EngineSocket,
+    offset: Option<String>,
 ) {
-    for middleware in ns.handlers.middlewares() {
+    let skip = socket.recovered()
+        && ns
+            .shared
+            .config
+            .recovery
+            .as_ref()
+            .is_some_and(|r| r.skip_middlewares);
+    let middlewares = if skip {
+        Vec::new()
+    } else {
+        ns.handlers.middlewares()
+    };
+    for middleware in middlewares {
         if let Err(refusal) = middleware(socket.clone()).await {
             tracing::debug!(ns = %ns.name, message = %refusal.message, "join refused");
             let packet = Packet::ConnectError {
@@ -185,22 +215,55 @@ async fn connect(
         joined.insert(ns.name.clone(), socket.clone());
     }
     sockets.stop_join_timer();
-    socket.mark_connected();
-    ns.insert(&socket);
-    let accept = Packet::Connect {
-        namespace: ns.name.clone(),
-        data: Some(Value::Object(vec![(
-            "sid".into(),
-            Value::String(socket.id().to_owned()),
-        )])),
-    };
-    if socket.send_packet(&accept).is_err() {
+    let sent = register(&ns, &socket, &engine, offset.as_deref());
+    if !sent {
         socket.close(DisconnectReason::TransportError);
         return;
     }
     if let Some(handler) = ns.handlers.connection() {
         handler(socket).await;
     }
+}
+
+/// Registers a socket that may join: answers CONNECT (with its private id when
+/// recovery is on), and for a recovered session restores its rooms and data and sends
+/// what it missed. Whether every frame was queued.
+fn register(ns: &NsInner, socket: &Socket, engine: &EngineSocket, offset: Option<&str>) -> bool {
+    // A recovering socket is registered under the store's lock: no packet can be sent
+    // between the missed ones it gets and the live ones it is now in line for.
+    let mut store = ns
+        .recovery
+        .as_ref()
+        .map(|store| store.lock().expect("recovery lock"));
+    let restored = match (&mut store, offset, &socket.inner.pid) {
+        (Some(store), Some(offset), Some(pid)) if socket.recovered() => {
+            store.restore(pid, offset, std::time::Instant::now())
+        }
+        _ => None,
+    };
+    if socket.recovered() && restored.is_none() {
+        socket.not_recovered();
+    }
+    socket.mark_connected();
+    ns.insert(socket);
+    let mut accept = vec![("sid".into(), Value::String(socket.id().to_owned()))];
+    if let Some(pid) = &socket.inner.pid {
+        accept.push(("pid".into(), Value::String(pid.to_string())));
+    }
+    let accept = Packet::Connect {
+        namespace: ns.name.clone(),
+        data: Some(Value::Object(accept)),
+    };
+    let mut sent = socket.send_packet(&accept).is_ok();
+    if let Some(restored) = restored {
+        ns.adapter.join(&socket.inner.id, &restored.session.rooms);
+        socket.set_data(restored.session.data);
+        for frame in restored.missed {
+            sent &= engine.send(frame).is_ok();
+        }
+        tracing::debug!(sid = %socket.id(), ns = %ns.name, "session recovered");
+    }
+    sent
 }
 
 impl Connection for SocketConnection {

@@ -107,6 +107,20 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// Whether the network (or the server) ended the socket rather than either side
+    /// choosing to: connection state recovery keeps such a session for its return.
+    pub fn is_recoverable(self) -> bool {
+        matches!(
+            self,
+            DisconnectReason::TransportClose
+                | DisconnectReason::TransportError
+                | DisconnectReason::PingTimeout
+                | DisconnectReason::ForcedClose
+                | DisconnectReason::ServerShuttingDown
+                | DisconnectReason::ForcedServerClose
+        )
+    }
+
     /// The reason as socket.io spells it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -234,6 +234,14 @@ impl Builder {
         self
     }
 
+    /// Turns on connection state recovery (socket.io's `connectionStateRecovery`):
+    /// packets carry offsets, and a client that reconnects in time gets its id, rooms,
+    /// data and missed packets back.
+    pub fn connection_state_recovery(mut self, recovery: crate::Recovery) -> Self {
+        self.config.recovery = Some(recovery);
+        self
+    }
+
     /// Shared application state, read in handlers with [`crate::Socket::state`].
     pub fn state<T: Clone + Send + Sync + 'static>(mut self, state: T) -> Self {
         self.state.insert(state);

@@ -53,6 +53,7 @@ mod hash;
 mod id;
 mod io;
 mod namespace;
+mod recovery;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod remote;
@@ -66,6 +67,7 @@ pub use error::{AckError, BroadcastTimeout, ConnectError, DisconnectReason, Emit
 pub use handshake::Handshake;
 pub use io::{Builder, SocketIo};
 pub use namespace::Namespace;
+pub use recovery::Recovery;
 pub use remote::{AdapterError, AdapterFactory, NamespaceRef, RemoteSocket, SocketInfo};
 pub use socket::{Socket, TimeoutSocket};
 pub use sockeye_protocol::{json, Value};

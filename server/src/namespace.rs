@@ -6,12 +6,13 @@ use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::config::Config;
 use crate::error::{ConnectError, EmitError};
 use crate::hash::Map;
+use crate::recovery::RecoveryStore;
 use crate::remote::{AdapterError, AdapterFactory, NamespaceRef};
 use crate::socket::{check_event, Socket};
 use futures_util::future::BoxFuture;
 use sockeye_protocol::Value;
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 pub(crate) type Middleware =
@@ -57,6 +58,8 @@ pub(crate) struct NsInner {
     pub(crate) adapter: Arc<dyn Adapter>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) server_side_handlers: RwLock<Map<String, ServerSideHandler>>,
+    /// Kept packets and sessions, when connection state recovery is on.
+    pub(crate) recovery: Option<Mutex<RecoveryStore>>,
 }
 
 impl NsInner {
@@ -74,6 +77,11 @@ impl NsInner {
                 handlers,
                 sockets: RwLock::new(Map::default()),
                 adapter,
+                recovery: shared
+                    .config
+                    .recovery
+                    .clone()
+                    .map(|config| Mutex::new(RecoveryStore::new(config))),
                 shared,
                 server_side_handlers: RwLock::new(Map::default()),
             }

@@ -12,7 +12,7 @@ use futures_util::future::BoxFuture;
 use sockeye_protocol::socket::Packet;
 use sockeye_protocol::Value;
 use std::sync::{Arc, Weak};
-use std::time::UNIX_EPOCH;
+use std::time::{Instant, UNIX_EPOCH};
 
 /// A cluster operation that could not complete.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -223,8 +223,35 @@ fn http_date(unix_ms: u64) -> String {
 /// arrived from another node (and for its own requests, before it forwards them).
 impl NsInner {
     /// Delivers a packet to this node's sockets that `opts` selects: encoded once.
+    /// With connection state recovery on, an event without an ack gets the next offset
+    /// as its last argument and is kept; the store's lock is held until every target
+    /// has the frame, so each socket sees the offsets in order.
     pub(crate) fn deliver_local(&self, packet: &Packet, opts: &BroadcastOptions) {
-        let frame = frame_of(packet);
+        let mut store = match (&self.recovery, packet) {
+            (Some(store), Packet::Event { id: None, .. }) => {
+                Some(store.lock().expect("recovery lock"))
+            }
+            _ => None,
+        };
+        let frame = match (&mut store, packet) {
+            (
+                Some(store),
+                Packet::Event {
+                    namespace,
+                    name,
+                    args,
+                    ..
+                },
+            ) => {
+                let (offset, text) = store.next_offset();
+                let mut args = args.clone();
+                args.push(Value::String(text));
+                let frame = frame_of(&Packet::event(namespace, name, args, None));
+                store.keep(offset, opts, frame.clone(), Instant::now());
+                frame
+            }
+            _ => frame_of(packet),
+        };
         let sockets = self.sockets.read().expect("sockets lock");
         self.adapter.for_each_socket(opts, &mut |sid| {
             if let Some(socket) = sockets.get(sid) {

@@ -49,6 +49,9 @@ pub struct Socket {
 
 pub(crate) struct SocketInner {
     pub(crate) id: Sid,
+    /// The private session id of connection state recovery (only when it is on).
+    pub(crate) pid: Option<Sid>,
+    recovered: AtomicBool,
     pub(crate) ns: Arc<NsInner>,
     pub(crate) engine: EngineSocket,
     auth: Value,
@@ -82,15 +85,29 @@ pub(crate) fn check_event(event: &str) -> Result<(), EmitError> {
 }
 
 impl Socket {
+    /// A new socket; `restored` gives it the id and private id of a recovered session.
     pub(crate) fn new(
         ns: Arc<NsInner>,
         engine: EngineSocket,
         auth: Value,
         conn: Weak<ConnSockets>,
+        restored: Option<(Sid, Sid)>,
     ) -> Socket {
+        let recovered = restored.is_some();
+        let (id, pid) = match restored {
+            Some((sid, pid)) => (sid, Some(pid)),
+            None => (
+                Sid::from(crate::id::generate()),
+                ns.recovery
+                    .is_some()
+                    .then(|| Sid::from(crate::id::generate())),
+            ),
+        };
         Socket {
             inner: Arc::new(SocketInner {
-                id: crate::id::generate().into(),
+                id,
+                pid,
+                recovered: AtomicBool::new(recovered),
                 ns,
                 engine,
                 auth,
@@ -134,6 +151,18 @@ impl Socket {
     /// The transport the connection uses now.
     pub fn transport(&self) -> crate::engine::Transport {
         self.inner.engine.transport()
+    }
+
+    /// Whether this socket is a recovered session (connection state recovery): same id,
+    /// rooms and data as before the cut, with the missed packets sent.
+    pub fn recovered(&self) -> bool {
+        self.inner.recovered.load(Ordering::Acquire)
+    }
+
+    /// The session could not be given back after all (it expired while the client
+    /// joined): the socket keeps its id but starts afresh.
+    pub(crate) fn not_recovered(&self) {
+        self.inner.recovered.store(false, Ordering::Release);
     }
 
     /// Whether the socket is still in its namespace.
@@ -260,12 +289,18 @@ impl Socket {
     /// Sends `event` with `args` to this client.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         check_event(event)?;
-        self.send_packet(&Packet::event(
-            &self.inner.ns.name,
-            event,
-            args.into_args(),
-            None,
-        ))
+        let packet = Packet::event(&self.inner.ns.name, event, args.into_args(), None);
+        if self.inner.ns.recovery.is_some() {
+            // Through the store, as socket.io does: the packet gets an offset and is
+            // kept, so that a socket cut right now still gets it when it comes back.
+            let opts = BroadcastOptions {
+                rooms: vec![self.inner.id.clone()],
+                except: vec![],
+            };
+            self.inner.ns.deliver_local(&packet, &opts);
+            return Ok(());
+        }
+        self.send_packet(&packet)
     }
 
     /// Sends the unnamed `message` event (`socket.send` in socket.io).
@@ -435,6 +470,18 @@ impl Socket {
     pub(crate) fn close(&self, reason: DisconnectReason) {
         if !self.inner.connected.swap(false, Ordering::AcqRel) {
             return;
+        }
+        if let (Some(store), Some(pid)) = (&self.inner.ns.recovery, &self.inner.pid) {
+            if reason.is_recoverable() {
+                let rooms = self.rooms();
+                store.lock().expect("recovery lock").persist(
+                    self.inner.id.clone(),
+                    pid.clone(),
+                    rooms,
+                    self.data(),
+                    std::time::Instant::now(),
+                );
+            }
         }
         if let Some(conn) = self.inner.conn.upgrade() {
             let mut map = conn.by_namespace.lock().expect("conn sockets lock");

@@ -15,7 +15,8 @@ import { waitForEvent, withTimeout } from "../interop/harness.mjs";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIR = process.env.EXAMPLES_DIR || resolve(HERE, "..", "..", "..", "target", "debug", "examples");
 const T = { timeout: 60_000 };
-const EXAMPLES = ["acks", "rooms", "namespaces", "auth", "broadcast", "background_emit", "binary"];
+const EXAMPLES = ["acks", "rooms", "namespaces", "auth", "broadcast", "background_emit", "binary",
+  "connection_state_recovery"];
 // Where a client of each example may connect, and with what.
 const JOIN = { namespaces: ["/orders", {}], auth: ["/", { auth: { token: "let-me-in" } }] };
 

@@ -1,0 +1,131 @@
+//! Connection state recovery: a client that loses its connection for a moment comes
+//! back with the same id, its rooms, and every packet it missed.
+//!
+//! ```text
+//! cargo run -p sockeye-server --example connection_state_recovery
+//! ```
+//!
+//! ```js
+//! const socket = io("http://127.0.0.1:3000");
+//! socket.on("connect", () => console.log("recovered?", socket.recovered));
+//! socket.on("tick", (n, offset) => console.log("tick", n)); // the offset rides last
+//! socket.emit("join", "news");
+//! socket.io.engine.close(); // a cut: the client reconnects and gets the missed ticks
+//! ```
+//!
+//! Events on `/`: `join room` (acks the socket's rooms), `tick room n` (emits `tick i`
+//! for i in 1..=n to the room), `tick-socket id n` (the same through the `Socket`
+//! handle of that id, kept since it connected, even while it is cut off), `members
+//! room` (acks how many sockets are in the room on this node). Each socket gets
+//! `hello {id, recovered}` when it connects. Listens on `PORT` (default 3000).
+
+use sockeye_server::{Cors, Recovery, Socket, SocketIo, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn text(args: &[Value], i: usize) -> String {
+    args.get(i)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn count(args: &[Value], i: usize) -> u64 {
+    match args.get(i) {
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(0).min(10_000),
+        _ => 0,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let io = SocketIo::builder()
+        .cors(Cors::Any)
+        .connection_state_recovery(Recovery {
+            max_disconnection_duration: Duration::from_secs(120),
+            ..Recovery::default()
+        })
+        .build();
+    let ns = io.of("/");
+    let main = ns.clone();
+    // Every socket handle seen, as a background task would hold one (an app would
+    // drop the handles it no longer needs; this one serves a test).
+    let handles: Arc<Mutex<HashMap<String, Socket>>> = Arc::default();
+    ns.on_connection(move |socket| {
+        let (ns, handles) = (main.clone(), handles.clone());
+        async move {
+            handles
+                .lock()
+                .expect("handles lock")
+                .insert(socket.id().to_owned(), socket.clone());
+            let hello = Value::Object(vec![
+                ("id".into(), socket.id().into()),
+                ("recovered".into(), socket.recovered().into()),
+            ]);
+            socket.emit("hello", hello).ok();
+            socket.on("join", |socket, args| async move {
+                socket.join(text(&args, 0));
+                let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+                rooms.sort();
+                Value::from(rooms)
+            });
+            let n = ns.clone();
+            socket.on("tick", move |_, args| {
+                let ns = n.clone();
+                async move {
+                    let room = text(&args, 0);
+                    for i in 1..=count(&args, 1) {
+                        ns.to(room.as_str()).emit("tick", i).ok();
+                    }
+                    true
+                }
+            });
+            socket.on("tick-socket", move |_, args| {
+                let handles = handles.clone();
+                async move {
+                    let target = handles
+                        .lock()
+                        .expect("handles lock")
+                        .get(&text(&args, 0))
+                        .cloned();
+                    let Some(target) = target else {
+                        return false;
+                    };
+                    for i in 1..=count(&args, 1) {
+                        target.emit("tick", i).ok();
+                    }
+                    true
+                }
+            });
+            let n = ns.clone();
+            socket.on("members", move |_, args| {
+                let ns = n.clone();
+                async move { ns.to(text(&args, 0)).local().sockets().len() as u64 }
+            });
+        }
+    });
+
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind 127.0.0.1");
+    println!("listening on {}", listener.local_addr().expect("address"));
+    let closing = io.clone();
+    axum::serve(listener, axum::Router::new().merge(io.router()))
+        .with_graceful_shutdown(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            closing.close().await;
+        })
+        .await
+        .expect("serve");
+}
