@@ -148,6 +148,7 @@ wait "$SUPERVISOR_PID" 2>/dev/null
 # The JS API in Chromium (Playwright), against Sockeye and the official Node server.
 if ls tests/js/browser/*.test.mjs >/dev/null 2>&1; then
   SOCKEYE_SERVER_CMD="$EXAMPLES/interop_fixture" CLIENT_PKG_DIR="$ROOT/client-wasm/pkg" \
+    RECOVERY_SERVER_CMD="$EXAMPLES/connection_state_recovery" \
     node_suite "browser: Sockeye's wasm client in Chromium" "$LOGS/browser.log" browser/
 fi
 

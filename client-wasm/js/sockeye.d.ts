@@ -105,6 +105,8 @@ export interface Engine {
   on(ev: "upgrade", listener: (transport: { name: "websocket" }) => void): this;
   once(ev: "upgrade", listener: (transport: { name: "websocket" }) => void): this;
   off(ev?: "upgrade", listener?: (transport: { name: "websocket" }) => void): this;
+  /** Drops the connection as a network cut would ("forced close"); the manager reconnects. */
+  close(): void;
 }
 
 /** One connection to a server, shared by the sockets of its namespaces. */

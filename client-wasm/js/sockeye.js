@@ -197,6 +197,11 @@ class Engine extends Emitter {
     this._last = this._raw.transport ?? this._last;
     return { name: this._last };
   }
+
+  /** Drops the connection as a network cut would ("forced close"); the manager reconnects. */
+  close() {
+    this._raw.closeEngine();
+  }
 }
 
 /** One namespace on a Manager's connection: socket.io-client's `Socket`. */
@@ -207,7 +212,6 @@ export class Socket extends Emitter {
     this.io = io;
     this.nsp = nsp;
     this.auth = opts.auth;
-    this.recovered = false;
     this.flags = {};
     this._opts = { ...io.opts, ...opts };
     this._anyListeners = [];
@@ -224,6 +228,11 @@ export class Socket extends Emitter {
 
   get connected() {
     return this._raw.connected;
+  }
+
+  /** Whether the last connect got back the session that was cut (connection state recovery). */
+  get recovered() {
+    return this._raw.recovered;
   }
 
   get disconnected() {

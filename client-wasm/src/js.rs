@@ -81,6 +81,12 @@ impl JsManager {
         self.manager.close();
     }
 
+    /// Drops the Engine.IO connection as a network cut would; the manager reconnects.
+    #[wasm_bindgen(js_name = closeEngine)]
+    pub fn close_engine(&self) {
+        self.manager.close_engine();
+    }
+
     /// The socket of `namespace` on this connection.
     pub fn socket(&self, namespace: &str) -> JsSocket {
         JsSocket {
@@ -221,6 +227,12 @@ impl JsSocket {
     #[wasm_bindgen(getter)]
     pub fn connected(&self) -> bool {
         self.socket.connected()
+    }
+
+    /// Whether the last join recovered the session that was cut.
+    #[wasm_bindgen(getter)]
+    pub fn recovered(&self) -> bool {
+        self.socket.recovered()
     }
 
     /// Whether the socket wants to be connected.

@@ -300,6 +300,21 @@ impl Manager {
         with(&self.inner, |s, fx| s.close_by_client(fx));
     }
 
+    /// Drops the Engine.IO connection as a network cut would (socket.io-client's
+    /// `socket.io.engine.close()`): the sockets see "forced close", and the manager
+    /// reconnects as after any loss.
+    pub fn close_engine(&self) {
+        with(&self.inner, |s, fx| {
+            // The close packet tells the server at once, as engine.io-client's does.
+            if let Some(t) = &s.transport {
+                if let Some(packet) = s.engine.close_by_client() {
+                    t.send(packet);
+                }
+            }
+            s.on_close("forced close", fx)
+        });
+    }
+
     /// The transport in use ("polling" or "websocket"), if connected.
     pub fn transport(&self) -> Option<&'static str> {
         self.inner.borrow().transport.as_ref().map(Transport::name)
@@ -393,6 +408,12 @@ impl Socket {
         self.read(|slot| slot.client.connected())
     }
 
+    /// Whether the last join got back the session that was cut (connection state
+    /// recovery on the server): same id and rooms, missed packets delivered first.
+    pub fn recovered(&self) -> bool {
+        self.read(|slot| slot.client.recovered())
+    }
+
     /// Whether the socket wants to be connected (it reconnects on its own).
     pub fn active(&self) -> bool {
         self.read(|slot| slot.client.active())
@@ -402,15 +423,18 @@ impl Socket {
     pub fn connect(&self) {
         self.with(|s, fx| {
             let slot = s.slot(&self.namespace);
-            if slot.client.active() {
+            if slot.client.connected() {
                 return;
             }
+            // An active socket whose connection is down (lost, with reconnection off)
+            // reopens it; the opened connection joins every active socket.
+            let was_active = slot.client.active();
             slot.client.activate();
             if !s.reconnecting {
                 s.skip_reconnect = false;
                 s.open(fx);
             }
-            if s.ready == ReadyState::Open {
+            if s.ready == ReadyState::Open && !was_active {
                 s.join(&self.namespace, fx);
             }
         });
@@ -929,7 +953,10 @@ impl State {
             self.tick = None;
             return;
         };
-        if matches!(&self.tick, Some((at, _)) if *at == deadline) {
+        // A timer due no later than needed stays: it fires, `on_tick` does what is due
+        // and arms the next. Re-arming on every packet (each one moves the heartbeat
+        // deadline) cost a closure and a setTimeout per event received.
+        if matches!(&self.tick, Some((at, _)) if *at <= deadline) {
             return;
         }
         let weak = self.me.clone();

@@ -23,6 +23,9 @@ pub enum SocketEvent {
     Connect {
         /// The socket id.
         sid: String,
+        /// Whether the server gave back the session that was cut (connection state
+        /// recovery): same id and rooms, and the missed packets come first.
+        recovered: bool,
     },
     /// The server refused the join (`connect_error`).
     ConnectError {
@@ -87,7 +90,18 @@ pub struct SocketClient {
     send_buffer: VecDeque<Packet>,
     /// Whether the application wants to be connected (socket.io-client's `active`).
     active: bool,
+    /// Connection state recovery: the private session id the server gave, the offset of
+    /// the last event processed, and whether the last join recovered the session.
+    pid: Option<String>,
+    last_offset: Option<String>,
+    recovered: bool,
+    /// Events that arrived before the join's answer (a server replays missed packets
+    /// there), delivered right after it.
+    receive_buffer: Vec<SocketEvent>,
 }
+
+/// The most events held between a join and its answer; more are dropped.
+pub const MAX_RECEIVE_BUFFER: usize = 65_536;
 
 impl SocketClient {
     /// A socket for `namespace`, not connected.
@@ -99,7 +113,17 @@ impl SocketClient {
             pending_acks: BTreeMap::new(),
             send_buffer: VecDeque::new(),
             active: false,
+            pid: None,
+            last_offset: None,
+            recovered: false,
+            receive_buffer: Vec::new(),
         }
+    }
+
+    /// Whether the last join recovered the session that was cut (socket.io-client's
+    /// `recovered`).
+    pub fn recovered(&self) -> bool {
+        self.recovered
     }
 
     /// The namespace.
@@ -131,9 +155,37 @@ impl SocketClient {
         self.active = true;
     }
 
-    /// The connection is open: join the namespace with `auth`, within `timeout`.
+    /// The connection is open: join the namespace with `auth`, within `timeout`. After
+    /// a cut, the join also names the session and the last offset processed, so that a
+    /// server with connection state recovery can give the session back.
     pub fn join(&mut self, auth: Option<Value>, now: Duration, timeout: Duration) -> Packet {
+        self.receive_buffer.clear();
+        let auth = match &self.pid {
+            None => auth,
+            Some(pid) => {
+                let mut fields = vec![("pid".to_owned(), Value::String(pid.clone()))];
+                if let Some(offset) = &self.last_offset {
+                    fields.push(("offset".to_owned(), Value::String(offset.clone())));
+                }
+                // The application's own fields win, as in socket.io-client.
+                if let Some(Value::Object(own)) = auth {
+                    fields.retain(|(k, _)| !own.iter().any(|(o, _)| o == k));
+                    fields.extend(own);
+                }
+                Some(Value::Object(fields))
+            }
+        };
         self.conn.connect(&self.namespace, auth, now, timeout)
+    }
+
+    /// Notes the offset an event carries last (when recovery is on), and passes it on.
+    fn deliver(&mut self, event: SocketEvent) -> SocketOutput {
+        if let (Some(_), SocketEvent::Event { args, .. }) = (&self.pid, &event) {
+            if let Some(Value::String(offset)) = args.last() {
+                self.last_offset = Some(offset.clone());
+            }
+        }
+        SocketOutput::Event(event)
     }
 
     /// Emits `name`. Returns the packet to send now (none when buffered or dropped)
@@ -175,11 +227,31 @@ impl SocketClient {
     /// Feeds a packet for this namespace.
     pub fn on_packet(&mut self, packet: Packet) -> Vec<SocketOutput> {
         let mut out = Vec::new();
+        let pid = match &packet {
+            Packet::Connect {
+                data: Some(data), ..
+            } => data.get("pid").and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        };
         if let Some(outcome) = self.conn.on_packet(&packet) {
             match outcome {
                 ConnectOutcome::Connected(sid) => {
+                    self.recovered = pid.is_some() && pid == self.pid;
+                    self.pid = pid;
+                    if !self.recovered {
+                        self.last_offset = None;
+                    }
+                    // socket.io-client's order: buffered events, buffered emits, then
+                    // `connect`.
+                    for event in std::mem::take(&mut self.receive_buffer) {
+                        let delivered = self.deliver(event);
+                        out.push(delivered);
+                    }
                     out.extend(self.send_buffer.drain(..).map(SocketOutput::Send));
-                    out.push(SocketOutput::Event(SocketEvent::Connect { sid }));
+                    out.push(SocketOutput::Event(SocketEvent::Connect {
+                        sid,
+                        recovered: self.recovered,
+                    }));
                 }
                 ConnectOutcome::Refused { message, data } => {
                     self.active = false;
@@ -198,11 +270,22 @@ impl SocketClient {
         }
         match packet {
             Packet::Event { name, args, id, .. } if self.connected() => {
-                out.push(SocketOutput::Event(SocketEvent::Event {
+                let delivered = self.deliver(SocketEvent::Event {
                     name,
                     args,
                     ack: id,
-                }));
+                });
+                out.push(delivered);
+            }
+            Packet::Event { name, args, id, .. }
+                if matches!(self.conn, NamespaceConnection::Connecting { .. })
+                    && self.receive_buffer.len() < MAX_RECEIVE_BUFFER =>
+            {
+                self.receive_buffer.push(SocketEvent::Event {
+                    name,
+                    args,
+                    ack: id,
+                });
             }
             Packet::Ack { id, args, .. } if self.pending_acks.remove(&id).is_some() => {
                 out.push(SocketOutput::Event(SocketEvent::Ack { id, args }));
@@ -341,7 +424,10 @@ mod tests {
             out,
             vec![
                 SocketOutput::Send(Packet::event("/chat", "a", vec![json!(1)], None)),
-                SocketOutput::Event(SocketEvent::Connect { sid: "abc".into() }),
+                SocketOutput::Event(SocketEvent::Connect {
+                    sid: "abc".into(),
+                    recovered: false
+                }),
             ]
         );
         assert_eq!(s.id(), Some("abc"));
@@ -444,6 +530,73 @@ mod tests {
             })
         );
         assert!(!s.active());
+    }
+
+    #[test]
+    fn a_cut_session_is_claimed_back_with_its_last_offset() {
+        let mut s = SocketClient::new("/");
+        s.activate();
+        s.join(Some(json!({"token": "t"})), ms(0), ms(1000));
+        s.on_packet(Packet::Connect {
+            namespace: "/".into(),
+            data: Some(json!({"sid": "s1", "pid": "p1"})),
+        });
+        assert!(!s.recovered());
+        let event = |n: i64, offset: &str| Packet::Event {
+            namespace: "/".into(),
+            name: "tick".into(),
+            args: vec![json!(n), json!(offset)],
+            id: None,
+        };
+        s.on_packet(event(1, "a1"));
+        s.on_engine_close("transport close");
+        // The rejoin names the session and the last offset, beside the app's auth.
+        let join = s.join(Some(json!({"token": "t"})), ms(10), ms(1000));
+        assert_eq!(
+            join,
+            Packet::Connect {
+                namespace: "/".into(),
+                data: Some(json!({"pid": "p1", "offset": "a1", "token": "t"})),
+            }
+        );
+        // A server that replays before it answers (Node's order): held, then delivered
+        // ahead of `connect`.
+        assert!(s.on_packet(event(2, "a2")).is_empty());
+        let out = s.on_packet(Packet::Connect {
+            namespace: "/".into(),
+            data: Some(json!({"sid": "s1", "pid": "p1"})),
+        });
+        assert_eq!(
+            out,
+            vec![
+                SocketOutput::Event(SocketEvent::Event {
+                    name: "tick".into(),
+                    args: vec![json!(2), json!("a2")],
+                    ack: None,
+                }),
+                SocketOutput::Event(SocketEvent::Connect {
+                    sid: "s1".into(),
+                    recovered: true
+                }),
+            ]
+        );
+        assert!(s.recovered());
+        s.on_packet(event(3, "a3"));
+        s.on_engine_close("transport close");
+        let join = s.join(None, ms(20), ms(1000));
+        assert_eq!(
+            join,
+            Packet::Connect {
+                namespace: "/".into(),
+                data: Some(json!({"pid": "p1", "offset": "a3"})),
+            }
+        );
+        // A fresh session: not recovered, and its offsets start over.
+        s.on_packet(Packet::Connect {
+            namespace: "/".into(),
+            data: Some(json!({"sid": "s2", "pid": "p2"})),
+        });
+        assert!(!s.recovered());
     }
 
     #[test]

@@ -18,6 +18,8 @@ import {
   startStaticServer,
 } from "./harness.mjs";
 import { readmeScenario } from "./readme.scenarios.mjs";
+import { recoveryScenarios } from "./recovery.scenarios.mjs";
+import { RECOVERY_SERVERS } from "./harness.mjs";
 
 before(async () => {
   assertClientPresent();
@@ -43,5 +45,20 @@ for (const server of SERVERS) {
     for (const mode of MODES) coreScenarios({ server, mode });
     apiScenarios({ server, mode: MODES.find((m) => m.name === "polling+upgrade") });
     readmeScenario({ server });
+  });
+}
+
+// Connection state recovery needs servers with it turned on (it changes every event's
+// arguments), so it has servers of its own.
+for (const server of RECOVERY_SERVERS) {
+  describe(`browser client=${CLIENT} server=${server.name}`, () => {
+    before(async () => {
+      env.server = await new ServerUnderTest(server.cmd).start(0);
+    }, { timeout: START_TIMEOUT_MS + 10_000 });
+    after(async () => {
+      await env.server?.stop();
+      env.server = null;
+    });
+    recoveryScenarios({ server });
   });
 }

@@ -71,6 +71,22 @@ export const SERVERS = (() => {
   return only ? all.filter((s) => only.includes(s.key)) : all;
 })();
 
+/** Servers with connection state recovery on: the Node twin, and Sockeye's example. */
+export const RECOVERY_SERVERS = (() => {
+  const all = [
+    {
+      key: "reference",
+      name: "node-recovery",
+      cmd: `${shellQuote(process.execPath)} ${shellQuote(join(HERE, "recovery-server.mjs"))}`,
+    },
+  ];
+  if (process.env.RECOVERY_SERVER_CMD) {
+    all.push({ key: "sockeye", name: "sockeye-recovery", cmd: process.env.RECOVERY_SERVER_CMD });
+  }
+  const only = process.env.BROWSER_SERVERS?.split(",").map((s) => s.trim()).filter(Boolean);
+  return only ? all.filter((s) => only.includes(s.key)) : all;
+})();
+
 /** Transport configurations, as in ../interop/harness.mjs (MODES), with names for titles. */
 export const MODES = [
   { name: "websocket", opts: { transports: ["websocket"] }, expect: "websocket", upgrade: false },
