@@ -498,6 +498,48 @@ def versions() -> dict[str, str]:
     return found
 
 
+def run_browser(options: argparse.Namespace, logs: Path) -> int:
+    """bench/browser/run.mjs (Sockeye's wasm client against socket.io-client in Chromium);
+    its exit code. It writes bench/results/browser.{md,json} itself."""
+    browser = ROOT / "bench" / "browser"
+    if not options.no_build:
+        for name, command in (("build-client", ["bash", "scripts/build-client.sh", "web"]),
+                              ("build-browser", ["npm", "ci", "--no-audit", "--no-fund",
+                                                 "--prefix", str(browser)])):
+            if not run_logged(command, logs / f"{name}.log"):
+                return 1
+    command = ["node", str(browser / "run.mjs"), "--reps", str(options.reps),
+               "--seconds", f"{options.seconds:g}"]
+    print(f"$ {' '.join(command)}", flush=True)
+    process = subprocess.Popen(command, cwd=ROOT)
+    try:
+        return process.wait(timeout=600)
+    except subprocess.TimeoutExpired:
+        # SIGTERM first: run.mjs then stops its browser and servers.
+        print("the browser benchmark took more than 600 s", flush=True)
+        stop(process)
+        return 1
+
+
+def run_script(label: str, command: list[str], out: Path, timeout: float) -> int:
+    """Runs a long-form check (the soak, the fuzzers), its output shown and saved to
+    `out`; its exit code."""
+    print(f"$ {' '.join(command)}", flush=True)
+    with out.open("w") as saved:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        assert process.stdout is not None
+        deadline = time.monotonic() + timeout
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            saved.write(line)
+            if time.monotonic() > deadline:
+                print(f"{label} took more than {timeout:g} s", flush=True)
+                stop(process)
+                return 1
+        return process.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3, help="repetitions (default 3)")
@@ -508,7 +550,14 @@ def main() -> None:
     parser.add_argument("--servers", nargs="*", default=None,
                         help="server keys to run (default all)")
     parser.add_argument("--no-build", action="store_true", help="use the existing builds")
+    parser.add_argument("--browser", action="store_true",
+                        help="then the browser client benchmark (also: --only ... browser)")
+    parser.add_argument("--soak", action="store_true",
+                        help="then the chaos soak's long form (bench/soak.sh), ~4 minutes")
+    parser.add_argument("--fuzz", type=int, default=0, metavar="RUNS",
+                        help="then every fuzz target for RUNS executions (scripts/fuzz.sh)")
     options = parser.parse_args()
+    browser = options.browser or "browser" in (options.only or [])
 
     began = time.monotonic()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -518,6 +567,8 @@ def main() -> None:
     for server in servers.values():
         if server.unavailable:
             print(f"! {server.label}: {server.unavailable}", flush=True)
+    if browser and options.only == ["browser"]:
+        sys.exit(run_browser(options, logs))
     plan = [s for s in scenarios(options.seconds) if not options.only or s.key in options.only]
     if options.servers:
         for s in plan:
@@ -545,6 +596,15 @@ def main() -> None:
     (RESULTS / "latest.svg").write_text(svg(rows, plan, servers))
     print(report)
     print(f"wrote {RESULTS.relative_to(ROOT)}/latest.{{md,json,svg}} in {meta['wall_seconds']:.0f} s")
+    status = 0
+    if browser:
+        status |= run_browser(options, logs)
+    if options.soak:
+        status |= run_script("the soak", ["bash", "bench/soak.sh"], RESULTS / "soak.txt", 1200)
+    if options.fuzz:
+        status |= run_script("the fuzzers", ["bash", "scripts/fuzz.sh", str(options.fuzz)],
+                             RESULTS / "fuzz.txt", 3600)
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,297 @@
+// The in-page half of the browser benchmark: three measurements, written only against
+// socket.io-client's public API so the same code drives Sockeye's client and the official
+// one. Every wait is bounded by `timeoutMs`; a failure rejects with a message saying what
+// did not happen. run.mjs calls these through page.evaluate and does the statistics.
+
+/** The `flood` payload: a JSON string of 64 bytes (62 characters and the quotes). */
+const FLOOD_PAYLOAD = "x".repeat(62);
+/** The `echo` argument: 64 bytes of JSON, the load generator's own (bench/src/echo.rs). */
+const ECHO_PAYLOAD = { data: "x".repeat(52) };
+
+const OPTS = { forceNew: true, transports: ["websocket"], reconnection: false };
+
+function within(ms, what, promise) {
+  let timer;
+  const expired = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+function connected(socket, timeoutMs) {
+  return within(
+    timeoutMs,
+    "connect",
+    new Promise((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("connect_error", (err) => reject(new Error(`connect_error: ${err?.message ?? err}`)));
+    }),
+  );
+}
+
+function ack(socket, timeoutMs, event, ...args) {
+  return within(timeoutMs, `the ack of ${event}`, new Promise((resolve) => socket.emit(event, ...args, (...res) => resolve(res))));
+}
+
+async function open(io, url, timeoutMs) {
+  const socket = io(url, { ...OPTS, timeout: timeoutMs });
+  try {
+    await connected(socket, timeoutMs);
+  } catch (err) {
+    socket.disconnect();
+    throw err;
+  }
+  if (socket.io.engine.transport.name !== "websocket") {
+    socket.disconnect();
+    throw new Error(`expected the websocket transport, got ${socket.io.engine.transport.name}`);
+  }
+  return socket;
+}
+
+/**
+ * Keeps `inFlight` calls of `start(done)` going for `seconds`, each starting the next when
+ * it calls `done`; `count()` is read at the end of the window. Resolves once the calls in
+ * flight at the end have finished too, with what `count()` said at the end and the
+ * window's measured length.
+ */
+function windowed({ seconds, inFlight, timeoutMs, start, count, what }) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const end = t0 + seconds * 1000;
+    let open = 0;
+    let snapshot = null;
+    const guard = setTimeout(() => {
+      reject(new Error(`${what}: ${open} of ${inFlight} calls still unanswered ${timeoutMs} ms after the window`));
+    }, seconds * 1000 + timeoutMs);
+    const check = () => {
+      if (snapshot === null && performance.now() >= end) {
+        snapshot = { counted: count(), elapsed_ms: performance.now() - t0 };
+        clearTimeout(timer);
+      }
+    };
+    const launch = () => {
+      open++;
+      start(() => {
+        open--;
+        check();
+        if (snapshot === null) launch();
+        else if (open === 0) {
+          clearTimeout(guard);
+          resolve(snapshot);
+        }
+      });
+    };
+    // The window also ends on a timer, in case the answers come slower than the window.
+    const timer = setTimeout(check, seconds * 1000);
+    for (let i = 0; i < inFlight; i++) launch();
+  });
+}
+
+export function bench(clients) {
+  const pick = (name) => {
+    const io = clients[name];
+    if (typeof io !== "function") throw new Error(`no client ${name}`);
+    return io;
+  };
+  return {
+    /**
+     * `n` sequential io() -> `connect` -> disconnect() cycles after `warmup` unmeasured
+     * ones, `gapMs` apart; ms each. The gap matters: Chromium lets a WebSocket to a
+     * host:port start only 10 ms after the previous one's handshake (RFC 6455 4.1
+     * throttling, WebSocketEndpointLockManager's kUnlockDelayInMs), which back-to-back
+     * cycles would measure instead of the client.
+     */
+    async connect({ client, url, n, warmup, gapMs, timeoutMs }) {
+      const samples = [];
+      for (let i = 0; i < warmup + n; i++) {
+        await new Promise((ok) => setTimeout(ok, gapMs));
+        const t0 = performance.now();
+        if (client === "raw") {
+          const ws = await rawOpen(url, timeoutMs);
+          samples.push(performance.now() - t0);
+          ws.close();
+        } else {
+          const socket = pick(client)(url, { ...OPTS, timeout: timeoutMs });
+          try {
+            await connected(socket, timeoutMs);
+            samples.push(performance.now() - t0);
+          } finally {
+            socket.disconnect();
+          }
+        }
+      }
+      return { samples: samples.slice(warmup) };
+    },
+
+    /** `flood` events received per second, `inFlight` floods of `count` kept going. */
+    async flood({ client, url, seconds, inFlight, count, timeoutMs }) {
+      if (client === "raw") return rawFlood({ url, seconds, inFlight, count, timeoutMs });
+      const socket = await open(pick(client), url, timeoutMs);
+      try {
+        let received = 0;
+        let wrong = 0;
+        socket.on("flood", (payload) => {
+          received++;
+          if (payload !== FLOOD_PAYLOAD) wrong++;
+        });
+        await ack(socket, timeoutMs, "flood", count, FLOOD_PAYLOAD); // warm-up
+        if (received !== count) throw new Error(`warm-up flood: ${received} of ${count} events before the ack`);
+        received = 0;
+        let floods = 0;
+        const r = await windowed({
+          seconds,
+          inFlight,
+          timeoutMs,
+          what: "flood",
+          count: () => received,
+          start: (done) =>
+            socket.emit("flood", count, FLOOD_PAYLOAD, () => {
+              floods++;
+              done();
+            }),
+        });
+        // The server acks a flood after its events, so every acked event has arrived.
+        const lost = floods * count - received;
+        if (lost !== 0 || wrong !== 0) {
+          throw new Error(`flood: ${floods} floods acked, ${received} events received, ${wrong} with a wrong payload`);
+        }
+        return { ...r, events_per_sec: (r.counted / r.elapsed_ms) * 1000, floods };
+      } finally {
+        socket.disconnect();
+      }
+    },
+
+    /** `echo` acks per second with `inFlight` emits kept going. */
+    async echo({ client, url, seconds, inFlight, timeoutMs }) {
+      if (client === "raw") return rawEcho({ url, seconds, inFlight, timeoutMs });
+      const socket = await open(pick(client), url, timeoutMs);
+      try {
+        const [first] = await ack(socket, timeoutMs, "echo", ECHO_PAYLOAD);
+        if (JSON.stringify(first) !== JSON.stringify(ECHO_PAYLOAD)) {
+          throw new Error(`echo acked ${JSON.stringify(first)}`);
+        }
+        for (let i = 0; i < 200; i++) await ack(socket, timeoutMs, "echo", ECHO_PAYLOAD); // warm-up
+        let acks = 0;
+        const r = await windowed({
+          seconds,
+          inFlight,
+          timeoutMs,
+          what: "echo",
+          count: () => acks,
+          start: (done) =>
+            socket.emit("echo", ECHO_PAYLOAD, () => {
+              acks++;
+              done();
+            }),
+        });
+        return { ...r, acks_per_sec: (r.counted / r.elapsed_ms) * 1000 };
+      } finally {
+        socket.disconnect();
+      }
+    },
+  };
+}
+
+// ---- the browser's own limit: the same measurements on a bare WebSocket ------------------
+// Hand-written Engine.IO 4 / Socket.IO 5 text frames and no parsing beyond the packet
+// type: what any client in this browser could at best reach.
+
+const FLOOD_FRAME = (id, count) => `42${id}["flood",${count},${JSON.stringify(FLOOD_PAYLOAD)}]`;
+const ECHO_FRAME = (id) => `42${id}["echo",${JSON.stringify(ECHO_PAYLOAD)}]`;
+
+/** A WebSocket joined to `/`: resolves once the server's CONNECT answer arrived. */
+function rawOpen(url, timeoutMs) {
+  const ws = new WebSocket(`${url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`);
+  return within(
+    timeoutMs,
+    "raw connect",
+    new Promise((resolve, reject) => {
+      ws.onerror = () => reject(new Error("raw connect: WebSocket error"));
+      ws.onmessage = (e) => {
+        if (e.data[0] === "0") ws.send("40");
+        else if (e.data.startsWith("40")) {
+          ws.onmessage = null;
+          resolve(ws);
+        } else if (e.data.startsWith("44")) reject(new Error(`raw connect refused: ${e.data}`));
+      };
+    }),
+  ).catch((err) => {
+    ws.close();
+    throw err;
+  });
+}
+
+/** Routes frames: events to `onEvent`, acks (by id) to their callbacks, pings answered. */
+function rawRouter(ws, onEvent) {
+  const acks = new Map();
+  let next = 0;
+  ws.onmessage = (e) => {
+    const d = e.data;
+    if (d[0] === "4" && d[1] === "2") onEvent(d);
+    else if (d[0] === "4" && d[1] === "3") {
+      const id = parseInt(d.slice(2), 10);
+      const fn = acks.get(id);
+      acks.delete(id);
+      fn?.(d);
+    } else if (d === "2") ws.send("3");
+  };
+  return (frame, fn) => {
+    const id = next++;
+    acks.set(id, fn);
+    ws.send(frame(id));
+  };
+}
+
+async function rawFlood({ url, seconds, inFlight, count, timeoutMs }) {
+  const ws = await rawOpen(url, timeoutMs);
+  try {
+    let received = 0;
+    const emit = rawRouter(ws, () => received++);
+    await within(timeoutMs, "raw warm-up flood", new Promise((ok) => emit((id) => FLOOD_FRAME(id, count), ok)));
+    received = 0;
+    let floods = 0;
+    const r = await windowed({
+      seconds,
+      inFlight,
+      timeoutMs,
+      what: "raw flood",
+      count: () => received,
+      start: (done) =>
+        emit(
+          (id) => FLOOD_FRAME(id, count),
+          () => {
+            floods++;
+            done();
+          },
+        ),
+    });
+    if (floods * count !== received) throw new Error(`raw flood: ${floods} floods acked, ${received} events received`);
+    return { ...r, events_per_sec: (r.counted / r.elapsed_ms) * 1000, floods };
+  } finally {
+    ws.close();
+  }
+}
+
+async function rawEcho({ url, seconds, inFlight, timeoutMs }) {
+  const ws = await rawOpen(url, timeoutMs);
+  try {
+    const emit = rawRouter(ws, () => {});
+    for (let i = 0; i < 200; i++) await within(timeoutMs, "raw warm-up echo", new Promise((ok) => emit(ECHO_FRAME, ok)));
+    let acks = 0;
+    const r = await windowed({
+      seconds,
+      inFlight,
+      timeoutMs,
+      what: "raw echo",
+      count: () => acks,
+      start: (done) =>
+        emit(ECHO_FRAME, () => {
+          acks++;
+          done();
+        }),
+    });
+    return { ...r, acks_per_sec: (r.counted / r.elapsed_ms) * 1000 };
+  } finally {
+    ws.close();
+  }
+}
