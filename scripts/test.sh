@@ -204,6 +204,11 @@ bench_smoke() {
 }
 check "load generator smoke (echo, polling echo, fanout; 1 s each)" bench_smoke
 
+# The chaos soak's short form: 100 clients cut at random for 5 s, on one node with
+# connection state recovery (nothing may be lost, duplicated or reordered), without it
+# (the losses must show), and on two nodes on Redis with it.
+check "chaos soak (short form: recovery on, off, two nodes on Redis)" bash bench/soak.sh --short
+
 # --- summary -----------------------------------------------------------------------
 note "summary"
 for f in "${failures[@]}"; do echo "FAILED: $f"; done

@@ -13,6 +13,9 @@
 //!   end-to-end latency, lost deliveries.
 //! - `idle`: C idle sockets: the server's RSS per socket (needs `--pid`).
 //! - `connect`: W workers repeat connect, join `/`, close: cycles/s.
+//! - `soak`: chaos (connections cut at random while broadcasts and acked emits flow)
+//!   against `sockeye-bench-server --recovery` on one node or several (`--url` repeated,
+//!   on one Redis): lost, duplicated and out-of-order broadcasts per client.
 //!
 //! `cargo run --release -p sockeye-bench -- echo --url http://127.0.0.1:8080 -c 100 -w 16 -d 10`
 
@@ -25,6 +28,7 @@ mod idle;
 mod polling;
 mod report;
 mod session;
+mod soak;
 mod wire;
 
 use clap::{Parser, Subcommand};
@@ -83,6 +87,31 @@ enum Scenario {
         /// Seconds to wait after the last connect before reading the memory.
         #[arg(long, default_value_t = 2.0)]
         settle: f64,
+    },
+    /// Connections cut at random while numbered broadcasts and acked emits flow.
+    Soak {
+        /// The nodes, `http://host:port` (repeat for several; clients are spread over
+        /// them, the sender is on the first).
+        #[arg(long = "url", required = true)]
+        urls: Vec<String>,
+        /// Clients.
+        #[arg(short = 'c', long, default_value_t = 200)]
+        clients: usize,
+        /// Seconds of broadcasting and cutting.
+        #[arg(short = 'd', long, default_value_t = 30.0)]
+        duration: f64,
+        /// Broadcasts per second.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+        /// Milliseconds between two cuts.
+        #[arg(long, default_value_t = 50)]
+        cut_every_ms: u64,
+        /// Seed of the random cuts.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Fail (exit 1) unless every client got every broadcast once and in order.
+        #[arg(long)]
+        expect_no_loss: bool,
     },
     /// W workers repeating connect, join, close.
     Connect {
@@ -164,6 +193,35 @@ async fn main() {
             workers,
             duration,
         } => connect::run(&server.url, workers, seconds(duration), server.pid).await,
+        Scenario::Soak {
+            urls,
+            clients,
+            duration,
+            rate,
+            cut_every_ms,
+            seed,
+            expect_no_loss,
+        } => soak::run(
+            &urls,
+            clients,
+            seconds(duration),
+            rate,
+            Duration::from_millis(cut_every_ms.max(1)),
+            seed,
+        )
+        .await
+        .and_then(|line| {
+            let figures: serde_json::Value =
+                serde_json::from_str(&line).map_err(|e| format!("soak line: {e}"))?;
+            let clean = ["lost", "duplicated", "out_of_order"]
+                .iter()
+                .all(|k| figures[*k].as_u64() == Some(0));
+            if expect_no_loss && !clean {
+                Err(format!("losses with recovery on: {line}"))
+            } else {
+                Ok(line)
+            }
+        }),
     };
     match result {
         Ok(line) => println!("{line}"),

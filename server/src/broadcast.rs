@@ -65,6 +65,7 @@ pub struct BroadcastOperator {
     ns: Arc<NsInner>,
     opts: BroadcastOptions,
     local: bool,
+    volatile: bool,
 }
 
 impl BroadcastOperator {
@@ -73,6 +74,7 @@ impl BroadcastOperator {
             ns,
             opts,
             local: false,
+            volatile: false,
         }
     }
 
@@ -94,6 +96,13 @@ impl BroadcastOperator {
         self
     }
 
+    /// Marks the emit volatile (socket.io's `volatile` flag): a client that already has
+    /// a backlog misses it rather than queue it, and it is not kept for recovery.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
     /// The options this operator stands for.
     pub fn options(&self) -> &BroadcastOptions {
         &self.opts
@@ -105,7 +114,7 @@ impl BroadcastOperator {
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         check_event(event)?;
         let packet = Packet::event(&self.ns.name, event, args.into_args(), None);
-        self.ns.deliver_local(&packet, &self.opts);
+        self.ns.deliver_local_as(&packet, &self.opts, self.volatile);
         if !self.local {
             self.ns.adapter.remote_broadcast(&packet, &self.opts);
         }

@@ -68,6 +68,9 @@ pub struct EngineConfig {
     pub max_buffered_frames: usize,
     /// Which browser origins may connect.
     pub cors: Cors,
+    /// The most Engine.IO sessions at once; a handshake beyond it gets HTTP 503
+    /// ("Too many connections", code 3) and a log line.
+    pub max_connections: usize,
 }
 
 impl Default for EngineConfig {
@@ -80,6 +83,7 @@ impl Default for EngineConfig {
             upgrade_timeout: Duration::from_millis(10_000),
             max_buffered_frames: 4096,
             cors: Cors::SameOrigin,
+            max_connections: 100_000,
         }
     }
 }

@@ -142,6 +142,14 @@ impl SocketConnection {
         let claim = ns.recovery.as_ref().and_then(|store| {
             let pid = auth.get("pid")?.as_str()?.to_owned();
             let offset = auth.get("offset")?.as_str()?.to_owned();
+            // Its old connection may not be known dead yet (a cut the server has not
+            // read): that socket leaves now, as lost, and its session is kept.
+            let stale = store.lock().expect("recovery lock").live(&pid);
+            if let Some(old) = stale.and_then(|sid| ns.sockets.read().expect("sockets lock").get(&sid).cloned()) {
+                tracing::debug!(sid = %old.id(), "session claimed from a new connection: the old one is dropped");
+                old.close(DisconnectReason::TransportClose);
+                old.close_transport();
+            }
             let sid = store.lock().expect("recovery lock").peek(
                 &pid,
                 &offset,
@@ -246,6 +254,9 @@ fn register(ns: &NsInner, socket: &Socket, engine: &EngineSocket, offset: Option
     }
     socket.mark_connected();
     ns.insert(socket);
+    if let (Some(store), Some(pid)) = (&mut store, &socket.inner.pid) {
+        store.joined(pid, &socket.inner.id);
+    }
     let mut accept = vec![("sid".into(), Value::String(socket.id().to_owned()))];
     if let Some(pid) = &socket.inner.pid {
         accept.push(("pid".into(), Value::String(pid.to_string())));

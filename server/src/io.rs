@@ -216,6 +216,12 @@ impl Builder {
         self
     }
 
+    /// The most connections at once (default 100 000); more are refused with 503.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.engine.max_connections = connections;
+        self
+    }
+
     /// Which browser origins may connect (default: same origin only).
     pub fn cors(mut self, cors: Cors) -> Self {
         self.config.engine.cors = cors;

@@ -72,6 +72,9 @@ pub(crate) struct RecoveryStore {
     sessions: Map<Sid, Session>,
     /// Pids in the order their sessions left, for the oldest-first bound.
     order: VecDeque<Sid>,
+    /// The socket id of each connected socket, by pid: a client that comes back before
+    /// the server has seen its old connection die takes the session over from it.
+    live: Map<Sid, Sid>,
 }
 
 impl RecoveryStore {
@@ -84,7 +87,25 @@ impl RecoveryStore {
             packets: VecDeque::new(),
             sessions: Map::default(),
             order: VecDeque::new(),
+            live: Map::default(),
         }
+    }
+
+    /// A socket with this pid has joined.
+    pub(crate) fn joined(&mut self, pid: &Sid, sid: &Sid) {
+        self.live.insert(pid.clone(), sid.clone());
+    }
+
+    /// The socket with this pid has left.
+    pub(crate) fn gone(&mut self, pid: &Sid, sid: &Sid) {
+        if self.live.get(pid) == Some(sid) {
+            self.live.remove(pid);
+        }
+    }
+
+    /// The socket still connected under `pid`, if any.
+    pub(crate) fn live(&self, pid: &str) -> Option<Sid> {
+        self.live.get(pid).cloned()
     }
 
     /// The offset the next packet gets, as it travels (a string, as socket.io's).

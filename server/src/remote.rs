@@ -227,8 +227,19 @@ impl NsInner {
     /// as its last argument and is kept; the store's lock is held until every target
     /// has the frame, so each socket sees the offsets in order.
     pub(crate) fn deliver_local(&self, packet: &Packet, opts: &BroadcastOptions) {
+        self.deliver_local_as(packet, opts, false)
+    }
+
+    /// [`NsInner::deliver_local`]; a `volatile` packet is neither kept for recovery nor
+    /// queued for a client that has a backlog.
+    pub(crate) fn deliver_local_as(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        volatile: bool,
+    ) {
         let mut store = match (&self.recovery, packet) {
-            (Some(store), Packet::Event { id: None, .. }) => {
+            (Some(store), Packet::Event { id: None, .. }) if !volatile => {
                 Some(store.lock().expect("recovery lock"))
             }
             _ => None,
@@ -255,11 +266,16 @@ impl NsInner {
         let sockets = self.sockets.read().expect("sockets lock");
         self.adapter.for_each_socket(opts, &mut |sid| {
             if let Some(socket) = sockets.get(sid) {
-                if let Err(e) = socket.inner.engine.send(frame.clone()) {
+                if volatile {
+                    if !socket.inner.engine.send_volatile(frame.clone()) {
+                        tracing::trace!(%sid, "volatile packet dropped: the client has a backlog");
+                    }
+                } else if let Err(e) = socket.inner.engine.send(frame.clone()) {
                     tracing::debug!(%sid, error = %e, "broadcast not delivered");
                 }
             }
         });
+        drop(store);
     }
 
     /// Makes this node's matching sockets join `rooms`.

@@ -303,6 +303,15 @@ impl Socket {
         self.send_packet(&packet)
     }
 
+    /// Sends `event` unless the client already has a backlog (socket.io's
+    /// `socket.volatile.emit`): for updates a newer one replaces, such as positions.
+    /// Returns whether it was queued.
+    pub fn emit_volatile(&self, event: &str, args: impl IntoArgs) -> Result<bool, EmitError> {
+        check_event(event)?;
+        let packet = Packet::event(&self.inner.ns.name, event, args.into_args(), None);
+        Ok(self.inner.engine.send_volatile(frame_of(&packet)))
+    }
+
     /// Sends the unnamed `message` event (`socket.send` in socket.io).
     pub fn send(&self, args: impl IntoArgs) -> Result<(), EmitError> {
         self.emit("message", args)
@@ -394,6 +403,15 @@ impl Socket {
             .close(crate::engine::CloseReason::ForcedClose);
     }
 
+    /// Closes the underlying connection without a DISCONNECT (socket.io's
+    /// `socket.conn.close()`): the client sees a lost connection and reconnects, and
+    /// with connection state recovery on, its session is kept for it ("forced close").
+    pub fn close_transport(&self) {
+        self.inner
+            .engine
+            .close(crate::engine::CloseReason::ForcedClose);
+    }
+
     /// Stores per-socket data (a session), replacing any value of the same type.
     pub fn insert_extension<T: Clone + Send + Sync + 'static>(&self, value: T) -> Option<T> {
         self.inner
@@ -472,9 +490,11 @@ impl Socket {
             return;
         }
         if let (Some(store), Some(pid)) = (&self.inner.ns.recovery, &self.inner.pid) {
-            if reason.is_recoverable() {
-                let rooms = self.rooms();
-                store.lock().expect("recovery lock").persist(
+            let rooms = reason.is_recoverable().then(|| self.rooms());
+            let mut store = store.lock().expect("recovery lock");
+            store.gone(pid, &self.inner.id);
+            if let Some(rooms) = rooms {
+                store.persist(
                     self.inner.id.clone(),
                     pid.clone(),
                     rooms,

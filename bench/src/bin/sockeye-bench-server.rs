@@ -6,14 +6,21 @@
 //!   socket of `/`, then acks with no arguments.
 //! - `flood` (count, payload), with an ack: emits `flood` with `payload` `count` times
 //!   (at most 1000) to this socket, then acks with no arguments.
+//! - `kick`: closes this socket's connection under it (no DISCONNECT), for the soak.
+//!
+//! The soak's options (not used by the peer comparison): `--recovery` (connection
+//! state recovery), `--redis-url` (a node of a cluster), `--ping-interval-ms`,
+//! `--ping-timeout-ms`, `--max-buffered-frames`.
 //!
 //! `sockeye-bench-server --port 0` prints `listening on ADDR` and serves until SIGTERM.
 
 use axum::serve::ListenerExt;
 use clap::Parser;
 use sockeye_protocol::Value;
+use sockeye_server::redis::RedisAdapter;
 use sockeye_server::SocketIo;
 use std::future::IntoFuture;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(about = "Sockeye's benchmark server (echo, broadcast, flood on /)")]
@@ -21,6 +28,21 @@ struct Cli {
     /// The port on 127.0.0.1; 0 lets the OS choose.
     #[arg(long, default_value_t = 3000)]
     port: u16,
+    /// Connection state recovery on.
+    #[arg(long)]
+    recovery: bool,
+    /// Join a cluster through this Redis.
+    #[arg(long)]
+    redis_url: Option<String>,
+    /// Time between pings, in ms (default: the official 25 000).
+    #[arg(long)]
+    ping_interval_ms: Option<u64>,
+    /// Time allowed for a pong, in ms (default: the official 20 000).
+    #[arg(long)]
+    ping_timeout_ms: Option<u64>,
+    /// Bound of each connection's outbound queue, in frames.
+    #[arg(long)]
+    max_buffered_frames: Option<usize>,
 }
 
 /// The most `flood` events one request asks for.
@@ -47,8 +69,31 @@ fn main() {
 
 async fn serve() {
     let cli = Cli::parse();
-    let io = SocketIo::new();
+    let mut builder = SocketIo::builder();
+    if cli.recovery {
+        builder = builder.connection_state_recovery(sockeye_server::Recovery::default());
+    }
+    if let Some(ms) = cli.ping_interval_ms {
+        builder = builder.ping_interval(Duration::from_millis(ms));
+    }
+    if let Some(ms) = cli.ping_timeout_ms {
+        builder = builder.ping_timeout(Duration::from_millis(ms));
+    }
+    if let Some(frames) = cli.max_buffered_frames {
+        builder = builder.max_buffered_frames(frames);
+    }
+    let mut adapter = None;
+    if let Some(url) = &cli.redis_url {
+        let redis = RedisAdapter::connect(url).await.unwrap_or_else(|e| {
+            eprintln!("cannot reach Redis at {url}: {e}");
+            std::process::exit(1);
+        });
+        builder = builder.adapter(redis.clone());
+        adapter = Some(redis);
+    }
+    let io = builder.build();
     io.of("/").on_connection(|socket| async move {
+        socket.on("kick", |socket, _| async move { socket.close_transport() });
         socket.on("echo", |_, args| async move { args });
         socket.on("broadcast", |socket, args| async move {
             if let Err(e) = socket.broadcast().emit("fanout", args) {
@@ -70,6 +115,9 @@ async fn serve() {
             Vec::<Value>::new()
         });
     });
+    if let Some(adapter) = adapter {
+        adapter.subscribed().await;
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", cli.port))
         .await
         .expect("bind 127.0.0.1");

@@ -29,6 +29,9 @@ pub enum EngineError {
     /// ideally against another node).
     #[error("Server shutting down")]
     ShuttingDown,
+    /// The server holds `max_connections` sessions already.
+    #[error("Too many connections")]
+    TooManyConnections,
 }
 
 impl EngineError {
@@ -38,7 +41,10 @@ impl EngineError {
             EngineError::UnknownTransport => 0,
             EngineError::UnknownSid => 1,
             EngineError::BadHandshakeMethod => 2,
-            EngineError::BadRequest | EngineError::PayloadTooLarge | EngineError::ShuttingDown => 3,
+            EngineError::BadRequest
+            | EngineError::PayloadTooLarge
+            | EngineError::ShuttingDown
+            | EngineError::TooManyConnections => 3,
             EngineError::UnsupportedProtocolVersion => 5,
         }
     }
@@ -48,7 +54,9 @@ impl IntoResponse for EngineError {
     fn into_response(self) -> Response {
         let status = match self {
             EngineError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            EngineError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            EngineError::ShuttingDown | EngineError::TooManyConnections => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::BAD_REQUEST,
         };
         let body = serde_json::json!({ "code": self.code(), "message": self.to_string() });

@@ -66,6 +66,15 @@ async fn dispatch<H: EngineHandler>(
     if sid.is_none() && inner.closing.load(std::sync::atomic::Ordering::Acquire) {
         return Err(EngineError::ShuttingDown);
     }
+    if sid.is_none()
+        && inner.sessions.read().expect("sessions lock").len() >= inner.config.max_connections
+    {
+        tracing::info!(
+            max = inner.config.max_connections,
+            "handshake refused: too many connections"
+        );
+        return Err(EngineError::TooManyConnections);
+    }
     let (mut parts, body) = req.into_parts();
 
     if transport == Transport::WebSocket {

@@ -51,6 +51,22 @@ impl Outbox {
         Ok(())
     }
 
+    /// Queues a frame the client may miss (volatile): only while fewer than a
+    /// sixteenth of the bound are waiting, so that under backpressure volatile frames
+    /// go first and the client is disconnected only for what it must get. Whether it
+    /// was queued.
+    pub(crate) fn push_volatile(&self, frame: Frame) -> bool {
+        {
+            let mut frames = self.frames.lock().expect("outbox lock");
+            if frames.len() >= (self.bound / 16).max(1) {
+                return false;
+            }
+            frames.push_back(frame);
+        }
+        self.consumer.wake();
+        true
+    }
+
     /// Whether nothing is queued.
     pub(crate) fn is_empty(&self) -> bool {
         self.frames.lock().expect("outbox lock").is_empty()

@@ -308,6 +308,12 @@ impl EngineSocket {
         self.session.send(frame)
     }
 
+    /// Queues a frame the client may miss: dropped (`false`) when the client already
+    /// has a backlog, never a reason to close it.
+    pub fn send_volatile(&self, frame: Frame) -> bool {
+        !self.session.is_closed() && self.session.outbox.push_volatile(frame)
+    }
+
     /// Queues a text message (the Engine.IO `4` packet with this data).
     pub fn send_text(&self, text: &str) -> Result<(), SendError> {
         let mut s = String::with_capacity(text.len() + 1);

@@ -1,0 +1,418 @@
+//! `soak`: chaos while broadcasts and acked emits flow. C clients (spread over one or
+//! more nodes) receive the numbered broadcasts of one sender that is never cut, and each
+//! sends acked `echo`s; meanwhile connections are cut at random:
+//! - abrupt: the client drops its TCP connection (no WebSocket close);
+//! - stall: the client stops reading for a while (the server may drop it when its queue
+//!   fills or its pings go unanswered);
+//! - kick: the server closes the connection under the client (`kick` event).
+//!
+//! A cut client reconnects after a short random delay, naming its session and the last
+//! offset it processed, as socket.io-client does. At the end every client is checked
+//! against the full sequence: with recovery on, each must have every broadcast exactly
+//! once and in order; with it off, the losses are counted. One JSON line.
+
+use crate::session::{open_websocket, socketio_ws_url, Ws};
+use futures_util::{SinkExt, StreamExt};
+use sockeye_protocol::engine::Packet as EnginePacket;
+use sockeye_protocol::socket::{Decoder, Packet};
+use sockeye_protocol::Value;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+/// How a connection is cut.
+#[derive(Debug, Clone, Copy)]
+enum Cut {
+    Abrupt,
+    Stall(Duration),
+    Kick,
+}
+
+/// What one client saw.
+#[derive(Default)]
+struct Seen {
+    /// Broadcast numbers in arrival order.
+    seqs: Vec<u64>,
+    joins: u64,
+    recovered: u64,
+    not_recovered: u64,
+    acks: u64,
+    acks_lost: u64,
+    cuts_abrupt: u64,
+    cuts_stall: u64,
+    cuts_kick: u64,
+    dropped_by_server: u64,
+}
+
+/// A small deterministic generator: the soak's choices repeat for a seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Runs the soak. `urls`: the nodes (clients are spread over them; the sender is on the
+/// first). `rate`: broadcasts per second. `cut_every`: time between cuts.
+pub async fn run(
+    urls: &[String],
+    clients: usize,
+    duration: Duration,
+    rate: u32,
+    cut_every: Duration,
+    seed: u64,
+) -> Result<String, String> {
+    let (stop_tx, stop) = watch::channel(false);
+    let mut seen = Vec::with_capacity(clients);
+    let mut cutters = Vec::with_capacity(clients);
+    let mut tasks = Vec::with_capacity(clients);
+    let (joined_tx, mut joined_rx) = mpsc::unbounded_channel();
+    for i in 0..clients {
+        let stats = Arc::new(Mutex::new(Seen::default()));
+        let (cut_tx, cut_rx) = mpsc::unbounded_channel();
+        let url = urls[i % urls.len()].clone();
+        tasks.push(tokio::spawn(client(
+            url,
+            stats.clone(),
+            cut_rx,
+            stop.clone(),
+            joined_tx.clone(),
+            seed.wrapping_add(i as u64 * 7919) | 1,
+        )));
+        seen.push(stats);
+        cutters.push(cut_tx);
+    }
+    // Everyone is in before the first broadcast: each must then see all of them.
+    for _ in 0..clients {
+        tokio::time::timeout(Duration::from_secs(60), joined_rx.recv())
+            .await
+            .map_err(|_| "not every client joined within 60 s".to_string())?;
+    }
+
+    let started = Instant::now();
+    let sender = tokio::spawn(sender(urls[0].clone(), rate, duration));
+    let mut rng = Rng(seed | 1);
+    let mut cuts = tokio::time::interval(cut_every);
+    cuts.tick().await;
+    while started.elapsed() < duration {
+        cuts.tick().await;
+        let who = rng.below(clients as u64) as usize;
+        let cut = match rng.below(3) {
+            0 => Cut::Abrupt,
+            1 => Cut::Stall(Duration::from_millis(200 + rng.below(2500))),
+            _ => Cut::Kick,
+        };
+        let _ = cutters[who].send(cut);
+    }
+    let sent = sender.await.map_err(|e| format!("sender task: {e}"))??;
+    // Let every client catch up (reconnect, recover, drain) before judging.
+    let settle = Instant::now();
+    while settle.elapsed() < Duration::from_secs(10) {
+        let done = seen.iter().all(|s| {
+            s.lock()
+                .expect("stats lock")
+                .seqs
+                .last()
+                .is_some_and(|&last| last + 1 >= sent)
+        });
+        if done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop_tx.send(true);
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+
+    let (mut lost, mut duplicated, mut out_of_order, mut deliveries) = (0u64, 0u64, 0u64, 0u64);
+    let (mut cuts_abrupt, mut cuts_stall, mut cuts_kick, mut dropped) = (0, 0, 0, 0);
+    let (mut recovered, mut not_recovered, mut acks, mut acks_lost) = (0, 0, 0, 0);
+    let mut clients_with_loss = 0u64;
+    for stats in &seen {
+        let s = stats.lock().expect("stats lock");
+        let unique: HashSet<u64> = s.seqs.iter().copied().collect();
+        let missing = (0..sent).filter(|n| !unique.contains(n)).count() as u64;
+        lost += missing;
+        clients_with_loss += u64::from(missing > 0);
+        duplicated += s.seqs.len() as u64 - unique.len() as u64;
+        out_of_order += s.seqs.windows(2).filter(|w| w[1] <= w[0]).count() as u64;
+        deliveries += s.seqs.len() as u64;
+        cuts_abrupt += s.cuts_abrupt;
+        cuts_stall += s.cuts_stall;
+        cuts_kick += s.cuts_kick;
+        dropped += s.dropped_by_server;
+        recovered += s.recovered;
+        not_recovered += s.not_recovered;
+        acks += s.acks;
+        acks_lost += s.acks_lost;
+    }
+    Ok(serde_json::json!({
+        "scenario": "soak",
+        "nodes": urls.len(),
+        "clients": clients,
+        "seconds": duration.as_secs_f64(),
+        "broadcasts": sent,
+        "deliveries": deliveries,
+        "cuts": cuts_abrupt + cuts_stall + cuts_kick,
+        "cuts_abrupt": cuts_abrupt,
+        "cuts_stall": cuts_stall,
+        "cuts_kick": cuts_kick,
+        "dropped_by_server": dropped,
+        "reconnects_recovered": recovered,
+        "reconnects_not_recovered": not_recovered,
+        "lost": lost,
+        "clients_with_loss": clients_with_loss,
+        "duplicated": duplicated,
+        "out_of_order": out_of_order,
+        "acks": acks,
+        "acks_lost_in_cuts": acks_lost,
+    })
+    .to_string())
+}
+
+/// The sender: `broadcast {seq}` at `rate` per second, each acked before it counts.
+/// Returns how many broadcasts went out.
+async fn sender(url: String, rate: u32, duration: Duration) -> Result<u64, String> {
+    let mut link = Link::connect(&url, None).await?;
+    let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
+    let started = Instant::now();
+    let mut seq = 0u64;
+    while started.elapsed() < duration {
+        pace.tick().await;
+        let payload = Value::Object(vec![("seq".into(), Value::Number(seq.into()))]);
+        link.send(&Packet::event("/", "broadcast", vec![payload], Some(seq)))
+            .await?;
+        // The ack says the server has handed it to every target: the next one follows.
+        loop {
+            match link.next().await? {
+                Some(Packet::Ack { id, .. }) if id == seq => break,
+                _ => {}
+            }
+        }
+        seq += 1;
+    }
+    Ok(seq)
+}
+
+/// One client: joins, reads, echoes, and comes back after each cut.
+async fn client(
+    url: String,
+    stats: Arc<Mutex<Seen>>,
+    mut cuts: mpsc::UnboundedReceiver<Cut>,
+    mut stop: watch::Receiver<bool>,
+    joined: mpsc::UnboundedSender<()>,
+    seed: u64,
+) {
+    let mut rng = Rng(seed);
+    let mut session: Option<(String, Option<String>)> = None; // (pid, last offset)
+    let mut first = true;
+    while !*stop.borrow() {
+        let mut link = match Link::connect(&url, session.as_ref()).await {
+            Ok(link) => link,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        {
+            let mut s = stats.lock().expect("stats lock");
+            s.joins += 1;
+            if let Some((old, _)) = &session {
+                if link.pid.as_deref() == Some(old.as_str()) {
+                    s.recovered += 1;
+                } else {
+                    s.not_recovered += 1;
+                }
+            }
+        }
+        match (&mut session, &link.pid) {
+            (Some((old, _)), Some(new)) if old == new => {}
+            (_, Some(new)) => session = Some((new.clone(), None)),
+            (_, None) => session = None,
+        }
+        if first {
+            let _ = joined.send(());
+            first = false;
+        }
+        let mut echo = tokio::time::interval(Duration::from_millis(100 + rng.below(100)));
+        let mut pending = HashSet::new();
+        let mut next_ack = 0u64;
+        let ended_by_us = loop {
+            tokio::select! {
+                packet = link.next() => match packet {
+                    Ok(Some(Packet::Event { name, args, .. })) if name == "fanout" => {
+                        let seq = match args.first().and_then(|p| p.get("seq")) {
+                            Some(Value::Number(n)) => n.as_u64(),
+                            _ => None,
+                        };
+                        if let (Some((_, offset)), Some(Value::String(o))) = (&mut session, args.last()) {
+                            *offset = Some(o.clone());
+                        }
+                        if let Some(seq) = seq {
+                            stats.lock().expect("stats lock").seqs.push(seq);
+                        }
+                    }
+                    Ok(Some(Packet::Ack { id, .. })) => {
+                        if pending.remove(&id) {
+                            stats.lock().expect("stats lock").acks += 1;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => break false,
+                },
+                _ = echo.tick() => {
+                    let id = next_ack;
+                    next_ack += 1;
+                    pending.insert(id);
+                    if link.send(&Packet::event("/", "echo", vec![Value::Number(id.into())], Some(id))).await.is_err() {
+                        break false;
+                    }
+                }
+                cut = cuts.recv() => match cut {
+                    Some(Cut::Abrupt) => {
+                        stats.lock().expect("stats lock").cuts_abrupt += 1;
+                        break true;
+                    }
+                    Some(Cut::Stall(pause)) => {
+                        stats.lock().expect("stats lock").cuts_stall += 1;
+                        // Not reading: what the server sends piles up in its queue.
+                        tokio::time::sleep(pause).await;
+                    }
+                    Some(Cut::Kick) => {
+                        stats.lock().expect("stats lock").cuts_kick += 1;
+                        if link.send(&Packet::event("/", "kick", vec![], None)).await.is_err() {
+                            break false;
+                        }
+                    }
+                    None => return,
+                },
+                _ = stop.changed() => return,
+            }
+        };
+        {
+            let mut s = stats.lock().expect("stats lock");
+            s.acks_lost += pending.len() as u64;
+            if !ended_by_us {
+                s.dropped_by_server += 1;
+            }
+        }
+        // Dropping the link closes the TCP connection without a WebSocket close.
+        drop(link);
+        tokio::time::sleep(Duration::from_millis(50 + rng.below(150))).await;
+    }
+}
+
+/// A client connection: the handshake, the join, pings answered.
+struct Link {
+    ws: Ws,
+    decoder: Decoder,
+    pid: Option<String>,
+}
+
+impl Link {
+    /// Connects and joins `/`; with `session`, asks for it back.
+    async fn connect(
+        url: &str,
+        session: Option<&(String, Option<String>)>,
+    ) -> Result<Link, String> {
+        let ws = open_websocket(&socketio_ws_url(url)).await?;
+        let mut link = Link {
+            ws,
+            decoder: Decoder::default(),
+            pid: None,
+        };
+        // The open packet comes first; the join goes after it, as socket.io-client's.
+        match link.ws.next().await {
+            Some(Ok(Message::Text(text))) if text.starts_with('0') => {}
+            other => return Err(format!("expected the open packet, got {other:?}")),
+        }
+        let auth = session.map(|(pid, offset)| {
+            let mut fields = vec![("pid".to_owned(), Value::String(pid.clone()))];
+            if let Some(offset) = offset {
+                fields.push(("offset".to_owned(), Value::String(offset.clone())));
+            }
+            Value::Object(fields)
+        });
+        link.send(&Packet::Connect {
+            namespace: "/".into(),
+            data: auth,
+        })
+        .await?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if Instant::now() > deadline {
+                return Err("no answer to the join".into());
+            }
+            match tokio::time::timeout(Duration::from_secs(20), link.next()).await {
+                Ok(Ok(Some(Packet::Connect { data, .. }))) => {
+                    link.pid = data
+                        .as_ref()
+                        .and_then(|d| d.get("pid"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    return Ok(link);
+                }
+                Ok(Ok(Some(Packet::ConnectError { data, .. }))) => {
+                    return Err(format!("join refused: {data:?}"))
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err("no answer to the join".into()),
+            }
+        }
+    }
+
+    async fn send(&mut self, packet: &Packet) -> Result<(), String> {
+        let text = packet.encode_with_prefix("4").text;
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .map_err(|e| format!("send: {e}"))
+    }
+
+    /// The next Socket.IO packet (`None` for Engine.IO traffic it answered itself).
+    async fn next(&mut self) -> Result<Option<Packet>, String> {
+        let message = match self.ws.next().await {
+            Some(Ok(message)) => message,
+            Some(Err(e)) => return Err(format!("read: {e}")),
+            None => return Err("connection closed".into()),
+        };
+        let packet = match message {
+            Message::Text(text) => {
+                EnginePacket::decode_text(text.as_str()).map_err(|e| format!("engine: {e}"))?
+            }
+            Message::Binary(data) => EnginePacket::decode_binary(data),
+            Message::Close(_) => return Err("closed by the server".into()),
+            _ => return Ok(None),
+        };
+        match packet {
+            EnginePacket::Ping(_) => {
+                self.ws
+                    .send(Message::Text("3".into()))
+                    .await
+                    .map_err(|e| format!("pong: {e}"))?;
+                Ok(None)
+            }
+            EnginePacket::Close => Err("closed by the server".into()),
+            EnginePacket::Message(text) => self
+                .decoder
+                .decode_text(&text)
+                .map_err(|e| format!("packet: {e}")),
+            EnginePacket::Binary(data) => self
+                .decoder
+                .decode_binary(data)
+                .map_err(|e| format!("packet: {e}")),
+            _ => Ok(None),
+        }
+    }
+}
