@@ -17,9 +17,11 @@
 //! for i in 1..=n to the room), `tick-socket id n` (the same through the `Socket`
 //! handle of that id, kept since it connected, even while it is cut off), `members
 //! room` (acks how many sockets are in the room on this node). Each socket gets
-//! `hello {id, recovered}` when it connects. Listens on `PORT` (default 3000).
+//! `hello {id, recovered}` when it connects. A middleware refuses `auth: {token:
+//! "refuse"}`; a recovered socket skips it (`skip_middlewares`, the default). Listens on
+//! `PORT` (default 3000).
 
-use sockeye_server::{Cors, Recovery, Socket, SocketIo, Value};
+use sockeye_server::{ConnectError, Cors, Recovery, Socket, SocketIo, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,6 +50,12 @@ async fn main() {
         })
         .build();
     let ns = io.of("/");
+    ns.middleware(|socket| async move {
+        match socket.auth().get("token").and_then(Value::as_str) {
+            Some("refuse") => Err(ConnectError::new("refused")),
+            _ => Ok(()),
+        }
+    });
     let main = ns.clone();
     // Every socket handle seen, as a background task would hold one (an app would
     // drop the handles it no longer needs; this one serves a test).

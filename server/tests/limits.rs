@@ -128,3 +128,67 @@ async fn a_client_that_stops_reading_loses_volatile_packets_first_then_is_droppe
     );
     drop(slow);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_past_the_bound_fail_at_once() {
+    let config = sockeye_server::Config {
+        max_pending_acks: 2,
+        ..Default::default()
+    };
+    let io = SocketIo::builder().config(config).build();
+    let addr = start(&io).await;
+    let (_client, sid) = Sio::connect(addr).await;
+    let socket = io.of("/").socket(&sid).expect("socket");
+    // The client never answers: two acks wait, the third is refused at once.
+    let first = socket.emit_with_ack("question", 1);
+    let second = socket.emit_with_ack("question", 2);
+    let third = within("the refusal", socket.emit_with_ack("question", 3)).await;
+    assert!(
+        matches!(third, Err(sockeye_server::AckError::TooManyPending)),
+        "{third:?}"
+    );
+    drop((first, second));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_packet_announcing_too_many_attachments_closes_its_connection() {
+    let config = sockeye_server::Config {
+        max_attachments: 2,
+        ..Default::default()
+    };
+    let io = SocketIo::builder().config(config).build();
+    let (tx, mut reasons) = unbounded_channel();
+    io.of("/").on_connection(move |socket| {
+        let tx = tx.clone();
+        async move {
+            socket.on_disconnect(move |socket, reason| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send((socket.id().to_owned(), reason));
+                }
+            });
+        }
+    });
+    let addr = start(&io).await;
+    let (mut within_bound, _) = Sio::connect(addr).await;
+    within_bound
+        .ws
+        .send_text(r#"452-["e",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+        .await;
+    within_bound.ws.send_binary(&[1]).await;
+    within_bound.ws.send_binary(&[2]).await;
+    let (mut over, sid) = Sio::connect(addr).await;
+    over.ws
+        .send_text(r#"453-["e",{"_placeholder":true,"num":0}]"#)
+        .await;
+    over.ws.expect_closed().await;
+    let (gone, reason) = within("the disconnect", reasons.recv())
+        .await
+        .expect("reason");
+    assert_eq!((gone, reason), (sid, DisconnectReason::ParseError));
+    assert_eq!(
+        io.of("/").sockets().len(),
+        1,
+        "the packet within the bound was fine"
+    );
+}

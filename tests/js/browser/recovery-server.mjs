@@ -10,6 +10,7 @@ const io = new Server(http, {
   cors: { origin: "*" },
   connectionStateRecovery: { maxDisconnectionDuration: 120_000, skipMiddlewares: true },
 });
+io.use((socket, next) => (socket.handshake.auth?.token === "refuse" ? next(new Error("refused")) : next()));
 const handles = new Map();
 io.on("connection", (socket) => {
   handles.set(socket.id, socket);

@@ -97,6 +97,23 @@ describe("connection state recovery with socket.io-client", () => {
     });
   }
 
+  test("a recovered socket skips the middlewares; a fresh one does not", T, async () => {
+    const { s, hello } = await client();
+    const { s: driver } = await client();
+    await ack(s, "join", "mw");
+    await ack(driver, "tick", "mw", 1);
+    await until(() => s._lastOffset, "an offset");
+    await cut(s, driver, "mw");
+    s.auth = { token: "refuse" }; // the middleware would refuse this
+    const again = await reconnect(s);
+    assert.deepEqual(again, { id: hello.id, recovered: true });
+    // Without a session to recover, the same auth is refused.
+    const fresh = io(server.url, { forceNew: true, transports: ["websocket"], reconnection: false, auth: { token: "refuse" } });
+    sockets.push(fresh);
+    const err = await withTimeout(new Promise((ok) => fresh.once("connect_error", ok)), "connect_error");
+    assert.equal(err.message, "refused");
+  });
+
   test("an unknown session or a client's own disconnect is not recovered", T, async () => {
     const { s, hello } = await client();
     const { s: driver } = await client();
