@@ -2,7 +2,7 @@
 //! contract as `tests/js/cluster/node-server.mjs`, the Node socket.io node beside it.
 //!
 //! ```text
-//! cargo run -p sockeye-server --example cluster_node -- --redis-url redis://127.0.0.1:6379/ --name a
+//! PORT=0 cargo run -p sockeye-server --example cluster_node -- --redis-url redis://127.0.0.1:6379/ --name a
 //! ```
 //!
 //! On namespace `/`, every socket gets `data = {node, user}` (`user` from its auth) and
@@ -19,6 +19,8 @@
 //! node's sockets.
 //!
 //! It prints `listening on 127.0.0.1:<port>` once its channels are subscribed.
+
+mod common;
 
 use sockeye_server::redis::RedisAdapter;
 use sockeye_server::{json, Cors, SocketIo, Value};
@@ -51,7 +53,6 @@ async fn main() {
         .init();
     let url = flag("--redis-url").unwrap_or_else(|| "redis://127.0.0.1:6379/".into());
     let node = flag("--name").unwrap_or_else(|| "sockeye".into());
-    let port: u16 = flag("--port").and_then(|p| p.parse().ok()).unwrap_or(0);
     let adapter = match RedisAdapter::connect(&url).await {
         Ok(a) => a,
         Err(e) => {
@@ -245,26 +246,5 @@ async fn main() {
     });
     adapter.subscribed().await;
 
-    let app = axum::Router::new().merge(io.router());
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("bind 127.0.0.1");
-    println!(
-        "listening on {}",
-        listener.local_addr().expect("local address")
-    );
-    let closing = io.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            closing.close().await;
-        })
-        .await
-        .expect("serve");
+    common::serve(io, axum::Router::new()).await;
 }

@@ -21,6 +21,8 @@
 //! "refuse"}`; a recovered socket skips it (`skip_middlewares`, the default). Listens on
 //! `PORT` (default 3000).
 
+mod common;
+
 use sockeye_server::{ConnectError, Cors, Recovery, Socket, SocketIo, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -114,26 +116,5 @@ async fn main() {
         }
     });
 
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("bind 127.0.0.1");
-    println!("listening on {}", listener.local_addr().expect("address"));
-    let closing = io.clone();
-    axum::serve(listener, axum::Router::new().merge(io.router()))
-        .with_graceful_shutdown(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            closing.close().await;
-        })
-        .await
-        .expect("serve");
+    common::serve(io, axum::Router::new()).await;
 }

@@ -26,7 +26,9 @@ export async function freePort() {
 
 /** Spawns a process; resolves once a line of its output matches `ready`. */
 export function start(command, args, ready, label) {
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], cwd: root });
+  const child = spawn(command, args, {
+    stdio: ["ignore", "pipe", "pipe"], cwd: root, env: { ...process.env, PORT: "0" },
+  });
   children.add(child);
   child.on("exit", () => children.delete(child));
   let output = "";
