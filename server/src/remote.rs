@@ -42,6 +42,8 @@ pub trait AdapterFactory: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct NamespaceRef {
     pub(crate) name: Arc<str>,
+    // Read by the adapters of this crate (Redis), which a build without them lacks.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) inner: Weak<NsInner>,
 }
 
@@ -51,6 +53,7 @@ impl NamespaceRef {
         &self.name
     }
 
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn upgrade(&self) -> Option<Arc<NsInner>> {
         self.inner.upgrade()
     }
@@ -331,6 +334,7 @@ impl NsInner {
     /// Runs the server-side listener of `data[0]` with the other elements. The future
     /// resolves to the listener's answer (for a `serverSideEmit` with ack); `None`
     /// when there is no listener.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn server_side(&self, mut data: Vec<Value>) -> Option<BoxFuture<'static, Value>> {
         let event = match data.first() {
             Some(Value::String(event)) => event.clone(),
