@@ -2,6 +2,8 @@
 //! `Err` without panicking, and whatever it accepts must encode back to something it
 //! decodes to the same thing.
 
+pub mod server;
+
 use bytes::Bytes;
 use sockeye_protocol::engine::{self, payload};
 use sockeye_protocol::socket::{self, Decoder};
