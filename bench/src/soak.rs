@@ -44,6 +44,8 @@ struct Seen {
     cuts_stall: u64,
     cuts_kick: u64,
     dropped_by_server: u64,
+    /// What the client was doing last (for the report of a client that lost packets).
+    state: &'static str,
 }
 
 /// A small deterministic generator: the soak's choices repeat for a seed.
@@ -138,12 +140,26 @@ pub async fn run(
     let (mut cuts_abrupt, mut cuts_stall, mut cuts_kick, mut dropped) = (0, 0, 0, 0);
     let (mut recovered, mut not_recovered, mut acks, mut acks_lost) = (0, 0, 0, 0);
     let mut clients_with_loss = 0u64;
+    let mut examples = Vec::new();
     for stats in &seen {
         let s = stats.lock().expect("stats lock");
         let unique: HashSet<u64> = s.seqs.iter().copied().collect();
         let missing = (0..sent).filter(|n| !unique.contains(n)).count() as u64;
         lost += missing;
         clients_with_loss += u64::from(missing > 0);
+        if missing > 0 && examples.len() < 5 {
+            // Where the first gap is, and how the client fared: for the report.
+            let first_missing = (0..sent).find(|n| !unique.contains(n));
+            examples.push(serde_json::json!({
+                "joins": s.joins,
+                "recovered": s.recovered,
+                "missing": missing,
+                "first_missing": first_missing,
+                "last_seen": s.seqs.last(),
+                "received": s.seqs.len(),
+                "state": s.state,
+            }));
+        }
         duplicated += s.seqs.len() as u64 - unique.len() as u64;
         out_of_order += s.seqs.windows(2).filter(|w| w[1] <= w[0]).count() as u64;
         deliveries += s.seqs.len() as u64;
@@ -176,6 +192,7 @@ pub async fn run(
         "out_of_order": out_of_order,
         "acks": acks,
         "acks_lost_in_cuts": acks_lost,
+        "lossy_clients": examples,
     })
     .to_string())
 }
@@ -183,7 +200,7 @@ pub async fn run(
 /// The sender: `broadcast {seq}` at `rate` per second, each acked before it counts.
 /// Returns how many broadcasts went out.
 async fn sender(url: String, rate: u32, duration: Duration) -> Result<u64, String> {
-    let mut link = Link::connect(&url, None).await?;
+    let mut link = Link::connect(&url, None, &|_| {}).await?;
     let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
     let started = Instant::now();
     let mut seq = 0u64;
@@ -216,8 +233,10 @@ async fn client(
     let mut rng = Rng(seed);
     let mut session: Option<(String, Option<String>)> = None; // (pid, last offset)
     let mut first = true;
+    let set = |state: &'static str| stats.lock().expect("stats lock").state = state;
     while !*stop.borrow() {
-        let mut link = match Link::connect(&url, session.as_ref()).await {
+        set("connecting");
+        let mut link = match Link::connect(&url, session.as_ref(), &set).await {
             Ok(link) => link,
             Err(_) => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -248,6 +267,7 @@ async fn client(
         let mut pending = HashSet::new();
         let mut next_ack = 0u64;
         let ended_by_us = loop {
+            set("reading");
             tokio::select! {
                 packet = link.next() => match packet {
                     Ok(Some(Packet::Event { name, args, .. })) if name == "fanout" => {
@@ -274,6 +294,7 @@ async fn client(
                     let id = next_ack;
                     next_ack += 1;
                     pending.insert(id);
+                    set("sending an echo");
                     if link.send(&Packet::event("/", "echo", vec![Value::Number(id.into())], Some(id))).await.is_err() {
                         break false;
                     }
@@ -286,6 +307,7 @@ async fn client(
                     Some(Cut::Stall(pause)) => {
                         stats.lock().expect("stats lock").cuts_stall += 1;
                         // Not reading: what the server sends piles up in its queue.
+                        set("stalled");
                         tokio::time::sleep(pause).await;
                     }
                     Some(Cut::Kick) => {
@@ -308,6 +330,7 @@ async fn client(
         }
         // Dropping the link closes the TCP connection without a WebSocket close.
         drop(link);
+        set("waiting to reconnect");
         tokio::time::sleep(Duration::from_millis(50 + rng.below(150))).await;
     }
 }
@@ -324,7 +347,9 @@ impl Link {
     async fn connect(
         url: &str,
         session: Option<&(String, Option<String>)>,
+        set: &impl Fn(&'static str),
     ) -> Result<Link, String> {
+        set("connecting: WebSocket handshake");
         let ws = open_websocket(&socketio_ws_url(url)).await?;
         let mut link = Link {
             ws,
@@ -332,6 +357,7 @@ impl Link {
             pid: None,
         };
         // The open packet comes first; the join goes after it, as socket.io-client's.
+        set("connecting: open packet");
         match link.ws.next().await {
             Some(Ok(Message::Text(text))) if text.starts_with('0') => {}
             other => return Err(format!("expected the open packet, got {other:?}")),
@@ -348,6 +374,7 @@ impl Link {
             data: auth,
         })
         .await?;
+        set("connecting: waiting for the join's answer");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if Instant::now() > deadline {

@@ -265,15 +265,21 @@ fn register(ns: &NsInner, socket: &Socket, engine: &EngineSocket, offset: Option
         namespace: ns.name.clone(),
         data: Some(Value::Object(accept)),
     };
-    let mut sent = socket.send_packet(&accept).is_ok();
-    if let Some(restored) = restored {
-        ns.adapter.join(&socket.inner.id, &restored.session.rooms);
-        socket.set_data(restored.session.data);
-        for frame in restored.missed {
-            sent &= engine.send(frame).is_ok();
+    let accept = crate::socket::frame_of(&accept);
+    let sent = match restored {
+        None => engine.send(accept).is_ok(),
+        Some(restored) => {
+            ns.adapter.join(&socket.inner.id, &restored.session.rooms);
+            socket.set_data(restored.session.data);
+            tracing::debug!(sid = %socket.id(), ns = %ns.name, missed = restored.missed.len(), "session recovered");
+            // Past the queue's bound: a client back from a long cut has more to catch
+            // up on than a live queue may hold, and must not be dropped for it.
+            let mut frames = Vec::with_capacity(1 + restored.missed.len());
+            frames.push(accept);
+            frames.extend(restored.missed);
+            engine.send_first(frames).is_ok()
         }
-        tracing::debug!(sid = %socket.id(), ns = %ns.name, "session recovered");
-    }
+    };
     sent
 }
 

@@ -69,6 +69,13 @@ fn main() {
 
 async fn serve() {
     let cli = Cli::parse();
+    // Quiet unless asked (RUST_LOG): logging must not cost the measured server.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "error".into()),
+        )
+        .init();
     let mut builder = SocketIo::builder();
     if cli.recovery {
         builder = builder.connection_state_recovery(sockeye_server::Recovery::default());

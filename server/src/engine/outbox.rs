@@ -22,17 +22,26 @@ pub(crate) struct Full;
 
 /// A bounded multi-producer queue of frames with one consumer at a time.
 pub(crate) struct Outbox {
-    frames: Mutex<VecDeque<Frame>>,
+    frames: Mutex<Queues>,
     bound: usize,
     /// The consumer waiting for frames, if any.
     consumer: AtomicWaker,
+}
+
+/// The frames waiting: a recovered session's replay goes out first and does not count
+/// against the bound (its frames are the recovery store's, shared, and bounded there);
+/// everything else is bounded.
+#[derive(Default)]
+struct Queues {
+    first: VecDeque<Frame>,
+    frames: VecDeque<Frame>,
 }
 
 impl Outbox {
     /// An empty queue that holds at most `bound` frames.
     pub(crate) fn new(bound: usize) -> Outbox {
         Outbox {
-            frames: Mutex::new(VecDeque::new()),
+            frames: Mutex::new(Queues::default()),
             bound: bound.max(1),
             consumer: AtomicWaker::new(),
         }
@@ -41,14 +50,26 @@ impl Outbox {
     /// Queues a frame, unless the queue is full.
     pub(crate) fn push(&self, frame: Frame) -> Result<(), Full> {
         {
-            let mut frames = self.frames.lock().expect("outbox lock");
-            if frames.len() >= self.bound {
+            let mut queues = self.frames.lock().expect("outbox lock");
+            if queues.frames.len() >= self.bound {
                 return Err(Full);
             }
-            frames.push_back(frame);
+            queues.frames.push_back(frame);
         }
         self.consumer.wake();
         Ok(())
+    }
+
+    /// Queues frames to go out before everything else, past the bound: a recovered
+    /// session's join answer and the packets it missed (at most the recovery store's
+    /// bound), which a client back from a long cut must not be dropped for.
+    pub(crate) fn push_first(&self, frames: impl IntoIterator<Item = Frame>) {
+        self.frames
+            .lock()
+            .expect("outbox lock")
+            .first
+            .extend(frames);
+        self.consumer.wake();
     }
 
     /// Queues a frame the client may miss (volatile): only while fewer than a
@@ -57,11 +78,11 @@ impl Outbox {
     /// was queued.
     pub(crate) fn push_volatile(&self, frame: Frame) -> bool {
         {
-            let mut frames = self.frames.lock().expect("outbox lock");
-            if frames.len() >= (self.bound / 16).max(1) {
+            let mut queues = self.frames.lock().expect("outbox lock");
+            if queues.first.len() + queues.frames.len() >= (self.bound / 16).max(1) {
                 return false;
             }
-            frames.push_back(frame);
+            queues.frames.push_back(frame);
         }
         self.consumer.wake();
         true
@@ -69,16 +90,22 @@ impl Outbox {
 
     /// Whether nothing is queued.
     pub(crate) fn is_empty(&self) -> bool {
-        self.frames.lock().expect("outbox lock").is_empty()
+        let queues = self.frames.lock().expect("outbox lock");
+        queues.first.is_empty() && queues.frames.is_empty()
     }
 
-    /// Moves up to `limit` frames into `batch`; how many.
+    /// Moves up to `limit` frames into `batch` (the replay first); how many.
     pub(crate) fn take(&self, batch: &mut Vec<Frame>, limit: usize) -> usize {
-        let mut frames = self.frames.lock().expect("outbox lock");
-        let n = frames.len().min(limit);
-        batch.extend(frames.drain(..n));
-        if frames.is_empty() && frames.capacity() > KEEP {
-            *frames = VecDeque::new();
+        let mut guard = self.frames.lock().expect("outbox lock");
+        let queues = &mut *guard;
+        let mut n = 0;
+        for queue in [&mut queues.first, &mut queues.frames] {
+            let k = queue.len().min(limit - n);
+            batch.extend(queue.drain(..k));
+            n += k;
+            if queue.is_empty() && queue.capacity() > KEEP {
+                *queue = VecDeque::new();
+            }
         }
         n
     }

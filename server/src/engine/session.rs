@@ -314,6 +314,16 @@ impl EngineSocket {
         !self.session.is_closed() && self.session.outbox.push_volatile(frame)
     }
 
+    /// Queues frames ahead of everything else and past the queue's bound (a recovered
+    /// session's join answer and replay). Fails only when the session has closed.
+    pub fn send_first(&self, frames: Vec<Frame>) -> Result<(), SendError> {
+        if self.session.is_closed() {
+            return Err(SendError::Closed);
+        }
+        self.session.outbox.push_first(frames);
+        Ok(())
+    }
+
     /// Queues a text message (the Engine.IO `4` packet with this data).
     pub fn send_text(&self, text: &str) -> Result<(), SendError> {
         let mut s = String::with_capacity(text.len() + 1);

@@ -97,6 +97,27 @@ describe("connection state recovery with socket.io-client", () => {
     });
   }
 
+  test("a client that missed more than its queue holds gets every packet back", T, async () => {
+    // The example keeps the default queue bound (4096 frames): 6000 missed packets
+    // exceed it, and the replay must not cost the client its connection.
+    const { s } = await client();
+    const { s: driver } = await client();
+    let last = 0;
+    let count = 0;
+    let ordered = true;
+    s.on("tick", (n) => { ordered &&= n === last + 1 || (last === 1 && n === 1); last = n; count++; });
+    await ack(s, "join", "big");
+    await ack(driver, "tick", "big", 1);
+    await until(() => count === 1, "the first tick");
+    await cut(s, driver, "big");
+    await ack(driver, "tick", "big", 6000);
+    const again = await reconnect(s);
+    assert.equal(again.recovered, true);
+    await until(() => count === 6001, `6000 missed ticks (got ${count - 1})`, 60_000);
+    assert.ok(ordered, "in order");
+    assert.equal(s.connected, true);
+  });
+
   test("a recovered socket skips the middlewares; a fresh one does not", T, async () => {
     const { s, hello } = await client();
     const { s: driver } = await client();
