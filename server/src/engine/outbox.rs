@@ -174,7 +174,28 @@ mod tests {
             outbox.push(text("x")).unwrap();
         }
         outbox.take(&mut Vec::new(), 1000);
-        assert_eq!(outbox.frames.lock().unwrap().capacity(), 0);
+        assert_eq!(outbox.frames.lock().unwrap().frames.capacity(), 0);
+    }
+
+    #[test]
+    fn a_replay_goes_first_and_past_the_bound() {
+        let outbox = Outbox::new(2);
+        outbox.push(text("live")).unwrap();
+        outbox.push_first([text("connect"), text("m1"), text("m2"), text("m3")]);
+        // The bound still holds for what is not a replay.
+        outbox.push(text("live2")).unwrap();
+        assert!(outbox.push(text("live3")).is_err());
+        let mut batch = Vec::new();
+        assert_eq!(outbox.take(&mut batch, 3), 3);
+        assert_eq!(outbox.take(&mut batch, 10), 3);
+        let got: Vec<&str> = batch
+            .iter()
+            .map(|f| match f {
+                Frame::Text(t) => t.as_str(),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(got, ["connect", "m1", "m2", "m3", "live", "live2"]);
     }
 
     #[tokio::test]
