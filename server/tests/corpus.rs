@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{within, Polling, Read, Sio};
+use common::{report_disconnects, within, Polling, Read, Sio};
 use sockeye_protocol::engine::Packet as EioPacket;
 use sockeye_protocol::json;
 use sockeye_server::{DisconnectReason, SocketIo};
@@ -59,21 +59,7 @@ async fn alive(client: &mut Sio) -> bool {
 async fn known_bad_inputs_close_only_the_connection_that_sent_them() {
     let io = SocketIo::new();
     let (tx, mut reasons) = unbounded_channel();
-    io.of("/").on_connection({
-        let tx = tx.clone();
-        move |socket| {
-            let tx = tx.clone();
-            async move {
-                socket.on("echo", |_, args| async move { args });
-                socket.on_disconnect(move |socket, reason| {
-                    let tx = tx.clone();
-                    async move {
-                        let _ = tx.send((socket.id().to_owned(), reason));
-                    }
-                });
-            }
-        }
-    });
+    report_disconnects(&io, tx);
     let addr = common::serve(axum::Router::new().merge(io.router())).await;
     let (mut good, _) = Sio::connect(addr).await;
     let mut closed = 0;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{within, Http, Polling, Sio, Ws};
+use common::{report_disconnects, within, Http, Polling, Sio, Ws};
 use sockeye_protocol::{json, Value};
 use sockeye_server::{DisconnectReason, SocketIo};
 use std::net::SocketAddr;
@@ -60,18 +60,7 @@ async fn a_client_that_stops_reading_loses_volatile_packets_first_then_is_droppe
     const BOUND: usize = 512;
     let io = SocketIo::builder().max_buffered_frames(BOUND).build();
     let (tx, mut reasons) = unbounded_channel();
-    io.of("/").on_connection(move |socket| {
-        let tx = tx.clone();
-        async move {
-            socket.on("echo", |_, args| async move { args });
-            socket.on_disconnect(move |socket, reason| {
-                let tx = tx.clone();
-                async move {
-                    let _ = tx.send((socket.id().to_owned(), reason));
-                }
-            });
-        }
-    });
+    report_disconnects(&io, tx);
     let addr = start(&io).await;
     let mut slow = Sio::from_fresh_ws(Ws::connect_small_buffer(addr).await).await;
     let slow_sid = slow.join("/", None).await;
@@ -177,17 +166,7 @@ async fn a_packet_announcing_too_many_attachments_closes_its_connection() {
     };
     let io = SocketIo::builder().config(config).build();
     let (tx, mut reasons) = unbounded_channel();
-    io.of("/").on_connection(move |socket| {
-        let tx = tx.clone();
-        async move {
-            socket.on_disconnect(move |socket, reason| {
-                let tx = tx.clone();
-                async move {
-                    let _ = tx.send((socket.id().to_owned(), reason));
-                }
-            });
-        }
-    });
+    report_disconnects(&io, tx);
     let addr = start(&io).await;
     let (mut within_bound, _) = Sio::connect(addr).await;
     within_bound

@@ -5,7 +5,7 @@ mod common;
 
 use axum::routing::post;
 use bytes::Bytes;
-use common::{decode_sio, within, Http, Polling, Read, Sio, Ws};
+use common::{decode_sio, report_disconnects, within, Http, Polling, Read, Sio, Ws};
 use sockeye_protocol::engine::Packet as EioPacket;
 use sockeye_protocol::socket::{Decoder, Packet};
 use sockeye_protocol::{json, Value};
@@ -13,7 +13,7 @@ use sockeye_server::{AckError, ConnectError, DisconnectReason, EmitError, Socket
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 async fn start(io: &SocketIo) -> SocketAddr {
     common::serve(axum::Router::new().merge(io.router())).await
@@ -23,22 +23,6 @@ async fn next<T>(rx: &mut UnboundedReceiver<T>) -> T {
     within("a report from the server", rx.recv())
         .await
         .expect("report channel open")
-}
-
-/// Reports each socket's disconnect reason (with its id) on the channel.
-fn report_disconnects(io: &SocketIo, tx: UnboundedSender<(String, DisconnectReason)>) {
-    io.of("/").on_connection(move |socket| {
-        let tx = tx.clone();
-        async move {
-            socket.on("echo", |_socket, args| async move { args });
-            socket.on_disconnect(move |socket, reason| {
-                let tx = tx.clone();
-                async move {
-                    tx.send((socket.id().to_owned(), reason)).ok();
-                }
-            });
-        }
-    });
 }
 
 fn strings(args: &[Value]) -> Vec<String> {

@@ -500,3 +500,23 @@ impl Sio {
         args
     }
 }
+
+/// Reports each socket's disconnect reason (with its id) on the channel.
+/// (Every socket of `/` also answers `echo` with its arguments.)
+pub fn report_disconnects(
+    io: &sockeye_server::SocketIo,
+    tx: tokio::sync::mpsc::UnboundedSender<(String, sockeye_server::DisconnectReason)>,
+) {
+    io.of("/").on_connection(move |socket| {
+        let tx = tx.clone();
+        async move {
+            socket.on("echo", |_socket, args| async move { args });
+            socket.on_disconnect(move |socket, reason| {
+                let tx = tx.clone();
+                async move {
+                    tx.send((socket.id().to_owned(), reason)).ok();
+                }
+            });
+        }
+    });
+}
