@@ -1,0 +1,7 @@
+//! The control: two tests that pass.
+
+#[test]
+fn one() {}
+
+#[test]
+fn two() {}

@@ -1,0 +1,1 @@
+// A test file that defines no test: node lists the file itself as one passing test.
