@@ -1,7 +1,7 @@
 //! The `connect` scenario: W workers each repeat connect → join `/` → close, as fast as
 //! the server lets them; reports completed cycles per second.
 
-use crate::cpu::CpuSample;
+use crate::cpu::{self, CpuSample};
 use crate::session::Session;
 use std::time::{Duration, Instant};
 
@@ -13,8 +13,8 @@ pub async fn run(
     pid: Option<u32>,
 ) -> Result<String, String> {
     let workers = workers.max(1);
-    let server_cpu = CpuSample::take(pid);
-    let bench_cpu = CpuSample::take(None);
+    let server_cpu = CpuSample::server(pid)?;
+    let bench_cpu = CpuSample::take(None)?;
     let began = Instant::now();
     let deadline = began + duration;
     let mut tasks = Vec::with_capacity(workers);
@@ -34,6 +34,7 @@ pub async fn run(
         cycles += task.await.map_err(|e| e.to_string())??;
     }
     let elapsed = began.elapsed().as_secs_f64();
+    let (server_cpu, bench_cpu) = (cpu::percent(&server_cpu)?, bench_cpu.percent()?);
     Ok(serde_json::json!({
         "scenario": "connect",
         "transport": "websocket",
@@ -41,8 +42,8 @@ pub async fn run(
         "seconds": (elapsed * 1000.0).round() / 1000.0,
         "cycles": cycles,
         "cycles_per_sec": (cycles as f64 / elapsed).round(),
-        "server_cpu": server_cpu.percent(),
-        "bench_cpu": bench_cpu.percent(),
+        "server_cpu": server_cpu,
+        "bench_cpu": bench_cpu,
     })
     .to_string())
 }

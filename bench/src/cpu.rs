@@ -5,13 +5,13 @@ use std::time::Instant;
 
 /// Clock ticks per second of `/proc/*/stat` times (`getconf CLK_TCK`; 100 on every
 /// Linux seen, but the kernel's ABI says to ask).
-fn ticks_per_second() -> f64 {
+fn ticks_per_second() -> Result<f64, String> {
     // SAFETY: sysconf only reads a configuration value.
     let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if tck > 0 {
-        tck as f64
+        Ok(tck as f64)
     } else {
-        100.0
+        Err("cannot read the clock tick rate (sysconf(_SC_CLK_TCK))".into())
     }
 }
 
@@ -23,46 +23,70 @@ pub struct CpuSample {
 }
 
 impl CpuSample {
-    /// Samples process `pid`, or this process when `None`.
-    pub fn take(pid: Option<u32>) -> CpuSample {
-        CpuSample {
+    /// Samples process `pid`, or this process when `None`. A process whose CPU time
+    /// cannot be read (gone, no `/proc`) is an error: a share of 0 would be a lie.
+    pub fn take(pid: Option<u32>) -> Result<CpuSample, String> {
+        Ok(CpuSample {
             pid,
-            ticks: ticks(pid).unwrap_or(0),
+            ticks: ticks(pid)?,
             at: Instant::now(),
-        }
+        })
+    }
+
+    /// Samples the server when its pid is known; `None` (no figure) otherwise.
+    pub fn server(pid: Option<u32>) -> Result<Option<CpuSample>, String> {
+        pid.map(|pid| CpuSample::take(Some(pid))).transpose()
     }
 
     /// The share of one core used since this sample, in percent.
-    pub fn percent(&self) -> f64 {
-        let used = ticks(self.pid)
-            .unwrap_or(self.ticks)
-            .saturating_sub(self.ticks) as f64;
+    pub fn percent(&self) -> Result<f64, String> {
+        let used = ticks(self.pid)?.saturating_sub(self.ticks) as f64;
         let elapsed = self.at.elapsed().as_secs_f64().max(1e-3);
-        (used / ticks_per_second() / elapsed * 1000.0).round() / 10.0
+        Ok((used / ticks_per_second()? / elapsed * 1000.0).round() / 10.0)
+    }
+}
+
+/// The share of a sample that may be absent (`None` stays `None`: JSON null).
+pub fn percent(sample: &Option<CpuSample>) -> Result<Option<f64>, String> {
+    sample.as_ref().map(CpuSample::percent).transpose()
+}
+
+/// The `stat` file of a process.
+fn stat_path(pid: Option<u32>) -> String {
+    match pid {
+        Some(pid) => format!("/proc/{pid}/stat"),
+        None => "/proc/self/stat".to_owned(),
     }
 }
 
 /// User plus system ticks of a process.
-fn ticks(pid: Option<u32>) -> Option<u64> {
-    let path = match pid {
-        Some(pid) => format!("/proc/{pid}/stat"),
-        None => "/proc/self/stat".to_owned(),
-    };
-    let stat = std::fs::read_to_string(path).ok()?;
+fn ticks(pid: Option<u32>) -> Result<u64, String> {
+    let path = stat_path(pid);
+    let whose = pid.map_or("this process".to_owned(), |pid| format!("process {pid}"));
+    let stat = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read the CPU time of {whose} ({path}): {e}"))?;
+    parse_ticks(&stat).ok_or_else(|| format!("cannot parse the CPU time in {path}: {stat:?}"))
+}
+
+/// utime + stime of a `/proc/*/stat` line.
+fn parse_ticks(stat: &str) -> Option<u64> {
     // The command name may hold spaces: fields are counted after its closing paren.
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
 /// The resident set size of a process, in KiB.
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+pub fn rss_kib(pid: u32) -> Result<u64, String> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read the memory of process {pid} ({path}): {e}"))?;
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kib| kib.parse().ok())
+        .ok_or_else(|| format!("no VmRSS in {path}"))
 }
 
 #[cfg(test)]
@@ -71,13 +95,33 @@ mod tests {
 
     #[test]
     fn reads_this_process() {
-        let sample = CpuSample::take(None);
+        let sample = CpuSample::take(None).unwrap();
         let mut x = 0u64;
         for i in 0..20_000_000u64 {
             x = x.wrapping_add(i * i);
         }
         assert!(x > 0);
-        assert!(sample.percent() >= 0.0);
+        assert!(sample.percent().unwrap() >= 0.0);
         assert!(rss_kib(std::process::id()).unwrap() > 0);
+    }
+
+    #[test]
+    fn an_unreadable_process_is_an_error() {
+        // Above the kernel's pid_max (at most 2^22): never a process.
+        let gone = 1 << 30;
+        let err = CpuSample::take(Some(gone)).err().expect("an error");
+        assert!(err.contains(&format!("/proc/{gone}/stat")), "{err}");
+        assert!(rss_kib(gone).is_err());
+        assert!(CpuSample::server(None).unwrap().is_none());
+        assert!(CpuSample::server(Some(gone)).is_err());
+        assert_eq!(percent(&None).unwrap(), None);
+    }
+
+    #[test]
+    fn parses_stat_lines() {
+        let line = "42 (a b) c) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 1 0";
+        assert_eq!(parse_ticks(line), Some(300));
+        assert_eq!(parse_ticks("42 (cut"), None);
+        assert_eq!(parse_ticks("42 (x) S 1 2"), None);
     }
 }

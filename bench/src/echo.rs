@@ -5,7 +5,7 @@
 //! A connection answers every ack it has received with a new emit, all of them in one
 //! write, as an application that emits from its ack callbacks would.
 
-use crate::cpu::CpuSample;
+use crate::cpu::{self, CpuSample};
 use crate::frames::FrameStream;
 use crate::polling::PollingSession;
 use crate::report::{Latencies, Tally};
@@ -77,15 +77,15 @@ pub async fn run(
     }
     // Everyone starts measuring together, once all connections are up.
     start.wait().await;
-    let server_cpu = CpuSample::take(pid);
-    let bench_cpu = CpuSample::take(None);
+    let server_cpu = CpuSample::server(pid)?;
+    let bench_cpu = CpuSample::take(None)?;
     let began = Instant::now();
     let mut tallies = Vec::with_capacity(connections);
     for task in tasks {
         tallies.push(task.await.map_err(|e| e.to_string())??);
     }
     let elapsed = began.elapsed().as_secs_f64();
-    let (server_cpu, bench_cpu) = (server_cpu.percent(), bench_cpu.percent());
+    let (server_cpu, bench_cpu) = (cpu::percent(&server_cpu)?, bench_cpu.percent()?);
     let acks: u64 = tallies.iter().map(|t| t.count).sum();
     let min = tallies.iter().map(|t| t.count).min().unwrap_or(0);
     let max = tallies.iter().map(|t| t.count).max().unwrap_or(0);

@@ -6,7 +6,7 @@
 //! Receivers only scan a delivery for its time stamp: with one core for a thousand
 //! connections, decoding every delivery would make the load generator the bottleneck.
 
-use crate::cpu::CpuSample;
+use crate::cpu::{self, CpuSample};
 use crate::frames::FrameStream;
 use crate::report::{Latencies, Tally};
 use crate::session::{connect_frames, Session};
@@ -50,19 +50,20 @@ pub async fn run(
     // taken while the sender waits for its last acks.
     let window = tokio::spawn({
         let delivered = delivered.clone();
-        let (server_cpu, bench_cpu) = (CpuSample::take(pid), CpuSample::take(None));
+        let (server_cpu, bench_cpu) = (CpuSample::server(pid)?, CpuSample::take(None)?);
         let began = Instant::now();
         async move {
             tokio::time::sleep(duration).await;
             let count = delivered.load(Ordering::Relaxed);
             let elapsed = began.elapsed().as_secs_f64();
-            (count, elapsed, server_cpu.percent(), bench_cpu.percent())
+            let (server_cpu, bench_cpu) = (cpu::percent(&server_cpu)?, bench_cpu.percent()?);
+            Ok::<_, String>((count, elapsed, server_cpu, bench_cpu))
         }
     });
     let (broadcasts, in_window, ack_latencies) =
         send(&mut sender, in_flight, duration, epoch).await?;
     let (delivered_in_window, elapsed, server_cpu, bench_cpu) =
-        window.await.map_err(|e| e.to_string())?;
+        window.await.map_err(|e| e.to_string())??;
     // Every acked broadcast is due at every receiver; wait a bounded time for the
     // stragglers before counting the rest as lost.
     let expected = broadcasts * receivers as u64;

@@ -21,9 +21,9 @@ pub async fn run(
     pid: u32,
 ) -> Result<String, String> {
     let sockets = sockets.max(1);
-    let before = rss_kib(pid).ok_or(format!("no process {pid}"))?;
+    let before = rss_kib(pid)?;
     // CPU over the whole scenario: mostly handshakes, then idle pings.
-    let (server_cpu, bench_cpu) = (CpuSample::take(Some(pid)), CpuSample::take(None));
+    let (server_cpu, bench_cpu) = (CpuSample::take(Some(pid))?, CpuSample::take(None)?);
     let (stop_tx, stop) = watch::channel(false);
     let mut holders = Vec::with_capacity(sockets);
     let mut opened = 0;
@@ -50,8 +50,8 @@ pub async fn run(
     }
     // Let the server finish what connecting left behind (timers, buffers) first.
     tokio::time::sleep(settle).await;
-    let after = rss_kib(pid).ok_or(format!("no process {pid}"))?;
-    let (server_cpu, bench_cpu) = (server_cpu.percent(), bench_cpu.percent());
+    let after = rss_kib(pid)?;
+    let (server_cpu, bench_cpu) = (server_cpu.percent()?, bench_cpu.percent()?);
     let _ = stop_tx.send(true);
     for holder in holders {
         holder.await.map_err(|e| e.to_string())?;

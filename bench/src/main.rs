@@ -3,7 +3,8 @@
 //!
 //! Each scenario prints one JSON line. With `--pid` (the server's process id) it also
 //! reports the server's CPU share beside the load generator's own, so a run bound by
-//! the load generator shows as such. The servers must follow the contract of
+//! the load generator shows as such (without it, `server_cpu` is null). A CPU or memory
+//! figure that cannot be read from `/proc` fails the run (exit 1), never reads as 0. The servers must follow the contract of
 //! `bench/src/bin/sockeye-bench-server.rs` (`echo`, `broadcast` → `fanout`).
 //! - `echo`: C connections each keep W acked `echo` emits in flight (64-byte JSON
 //!   argument): acks/s, latency percentiles, fairness (the slowest connection's acks
