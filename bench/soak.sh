@@ -2,7 +2,9 @@
 # The chaos soak: clients cut at random (abrupt TCP close, stalled reads, server kicks)
 # while numbered broadcasts and acked emits flow, in three set-ups:
 #   1. one node, connection state recovery on:  every client must get every broadcast
-#      exactly once and in order (the run fails otherwise);
+#      exactly once and in order, and every reconnect its session back; broadcasts,
+#      acks, cuts of each kind and recovered reconnects must all be non-zero (an idle
+#      soak loses nothing); the run fails otherwise (sockeye-bench --expect-no-loss);
 #   2. one node, recovery off:                  the losses are counted (and must show:
 #      a soak that cannot see a loss proves nothing);
 #   3. two nodes on one Redis, recovery on:     as 1, with clients on both nodes and the

@@ -110,7 +110,9 @@ enum Scenario {
         /// Seed of the random cuts.
         #[arg(long, default_value_t = 7)]
         seed: u64,
-        /// Fail (exit 1) unless every client got every broadcast once and in order.
+        /// Fail (exit 1) unless every client got every broadcast once and in order,
+        /// every reconnect recovered its session, and broadcasts, acks, cuts of each
+        /// kind and recoveries all happened.
         #[arg(long)]
         expect_no_loss: bool,
     },
@@ -214,13 +216,11 @@ async fn main() {
         .and_then(|line| {
             let figures: serde_json::Value =
                 serde_json::from_str(&line).map_err(|e| format!("soak line: {e}"))?;
-            let clean = ["lost", "duplicated", "out_of_order"]
-                .iter()
-                .all(|k| figures[*k].as_u64() == Some(0));
-            if expect_no_loss && !clean {
-                Err(format!("losses with recovery on: {line}"))
-            } else {
-                Ok(line)
+            match soak::judge_with_recovery(&figures) {
+                Err(wrong) if expect_no_loss => {
+                    Err(format!("soak with recovery on: {wrong}: {line}"))
+                }
+                _ => Ok(line),
             }
         }),
     };

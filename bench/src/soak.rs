@@ -9,7 +9,8 @@
 //! A cut client reconnects after a short random delay, naming its session and the last
 //! offset it processed, as socket.io-client does. At the end every client is checked
 //! against the full sequence: with recovery on, each must have every broadcast exactly
-//! once and in order; with it off, the losses are counted. One JSON line.
+//! once and in order, and the chaos must have happened ([`judge_with_recovery`]); with
+//! it off, the losses are counted. One JSON line.
 
 use crate::session::{open_websocket, socketio_ws_url, Ws};
 use futures_util::{SinkExt, StreamExt};
@@ -195,6 +196,55 @@ pub async fn run(
         "lossy_clients": examples,
     })
     .to_string())
+}
+
+/// The verdict on a soak with recovery on (its JSON line's figures): every client got
+/// every broadcast exactly once and in order, every reconnect got its session back,
+/// and the chaos really happened: broadcasts, acked echoes, cuts of each kind and
+/// recovered reconnects, none of them zero (an idle soak loses nothing, and proves
+/// nothing).
+pub fn judge_with_recovery(figures: &serde_json::Value) -> Result<(), String> {
+    let figure = |key: &str| {
+        figures[key]
+            .as_u64()
+            .ok_or_else(|| format!("the soak line has no figure {key:?}"))
+    };
+    let mut wrong = Vec::new();
+    for key in [
+        "lost",
+        "duplicated",
+        "out_of_order",
+        "reconnects_not_recovered",
+    ] {
+        if figure(key)? != 0 {
+            wrong.push(format!("{key} is {}", figure(key)?));
+        }
+    }
+    for key in [
+        "broadcasts",
+        "deliveries",
+        "acks",
+        "cuts_abrupt",
+        "cuts_stall",
+        "cuts_kick",
+        "reconnects_recovered",
+    ] {
+        if figure(key)? == 0 {
+            wrong.push(format!("no {key}"));
+        }
+    }
+    let expected = figure("broadcasts")? * figure("clients")?;
+    if figure("deliveries")? != expected {
+        wrong.push(format!(
+            "{} deliveries, not broadcasts x clients = {expected}",
+            figure("deliveries")?
+        ));
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(wrong.join(", "))
+    }
 }
 
 /// The sender: `broadcast {seq}` at `rate` per second, each acked before it counts.
@@ -441,5 +491,63 @@ impl Link {
                 .map_err(|e| format!("packet: {e}")),
             _ => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures(overrides: &[(&str, u64)]) -> serde_json::Value {
+        let mut figures = serde_json::json!({
+            "clients": 100, "broadcasts": 200, "deliveries": 20_000,
+            "cuts_abrupt": 40, "cuts_stall": 40, "cuts_kick": 40,
+            "reconnects_recovered": 70, "reconnects_not_recovered": 0,
+            "lost": 0, "duplicated": 0, "out_of_order": 0, "acks": 4000,
+        });
+        for (key, value) in overrides {
+            figures[*key] = (*value).into();
+        }
+        figures
+    }
+
+    #[test]
+    fn a_clean_busy_soak_passes() {
+        assert_eq!(judge_with_recovery(&figures(&[])), Ok(()));
+    }
+
+    #[test]
+    fn an_idle_soak_fails() {
+        let idle = figures(&[
+            ("broadcasts", 0),
+            ("deliveries", 0),
+            ("cuts_abrupt", 0),
+            ("cuts_stall", 0),
+            ("cuts_kick", 0),
+            ("reconnects_recovered", 0),
+            ("acks", 0),
+        ]);
+        let verdict = judge_with_recovery(&idle).unwrap_err();
+        for key in ["broadcasts", "cuts_abrupt", "cuts_stall", "cuts_kick"] {
+            assert!(verdict.contains(&format!("no {key}")), "{verdict}");
+        }
+        assert!(verdict.contains("no reconnects_recovered"), "{verdict}");
+    }
+
+    #[test]
+    fn each_missing_figure_fails_alone() {
+        for key in ["broadcasts", "acks", "cuts_stall", "reconnects_recovered"] {
+            assert!(judge_with_recovery(&figures(&[(key, 0)])).is_err(), "{key}");
+        }
+        for key in [
+            "lost",
+            "duplicated",
+            "out_of_order",
+            "reconnects_not_recovered",
+        ] {
+            assert!(judge_with_recovery(&figures(&[(key, 1)])).is_err(), "{key}");
+        }
+        assert!(judge_with_recovery(&figures(&[("deliveries", 19_999)])).is_err());
+        assert!(judge_with_recovery(&serde_json::json!({})).is_err());
     }
 }
