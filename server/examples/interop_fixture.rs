@@ -61,16 +61,22 @@ fn main_namespace(io: &SocketIo) {
         let ns = ns.clone();
         async move {
             welcome(&socket);
-            let peers = ns.clone();
-            socket.on_disconnect(move |socket, reason| {
-                let peers = peers.clone();
-                async move {
-                    let _ = peers.emit(
-                        "peer-left",
-                        json!({"id": socket.id(), "reason": reason.as_str()}),
-                    );
-                }
-            });
+            // Departures go to the socket's group only (FIXTURE.md), so tests do not
+            // hear each other's.
+            if let Some(group) = socket.auth().get("group").and_then(Value::as_str) {
+                let group = group.to_owned();
+                socket.join(group.as_str());
+                let peers = ns.clone();
+                socket.on_disconnect(move |socket, reason| {
+                    let (peers, group) = (peers.clone(), group.clone());
+                    async move {
+                        let _ = peers.to(group.as_str()).emit(
+                            "peer-left",
+                            json!({"id": socket.id(), "reason": reason.as_str()}),
+                        );
+                    }
+                });
+            }
             socket.on("echo", |socket, args| async move {
                 let _ = socket.emit("echo", args);
             });

@@ -551,10 +551,12 @@ export function coreScenarios({ server: serverInfo, mode }) {
   });
 
   browserTest(title('client disconnect(): "io client disconnect", peers see "client namespace disconnect"'), async ({ page, server }) => {
+    // peer-left goes to the leaving socket's group only (FIXTURE.md): a group of this test's own.
+    const auth = { group: uniq("group") };
     const r = await page.evaluate(
-      async ({ url, opts }) => {
-        const s = await T.connect(url, { ...opts, forceNew: true });
-        const peer = await T.connect(url, { ...opts, forceNew: true });
+      async ({ url, opts, auth }) => {
+        const s = await T.connect(url, { ...opts, forceNew: true, auth });
+        const peer = await T.connect(url, { ...opts, forceNew: true, auth });
         const id = s.id;
         const reasonP = T.once(s, "disconnect", { what: "disconnect" });
         const returned = s.disconnect() === s;
@@ -563,7 +565,7 @@ export function coreScenarios({ server: serverInfo, mode }) {
         const [left] = await peer.log.waitFor("peer-left", (p) => p.id === id, "peer-left at the peer");
         return { id, returned, reason, after, left, attempts: s.log.count("io:reconnect_attempt") };
       },
-      { url: server.url, opts },
+      { url: server.url, opts, auth },
     );
     assert.equal(r.reason, "io client disconnect");
     assert.equal(r.returned, true, "disconnect() returns the socket");

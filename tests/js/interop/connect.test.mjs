@@ -47,8 +47,11 @@ describeModes("connect", (mode) => {
   });
 
   scenario("a refused client is not a peer: nobody sees it leave, and the next client connects", async () => {
-    const a = await h.pool.connect();
-    const refused = h.pool.socket({ auth: { token: "reject" } });
+    // A and the refused client share a group of their own: a peer-left for the refused
+    // client would reach A, and no other test's departure can (FIXTURE.md).
+    const group = uniq("group");
+    const a = await h.pool.connect({ auth: { group } });
+    const refused = h.pool.socket({ auth: { token: "reject", group } });
     const err = await new Promise((resolve, reject) => {
       refused.once("connect_error", resolve);
       refused.once("connect", () => reject(new Error("refused client connected")));

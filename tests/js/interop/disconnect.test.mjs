@@ -9,6 +9,7 @@ import {
   describeModes,
   emitAck,
   scenario,
+  uniq,
   useServer,
   usePool,
   waitForEvent,
@@ -20,9 +21,11 @@ describeModes("disconnect", (mode) => {
   const h = usePool(srv, mode);
 
   scenario('client disconnect: "io client disconnect" locally, peers see "client namespace disconnect"', async () => {
-    const a = await h.pool.connect();
-    const b = await h.pool.connect();
-    const c = await h.pool.connect();
+    // peer-left goes to the leaving socket's group only (FIXTURE.md): a group per test.
+    const auth = { group: uniq("group") };
+    const a = await h.pool.connect({ auth });
+    const b = await h.pool.connect({ auth });
+    const c = await h.pool.connect({ auth });
     const aId = a.id;
 
     const reason = waitForEvent(a, "disconnect");
@@ -39,8 +42,9 @@ describeModes("disconnect", (mode) => {
 
   scenario('server-disconnect: "io server disconnect" locally, no reconnection; peers see "server namespace disconnect"', async () => {
     // Reconnection on: the client must still not reconnect after a server-side disconnect.
-    const a = await h.pool.connect({ managerOpts: { reconnection: true, reconnectionDelay: 100 } });
-    const b = await h.pool.connect();
+    const auth = { group: uniq("group") };
+    const a = await h.pool.connect({ auth, managerOpts: { reconnection: true, reconnectionDelay: 100 } });
+    const b = await h.pool.connect({ auth });
     const aId = a.id;
 
     const reason = waitForEvent(a, "disconnect");
@@ -54,8 +58,9 @@ describeModes("disconnect", (mode) => {
   });
 
   scenario('connection dropped by the client (engine closed, no DISCONNECT packet): peers see "transport close"', async () => {
-    const a = await h.pool.connect();
-    const b = await h.pool.connect();
+    const auth = { group: uniq("group") };
+    const a = await h.pool.connect({ auth });
+    const b = await h.pool.connect({ auth });
     const aId = a.id;
 
     const reason = waitForEvent(a, "disconnect");

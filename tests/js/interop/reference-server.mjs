@@ -69,8 +69,12 @@ io.on("connection", (socket) => {
   // default); `?? null` never applies with the official server.
   socket.emit("welcome", { id: socket.id, auth: socket.handshake.auth ?? null, namespace: "/" });
 
+  // Departures go to the socket's group only (FIXTURE.md), so tests do not hear each other's.
+  const group = socket.handshake.auth?.group;
+  if (typeof group === "string") socket.join(group);
+
   socket.on("disconnect", (reason) => {
-    io.emit("peer-left", { id: socket.id, reason });
+    if (typeof group === "string") io.to(group).emit("peer-left", { id: socket.id, reason });
   });
 
   socket.on("echo", (...args) => {
