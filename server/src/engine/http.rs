@@ -254,6 +254,7 @@ async fn poll<H>(inner: &Inner<H>, session: Arc<Session>) -> Result<Response, En
     let Ok(claim) = session.consumer.try_lock() else {
         tracing::info!(sid = %session.sid, "concurrent polling GET: closing");
         session.request_close(super::CloseReason::TransportError);
+        session.wait_closed().await;
         return Err(EngineError::BadRequest);
     };
     // A client that gives up on its pending GET has gone away: engine.io closes the
@@ -313,6 +314,7 @@ async fn post<H>(
     if session.post_busy.swap(true, Ordering::AcqRel) {
         tracing::info!(sid = %session.sid, "concurrent polling POST: closing");
         session.request_close(super::CloseReason::TransportError);
+        session.wait_closed().await;
         return Err(EngineError::BadRequest);
     }
     let result = read_post(inner, &session, body).await;
@@ -327,6 +329,7 @@ async fn read_post<H>(inner: &Inner<H>, session: &Session, body: Body) -> Result
         Err(_) => {
             tracing::info!(sid = %session.sid, "polling payload over maxPayload: closing");
             session.request_close(super::CloseReason::TransportError);
+            session.wait_closed().await;
             return Err(EngineError::PayloadTooLarge);
         }
     };
@@ -336,6 +339,10 @@ async fn read_post<H>(inner: &Inner<H>, session: &Session, body: Body) -> Result
     let Some(packets) = packets else {
         tracing::info!(sid = %session.sid, "invalid polling payload: closing");
         session.request_close(super::CloseReason::TransportError);
+        // engine.io has closed the session when it answers, so the client's next request
+        // finds none; answering first let a GET sent right after it wait in the closing
+        // session and get its close packet (200 "1") instead of HTTP 400.
+        session.wait_closed().await;
         return Err(EngineError::BadRequest);
     };
     let Some(control) = session.control_tx.as_ref() else {
