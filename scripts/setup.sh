@@ -48,3 +48,15 @@ if [ ! -d tests/js/node_modules ] || [ ! -x tests/js/node_modules/.bin/wasm-opt 
   [ tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]; then
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# The official Python client (python-socketio, websocket-client) and pytest for
+# tests/python, exactly as pinned, in a git-ignored virtual environment.
+PY_VENV=tests/python/.venv
+if [ ! -x "$PY_VENV/bin/python" ] || [ tests/python/requirements.txt -nt "$PY_VENV/.installed" ]; then
+  # Debian's python3 has venv (with ensurepip) only with python3-venv installed.
+  python3 -c 'import ensurepip, venv' 2>/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
+  python3 -m venv "$PY_VENV"
+  "$PY_VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+  touch "$PY_VENV/.installed"
+fi
