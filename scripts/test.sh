@@ -78,6 +78,16 @@ fi
 label="interop: official socket.io-client against Sockeye"
 built "$label" && SERVER_CMD="$EXAMPLES/interop_fixture" node_suite "$label" "$LOGS/interop.log" interop/
 
+# The official Python client (python-socketio, in tests/python/.venv) against Sockeye in
+# each transport; then the same tests against the official Node server, which proves
+# them right about the protocol.
+label="python interop: official python-socketio client against Sockeye"
+built "$label" && SOCKEYE_TEST_LOGS=$LOGS plain_suite "$label" "$LOGS/python-interop.log" \
+  tests/python/run.sh "$EXAMPLES/interop_fixture"
+SOCKEYE_TEST_LOGS=$LOGS/python-reference plain_suite \
+  "python interop: the same tests against the official Node socket.io server" "$LOGS/python-reference.log" \
+  tests/python/run.sh "node $(printf '%q' "$ROOT/tests/js/interop/reference-server.mjs")"
+
 # Two Sockeye nodes and a Node socket.io node with @socket.io/redis-adapter on one real
 # Redis (the suite starts its own redis-server on a free port, and stops it mid-way).
 label="cluster: Sockeye and Node socket.io nodes on one Redis"
