@@ -42,26 +42,84 @@ const opts = { timeout: TEST_TIMEOUT_MS };
 
 afterEach(() => closeAllConnections());
 
-const CANCELLED_POLL_ATTEMPTS = 3;
+const CANCELLED_POLL_ATTEMPTS = 5;
+const E13_OPTS = { timeout: CANCELLED_POLL_ATTEMPTS * 3 * WAIT_MS };
+
+/** Raw connections of [E13], destroyed after each test. */
+const rawSockets = new Set();
+afterEach(() => {
+  for (const socket of rawSockets) socket.destroy();
+  rawSockets.clear();
+});
 
 /**
- * A polling GET on a TCP connection of its own, left pending; `abort()` closes the
- * connection, as a browser does when a pending request is aborted. `answered()` says
- * whether any response byte arrived (then the GET was no longer pending).
+ * A keep-alive HTTP/1.1 connection of its own, spoken by hand, for [E13].
+ * `get(path)` sends a GET and resolves with its { status, text } (the body sized by
+ * Content-Length). `leavePending(path)` sends a GET and does not wait for it. `cancel()`
+ * ends the connection's sending side, as a browser closes the connection of an aborted
+ * request, and resolves with true once the server has closed the connection in turn
+ * (false if it did not within WAIT_MS): the server has then seen the cancellation. Until
+ * then the connection still reads, so `answered()` (a byte arrived after the pending GET
+ * was sent) tells whether the server answered that GET instead, before it saw it cancelled.
  */
-function pendingGet(path) {
-  const url = new URL(BASE_URL + path);
+function rawConnection() {
+  const url = new URL(BASE_URL);
   const socket = net.connect(Number(url.port || 80), url.hostname);
+  rawSockets.add(socket);
+  let buffer = Buffer.alloc(0);
+  let onData = null;
+  let pending = false;
   let answered = false;
-  socket.on("data", () => (answered = true));
-  socket.on("error", () => {});
-  const flushed = new Promise((resolve, reject) => {
-    socket.once("error", reject);
-    socket.once("connect", () =>
-      socket.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: */*\r\n\r\n`, resolve),
-    );
+  socket.on("data", (chunk) => {
+    if (pending) answered = true;
+    buffer = Buffer.concat([buffer, chunk]);
+    onData?.();
   });
-  return { flushed, answered: () => answered, abort: () => socket.destroy() };
+  socket.on("error", () => {});
+  const closed = new Promise((resolve) => socket.once("close", () => resolve(true)));
+  const connected = new Promise((resolve) => socket.once("connect", resolve));
+  const write = (path) =>
+    new Promise((resolve) => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: */*\r\n\r\n`, resolve));
+  const within = (promise, what) => {
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`)), WAIT_MS);
+    });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  };
+  return {
+    async get(path) {
+      await within(connected, "the connection");
+      const response = new Promise((resolve, reject) => {
+        onData = () => {
+          const end = buffer.indexOf("\r\n\r\n");
+          if (end < 0) return;
+          const head = buffer.subarray(0, end).toString("latin1");
+          const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+          if (!length) return reject(new Error(`a response without Content-Length: ${head}`));
+          const total = end + 4 + Number(length[1]);
+          if (buffer.length < total) return;
+          const text = buffer.subarray(end + 4, total).toString("utf8");
+          buffer = buffer.subarray(total);
+          onData = null;
+          resolve({ status: Number(head.split(" ")[1]), text });
+        };
+      });
+      await write(path);
+      return within(response, `the answer to GET ${path}`);
+    },
+    async leavePending(path) {
+      pending = true;
+      await write(path);
+    },
+    answered: () => answered,
+    async cancel() {
+      socket.end();
+      const seen = await within(closed, "").catch(() => false);
+      socket.destroy();
+      return seen;
+    },
+  };
 }
 
 /**
@@ -78,7 +136,14 @@ function pendingGet(path) {
 async function cancelledPollAttempt() {
   const gaps = [];
   let lastSent = now();
-  const { sid } = await openPollingSession(EIO);
+  // The handshake goes over the connection that will carry the cancelled GET: the server
+  // has then accepted it and reads its next request as soon as it comes. (On a fresh
+  // connection it may read the request and the connection's end together, and never hand
+  // the request to Engine.IO: Sockeye did so in about one attempt in eight.)
+  const connection = rawConnection();
+  const opened = await connection.get(pollingPath(EIO));
+  assert.equal(opened.status, 200, `the handshake: ${opened.status} ${opened.text}`);
+  const { sid } = parseOpenPacket(opened.text);
   const path = pollingPath(EIO, sid);
   const pong = async () => {
     const sent = now();
@@ -95,35 +160,35 @@ async function cancelledPollAttempt() {
   const echoed = await pollPastPings(path);
   assert.equal(echoed.text, "4alive", `the session survived a pong: ${echoed.status} ${echoed.text}`);
 
-  const poll = pendingGet(path);
-  await poll.flushed;
-  // A round trip after the GET's bytes went out, so that the server has read them before
-  // the connection closes (a request and its connection's end read together may never
-  // reach the application).
+  await connection.leavePending(path);
+  // A round trip after the GET's bytes went out, so that the server has most likely read
+  // them before the connection ends.
   assert.equal((await pong()).status, 200, "the session is open while its GET is pending");
-  if (poll.answered()) {
-    poll.abort();
-    return { verdict: "inconclusive", sid, detail: "the server answered the GET before it was cancelled" };
-  }
-  poll.abort();
+  const seen = await connection.cancel();
   const abortedAt = now();
+  if (connection.answered()) {
+    return { verdict: "inconclusive", sid, detail: "the server answered the GET before it saw it cancelled" };
+  }
+  const how = seen ? "closed the cancelled GET's connection" : `kept the cancelled GET's connection ${WAIT_MS} ms`;
 
   for (;;) {
     const { status, text } = await pong();
     if (status === 400) {
       if (maxGap() < PING_TIMEOUT) {
-        return { verdict: "closed", sid, detail: `closed ${Math.round(now() - abortedAt)} ms after the cancellation` };
+        return { verdict: "closed", sid, detail: `${how}; the session closed ${Math.round(now() - abortedAt)} ms later` };
       }
       return {
         verdict: "inconclusive",
         sid,
-        detail: `closed, but pongs were up to ${maxGap()} ms apart, so maybe by the heartbeat`,
+        detail: `${how}; the session closed, but pongs were up to ${maxGap()} ms apart, so maybe by the heartbeat`,
       };
     }
     assert.equal(status, 200, `a pong on the session: ${status} ${text}`);
     if (now() - abortedAt > WAIT_MS) {
-      const detail = `the session still took pongs ${WAIT_MS} ms after its pending GET was cancelled`;
-      return { verdict: maxGap() < PING_TIMEOUT ? "survived" : "inconclusive", sid, detail: `${detail} (pongs up to ${maxGap()} ms apart)` };
+      // The session outlived the cancellation (the heartbeat can only end one, never keep
+      // it). Tried again all the same: the server may, rarely, have read the GET together
+      // with its connection's end and never handed it to Engine.IO.
+      return { verdict: "survived", sid, detail: `${how}; the session still took pongs ${WAIT_MS} ms later` };
     }
     await idle(10); // pacing of the check, not a synchronisation
   }
@@ -263,7 +328,7 @@ describe(`Engine.IO v4 conformance (${BASE_URL}${EIO})`, () => {
         }
       });
 
-      it("[E13] a pending poll cancelled by the client ends the session", opts, async (t) => {
+      it("[E13] a pending poll cancelled by the client ends the session", E13_OPTS, async (t) => {
         // The official case aborts a pending GET and expects the next GET to get HTTP 400.
         // Two things besides the cancellation could end the session and make any server
         // pass: a GET sent while the server still holds the cancelled one is a duplicate
