@@ -2,11 +2,11 @@
 
 use super::error::EngineError;
 use super::session::{self, Control, EngineSocket, Session, Transport};
+use super::ws;
 use super::{websocket, EngineHandler, Inner};
 use crate::Handshake;
 use axum::body::Body;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use tungstenite::protocol::WebSocketConfig;
 
 /// The WebSocket read buffer per socket: a few typical frames, grown on demand.
 const WS_READ_BUFFER: usize = 2048;
@@ -81,11 +82,10 @@ async fn dispatch<H: EngineHandler>(
         if parts.method != Method::GET {
             return Err(EngineError::BadRequest);
         }
-        let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
-            .await
-            .map_err(|_| EngineError::BadRequest)?
-            .max_message_size(inner.config.max_payload)
-            .max_frame_size(inner.config.max_payload)
+        let upgrade = ws::Upgrade::from_parts(&mut parts)?;
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(inner.config.max_payload))
+            .max_frame_size(Some(inner.config.max_payload))
             // tungstenite zero-fills its whole read buffer before every read and keeps
             // it for the socket's life: the 128 KiB default cost a memset per frame
             // batch and 128 KiB of memory per idle socket. Larger frames still grow it.
@@ -93,16 +93,16 @@ async fn dispatch<H: EngineHandler>(
         return match sid {
             None => {
                 let handshake = Arc::new(handshake_of(&parts, query));
-                Ok(upgrade.on_upgrade(move |ws| websocket::open(inner, handshake, ws)))
+                Ok(upgrade.on_upgrade(config, move |ws| websocket::open(inner, handshake, ws)))
             }
             Some(sid) => {
                 let session = lookup(&inner, &sid)?;
                 if !session.begin_upgrade() {
                     // engine.io accepts a second WebSocket for the session and closes
                     // it at once; the session itself is untouched.
-                    return Ok(upgrade.on_upgrade(websocket::refuse));
+                    return Ok(upgrade.on_upgrade(config, move |ws| websocket::refuse(inner, ws)));
                 }
-                Ok(upgrade.on_upgrade(move |ws| websocket::upgrade(inner, session, ws)))
+                Ok(upgrade.on_upgrade(config, move |ws| websocket::upgrade(inner, session, ws)))
             }
         };
     }
@@ -191,7 +191,7 @@ pub(crate) fn start_session<H: EngineHandler>(
     sid: Arc<str>,
     handshake: Arc<Handshake>,
     transport: Transport,
-    ws: Option<axum::extract::ws::WebSocket>,
+    ws: Option<ws::WebSocket>,
 ) {
     let (session, control_rx) =
         Session::new(sid.clone(), inner.config.max_buffered_frames, transport);

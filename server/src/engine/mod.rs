@@ -11,9 +11,12 @@ mod http;
 mod outbox;
 mod session;
 mod websocket;
+mod ws;
 
 pub use error::EngineError;
 pub use session::{CloseReason, EngineSocket, Frame, Message, SendError, Transport};
+/// The text of a [`Frame::Text`]: a string that is cheap to clone and share.
+pub use tungstenite::Utf8Bytes;
 
 use crate::config::EngineConfig;
 use session::Session;
@@ -65,11 +68,36 @@ pub(crate) struct Inner<H> {
     pub(crate) config: EngineConfig,
     pub(crate) handler: H,
     pub(crate) sessions: RwLock<HashMap<Arc<str>, Arc<Session>>>,
-    /// Wakes `close_all` each time a session ends.
+    /// Wakes `close_all` each time a session ends, and each time a closing handshake
+    /// ends.
     pub(crate) session_ended: tokio::sync::Notify,
+    /// WebSockets in their closing handshake (`ws::close`), their session already
+    /// ended. `close_all` waits for them too: a shutdown must not cut a close frame off.
+    pub(crate) closing_sockets: std::sync::atomic::AtomicUsize,
     /// Set by `close_all`: no new sessions from then on, so clients reconnecting during
     /// a graceful shutdown are not handed a session that is about to die.
     pub(crate) closing: std::sync::atomic::AtomicBool,
+}
+
+impl<H> Inner<H> {
+    /// Counts a WebSocket in its closing handshake until the guard is dropped.
+    pub(crate) fn closing_socket(&self) -> ClosingSocket<'_, H> {
+        self.closing_sockets
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        ClosingSocket(self)
+    }
+}
+
+/// A WebSocket in its closing handshake, as `close_all` sees it.
+pub(crate) struct ClosingSocket<'a, H>(&'a Inner<H>);
+
+impl<H> Drop for ClosingSocket<'_, H> {
+    fn drop(&mut self) {
+        self.0
+            .closing_sockets
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.0.session_ended.notify_waiters();
+    }
 }
 
 impl<H: EngineHandler> EngineIo<H> {
@@ -81,6 +109,7 @@ impl<H: EngineHandler> EngineIo<H> {
                 handler,
                 sessions: RwLock::new(HashMap::new()),
                 session_ended: tokio::sync::Notify::new(),
+                closing_sockets: std::sync::atomic::AtomicUsize::new(0),
                 closing: std::sync::atomic::AtomicBool::new(false),
             }),
         }
@@ -107,7 +136,8 @@ impl<H: EngineHandler> EngineIo<H> {
     }
 
     /// Refuses new sessions from now on, closes every session with `reason` (sending
-    /// what is queued first) and resolves when all of them have ended.
+    /// what is queued first) and resolves when all of them have ended, their
+    /// WebSockets' closing handshakes included (each bounded by a few seconds).
     pub fn close_all(&self, reason: CloseReason) -> impl Future<Output = ()> + Send + 'static {
         self.inner
             .closing
@@ -123,7 +153,10 @@ impl<H: EngineHandler> EngineIo<H> {
                     .values()
                     .cloned()
                     .collect();
-                if sessions.is_empty() {
+                let closing = inner
+                    .closing_sockets
+                    .load(std::sync::atomic::Ordering::Acquire);
+                if sessions.is_empty() && closing == 0 {
                     return;
                 }
                 for s in &sessions {

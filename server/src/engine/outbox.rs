@@ -139,7 +139,7 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::extract::ws::Utf8Bytes;
+    use tungstenite::Utf8Bytes;
 
     fn text(s: &'static str) -> Frame {
         Frame::Text(Utf8Bytes::from_static(s))

@@ -1,8 +1,8 @@
 //! One Engine.IO session: its shared handle, its outbound queue, and its task.
 
 use super::outbox::{Full, Outbox};
+use super::ws::{self, WebSocket};
 use super::{Connection, EngineHandler, Inner};
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use sockeye_protocol::engine::{HeartbeatAction, Packet, ServerHeartbeat};
@@ -14,6 +14,7 @@ use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
+use tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
 
 /// One WebSocket frame, or one record of a polling payload, ready to send.
 ///
@@ -60,11 +61,9 @@ impl Frame {
     }
 
     /// Feeds the frame to a WebSocket without flushing.
-    async fn feed(self, ws: &mut WebSocket) -> Result<(), axum::Error> {
+    async fn feed(self, ws: &mut WebSocket) -> Result<(), WsError> {
         match self {
-            // A noop only ends a pending GET; it means nothing on a WebSocket, and a
-            // noop queued for a poll that never came must not follow the upgrade.
-            Frame::Text(text) if text.as_str() == "6" => Ok(()),
+            Frame::Text(text) if is_noop(&text) => Ok(()),
             Frame::Text(text) => ws.feed(WsMessage::Text(text)).await,
             Frame::Binary(data) => ws.feed(WsMessage::Binary(data)).await,
             Frame::Group(frames) => {
@@ -75,6 +74,26 @@ impl Frame {
             }
         }
     }
+
+    /// The WebSocket messages of the frame, in order.
+    fn into_messages(self, out: &mut Vec<WsMessage>) {
+        match self {
+            Frame::Text(text) if is_noop(&text) => {}
+            Frame::Text(text) => out.push(WsMessage::Text(text)),
+            Frame::Binary(data) => out.push(WsMessage::Binary(data)),
+            Frame::Group(frames) => {
+                for frame in frames.iter() {
+                    frame.clone().into_messages(out);
+                }
+            }
+        }
+    }
+}
+
+/// A noop only ends a pending GET; it means nothing on a WebSocket, and a noop queued
+/// for a poll that never came must not follow the upgrade.
+fn is_noop(text: &Utf8Bytes) -> bool {
+    text.as_str() == "6"
 }
 
 /// A message from the client, as the application layer sees it.
@@ -345,7 +364,7 @@ impl EngineSocket {
 
 /// How long a polite close waits for the client: to collect the close packet (polling)
 /// or to take what is queued and the close frame (WebSocket).
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// What a session's task starts with.
 pub(crate) struct Start<H: EngineHandler> {
@@ -535,34 +554,8 @@ pub(crate) async fn run<H: EngineHandler>(start: Box<Start<H>>) {
     session.closed.store(true, Ordering::Release);
     session.closed_notify.notify_waiters();
     conn.on_close(reason);
-    match ws {
-        Some(mut socket) if polite => {
-            // Send what is queued, then the close frame; a client that does not read
-            // gets the grace period, not forever.
-            let _ = Box::pin(tokio::time::timeout(CLOSE_GRACE, async {
-                if outbound.is_some() {
-                    let mut rest = Vec::new();
-                    session.outbox.take(&mut rest, usize::MAX);
-                    for frame in rest {
-                        if frame.feed(&mut socket).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                let _ = socket.send(WsMessage::Close(None)).await;
-            }))
-            .await;
-        }
-        Some(mut socket) => {
-            // A close frame (which also answers the client's own) rather than a drop.
-            let frame = close_code.map(|code| CloseFrame {
-                code,
-                reason: Utf8Bytes::from_static(""),
-            });
-            let close = socket.send(WsMessage::Close(frame));
-            let _ = Box::pin(tokio::time::timeout(CLOSE_GRACE, close)).await;
-        }
-        None if polite => {
+    let Some(mut socket) = ws else {
+        if polite {
             // Give the client a moment to collect what is queued and the close packet.
             let _ = Box::pin(tokio::time::timeout(CLOSE_GRACE, async {
                 while !session.outbox.is_empty() {
@@ -571,8 +564,29 @@ pub(crate) async fn run<H: EngineHandler>(start: Box<Start<H>>) {
             }))
             .await;
         }
-        None => {}
+        leave(&engine, &session);
+        return;
+    };
+    // A polite close sends what is queued first. Either way a close frame (which also
+    // answers the client's own) and the closing handshake rather than a drop; bounded,
+    // for a client that does not read or never ends. The session has ended by then: it
+    // no longer counts, but a shutdown still waits for its handshake.
+    let mut rest = Vec::new();
+    if polite && outbound.is_some() {
+        let mut frames = Vec::new();
+        session.outbox.take(&mut frames, usize::MAX);
+        for frame in frames {
+            frame.into_messages(&mut rest);
+        }
     }
+    let _closing = engine.closing_socket();
+    leave(&engine, &session);
+    let bounds = ws::Closing::new(config.max_payload);
+    Box::pin(ws::close(&mut socket, rest, close_code, bounds)).await;
+}
+
+/// Takes an ended session out of the server's registry.
+fn leave<H>(engine: &Inner<H>, session: &Session) {
     engine
         .sessions
         .write()
@@ -592,11 +606,11 @@ fn unbox<T>(boxed: Box<T>) -> T {
 /// request (a polite one after the write, within the grace period), or a peer that
 /// takes no bytes for as long as a heartbeat round may last.
 async fn blocked_write(
-    mut write: Pin<&mut impl Future<Output = Result<(), axum::Error>>>,
+    mut write: Pin<&mut impl Future<Output = Result<(), WsError>>>,
     close_requested: Pin<&mut impl Future<Output = CloseReason>>,
     write_timeout: Duration,
     sid: &str,
-) -> Result<Result<(), axum::Error>, CloseReason> {
+) -> Result<Result<(), WsError>, CloseReason> {
     tokio::select! {
         biased;
         written = &mut write => Ok(written),
@@ -624,7 +638,7 @@ const WS_BATCH: usize = 64;
 
 /// Handles one WebSocket frame from the client; `Some` ends the session.
 fn on_ws_message<C: Connection>(
-    message: Option<Result<WsMessage, axum::Error>>,
+    message: Option<Result<WsMessage, WsError>>,
     session: &Session,
     heartbeat: &mut ServerHeartbeat,
     epoch: Instant,
@@ -643,20 +657,19 @@ fn on_ws_message<C: Connection>(
             conn.on_message(Message::Binary(data));
             None
         }
-        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => None,
+        // Raw frames are never read.
+        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => None,
         Some(Ok(WsMessage::Close(_))) | None => Some(CloseReason::TransportClose),
         Some(Err(e)) => {
             tracing::info!(sid = %session.sid, error = %e, "websocket error: closing");
-            if is_too_big(e) {
-                *close_code = Some(CLOSE_MESSAGE_TOO_BIG);
-            }
+            *close_code = ws::close_code_of(&e);
             Some(CloseReason::TransportError)
         }
     }
 }
 
 /// The next frame if one is ready now, without waiting.
-async fn try_next_ws(ws: &mut Option<WebSocket>) -> Option<Option<Result<WsMessage, axum::Error>>> {
+async fn try_next_ws(ws: &mut Option<WebSocket>) -> Option<Option<Result<WsMessage, WsError>>> {
     let ws = ws.as_mut()?;
     std::future::poll_fn(|cx| match ws.poll_next_unpin(cx) {
         Poll::Ready(message) => Poll::Ready(Some(message)),
@@ -699,17 +712,6 @@ fn on_packet<C: Connection>(
     None
 }
 
-/// The WebSocket close code for a message over `maxPayload`.
-const CLOSE_MESSAGE_TOO_BIG: u16 = 1009;
-
-/// Whether a WebSocket error is a message over the size limit.
-fn is_too_big(error: axum::Error) -> bool {
-    matches!(
-        error.into_inner().downcast_ref::<tungstenite::Error>(),
-        Some(tungstenite::Error::Capacity(_))
-    )
-}
-
 async fn recv_many(
     session: &Session,
     claim: &Option<tokio::sync::MutexGuard<'_, ()>>,
@@ -728,7 +730,7 @@ async fn recv_control(rx: &mut Option<mpsc::Receiver<Control>>) -> Option<Contro
     }
 }
 
-async fn next_ws(ws: &mut Option<WebSocket>) -> Option<Result<WsMessage, axum::Error>> {
+async fn next_ws(ws: &mut Option<WebSocket>) -> Option<Result<WsMessage, WsError>> {
     match ws {
         Some(ws) => ws.next().await,
         None => std::future::pending().await,
@@ -736,28 +738,9 @@ async fn next_ws(ws: &mut Option<WebSocket>) -> Option<Result<WsMessage, axum::E
 }
 
 /// Writes a batch of frames with one flush.
-async fn write_all(ws: &mut WebSocket, batch: &mut Vec<Frame>) -> Result<(), axum::Error> {
+async fn write_all(ws: &mut WebSocket, batch: &mut Vec<Frame>) -> Result<(), WsError> {
     for frame in batch.drain(..) {
         frame.feed(ws).await?;
     }
     ws.flush().await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recognises_axums_size_limit_error() {
-        // Guards the tungstenite version: it must be the one axum uses.
-        let too_big =
-            tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
-                size: 2,
-                max_size: 1,
-            });
-        assert!(is_too_big(axum::Error::new(too_big)));
-        assert!(!is_too_big(axum::Error::new(
-            tungstenite::Error::ConnectionClosed
-        )));
-    }
 }

@@ -2,12 +2,13 @@
 
 use super::http::start_session;
 use super::session::{Control, Frame, Session, Transport};
+use super::ws::{self, Closing, WebSocket};
 use super::{EngineHandler, Inner};
 use crate::Handshake;
-use axum::extract::ws::{Message as WsMessage, WebSocket};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use sockeye_protocol::engine::Packet;
 use std::sync::Arc;
+use tungstenite::Message as WsMessage;
 
 /// A WebSocket opened without a session: the handshake goes over the socket itself.
 pub(crate) async fn open<H: EngineHandler>(
@@ -70,14 +71,14 @@ pub(crate) async fn upgrade<H: EngineHandler>(
     match done {
         Ok(Some(())) => {
             let Some(control) = session.control_tx.as_ref() else {
-                return refuse(ws).await;
+                return refuse(inner, ws).await;
             };
             if let Err(refused) = control.send(Control::Upgrade(Box::new(ws))).await {
                 // The session closed meanwhile; the client listens here now, so it
                 // must see the close rather than wait for a ping that never comes.
                 tracing::debug!(sid = %session.sid, "session ended during upgrade");
-                if let Control::Upgrade(mut ws) = refused.0 {
-                    let _ = ws.send(WsMessage::Close(None)).await;
+                if let Control::Upgrade(ws) = refused.0 {
+                    refuse(inner, *ws).await;
                 }
             }
         }
@@ -85,21 +86,24 @@ pub(crate) async fn upgrade<H: EngineHandler>(
             // The polling transport goes on as if nothing happened.
             tracing::debug!(sid = %session.sid, "upgrade failed");
             session.set_transport(Transport::Polling);
-            let _ = ws.send(WsMessage::Close(None)).await;
+            refuse(inner, ws).await;
         }
     }
 }
 
-/// Closes a WebSocket that cannot join its session (one upgrade per session).
-pub(crate) async fn refuse(mut ws: WebSocket) {
-    let _ = ws.send(WsMessage::Close(None)).await;
+/// Closes a WebSocket that cannot join its session (one upgrade per session), with the
+/// closing handshake: a close frame the client can read.
+pub(crate) async fn refuse<H>(inner: Arc<Inner<H>>, mut ws: WebSocket) {
+    let _closing = inner.closing_socket();
+    let bounds = Closing::new(inner.config.max_payload);
+    Box::pin(ws::close(&mut ws, Vec::new(), None, bounds)).await;
 }
 
 async fn next_packet(ws: &mut WebSocket) -> Option<Packet> {
     loop {
         match ws.next().await? {
             Ok(WsMessage::Text(text)) => return Packet::decode_text(&text).ok(),
-            Ok(WsMessage::Ping(_) | WsMessage::Pong(_)) => continue,
+            Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_)) => continue,
             _ => return None,
         }
     }
