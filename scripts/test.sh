@@ -78,6 +78,19 @@ fi
 label="interop: official socket.io-client against Sockeye"
 built "$label" && SERVER_CMD="$EXAMPLES/interop_fixture" node_suite "$label" "$LOGS/interop.log" interop/
 
+# The same two suites against the official Node servers (npm socket.io 4.8 and
+# engine.io 6.6): a test that is wrong about the protocol fails here, not only on us.
+label="conformance suite against the official Node server"
+if start_server "$LOGS/conformance-reference-server.log" node "$ROOT/tests/js/conformance/reference-server.mjs"; then
+  CONFORMANCE_URL="http://$SERVER_ADDR" node_suite "$label" "$LOGS/conformance-reference.log" conformance/
+  stop_server
+else
+  count 0 1 "$label (server start)"
+fi
+label="interop: official socket.io-client against the official Node server"
+SERVER_CMD="node $(printf '%q' "$ROOT/tests/js/interop/reference-server.mjs")" \
+  node_suite "$label" "$LOGS/interop-reference.log" interop/
+
 # The official Python client (python-socketio, in tests/python/.venv) against Sockeye in
 # each transport; then the same tests against the official Node server, which proves
 # them right about the protocol.
