@@ -4,10 +4,10 @@
 // themselves. This process runs the fixture server for them and gives them an HTTP
 // control endpoint to do it, from the browser, with fetch():
 //
-//   POST /restart  stop the fixture and start it again on the same port; answers only
+//   POST /restart  stop the fixture and start it again at the same URL; answers only
 //                  once it is listening again (reconnection tests)
 //   POST /stop     stop the fixture (it stays down: "offline" tests)
-//   POST /start    start it again on the same port (no-op if it is running)
+//   POST /start    start it again at the same URL (no-op if it is running)
 //   POST /freeze   SIGSTOP the fixture: connections stay open but nothing answers, so
 //                  only the client's heartbeat can notice ("ping timeout" tests)
 //   POST /thaw     SIGCONT it
@@ -17,8 +17,13 @@
 // handled one at a time, in arrival order. CORS is open (the test page is served by
 // wasm-bindgen-test-runner from another port).
 //
-// Environment: SERVER_CMD, the fixture command (see interop/FIXTURE.md; it gets PORT and
-// prints "listening on 127.0.0.1:PORT"); the interop harness's variables apply too.
+// The fixture URL belongs to a relay in this process (lib/relay.mjs) that holds its port
+// for the whole run; each fixture process binds a port of its own (PORT=0), so no port is
+// released and bound again. While the fixture is stopped, connections are reset at once.
+//
+// Environment: as for the interop suite (interop/harness.mjs, README.md): the fixture is
+// Sockeye's examples/interop_fixture from SOCKEYE_TARGET_DIR, or SERVER_CMD (a command
+// following interop/FIXTURE.md: it gets PORT=0 and prints "listening on 127.0.0.1:PORT").
 //
 // Prints exactly two lines to stdout, once both are up:
 //   fixture http://127.0.0.1:<port>
@@ -32,7 +37,7 @@ const log = (msg) => process.stderr.write(`[supervisor] ${msg}\n`);
 
 const fixture = new ServerUnderTest(SERVER_CMD);
 await fixture.start(0);
-const port = fixture.port; // every later start reuses it: the tests hold this URL
+const port = fixture.port; // the relay's: every later start answers at this URL
 const fixtureUrl = fixture.url;
 log(`fixture started: ${fixtureUrl} (${SERVER_CMD})`);
 

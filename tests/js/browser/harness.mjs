@@ -1,31 +1,34 @@
 // Shared machinery of the browser suite: a tiny static file server for the pages and the
 // client module, one headless Chromium (playwright-core, Debian's /usr/bin/chromium) for
-// the whole run, a fresh browser context per test, and the servers under test (reused from
-// ../interop/harness.mjs).
+// the whole run, a fresh browser context per test, and the servers under test. Processes,
+// waits, the static server and the browser launch come from ../lib/ (see ../README.md).
 //
 // Environment:
 //   CLIENT=sockeye|official   which client module the pages import (default sockeye)
 //   CLIENT_PKG_DIR            where sockeye.js lives (default <repo>/client-wasm/pkg, i.e.
 //                             ../../client-wasm/pkg from tests/js); served at /pkg/
-//   SOCKEYE_SERVER_CMD        shell command starting Sockeye's interop fixture; when set,
-//                             every scenario also runs against it
+//   SOCKEYE_TARGET_DIR        where Sockeye's binaries are (default <repo>/target/debug):
+//                             examples/interop_fixture and examples/connection_state_recovery
 //   BROWSER_SERVERS           comma list restricting the servers: reference,sockeye
 //   CHROMIUM_PATH             browser executable (default /usr/bin/chromium)
 //   INTEROP_TIMEOUT_MS        how long any single wait may take (default 10000), in Node
 //                             and in the page
 //   BROWSER_VERBOSE=1         print the page's console output as test diagnostics
 
-import { createServer } from "node:http";
-import { existsSync, statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { dirname, extname, join, normalize, resolve, sep } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { it } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
-import { START_TIMEOUT_MS, TIMEOUT_MS, ServerUnderTest, withTimeout } from "../interop/harness.mjs";
+import { nodeCommand, sockeyeCommand } from "../lib/bins.mjs";
+import { launchBrowser } from "../lib/browser.mjs";
+import { push, startStaticServer as serveFiles } from "../lib/http.mjs";
+import { START_TIMEOUT_MS } from "../lib/process.mjs";
+import { refusedPort } from "../lib/ports.mjs";
+import { MODES, ServerUnderTest } from "../interop/harness.mjs";
+import { TIMEOUT_MS, withTimeout } from "../lib/wait.mjs";
 
-export { START_TIMEOUT_MS, TIMEOUT_MS, ServerUnderTest, withTimeout };
+export { START_TIMEOUT_MS, TIMEOUT_MS, MODES, ServerUnderTest, launchBrowser, push, refusedPort, withTimeout };
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const VERBOSE = process.env.BROWSER_VERBOSE === "1";
@@ -51,138 +54,36 @@ export const CLIENT_MODULE = CLIENT === "official" ? OFFICIAL_MODULE : SOCKEYE_M
 
 // ---- servers under test ---------------------------------------------------------------------
 
-function shellQuote(s) {
-  return `'${String(s).replace(/'/g, `'\\''`)}'`;
-}
+const only = process.env.BROWSER_SERVERS?.split(",").map((s) => s.trim()).filter(Boolean);
+const selected = (all) => (only ? all.filter((s) => only.includes(s.key)) : all);
 
 /** The servers every scenario runs against: the official Node reference, and Sockeye's fixture. */
-export const SERVERS = (() => {
-  const all = [
-    {
-      key: "reference",
-      name: "node-reference",
-      cmd: `${shellQuote(process.execPath)} ${shellQuote(join(HERE, "..", "interop", "reference-server.mjs"))}`,
-    },
-  ];
-  if (process.env.SOCKEYE_SERVER_CMD) {
-    all.push({ key: "sockeye", name: "sockeye-fixture", cmd: process.env.SOCKEYE_SERVER_CMD });
-  }
-  const only = process.env.BROWSER_SERVERS?.split(",").map((s) => s.trim()).filter(Boolean);
-  return only ? all.filter((s) => only.includes(s.key)) : all;
-})();
+export const SERVERS = selected([
+  { key: "reference", name: "node-reference", cmd: nodeCommand("interop/reference-server.mjs") },
+  { key: "sockeye", name: "sockeye-fixture", cmd: sockeyeCommand("examples/interop_fixture") },
+]);
 
 /** Servers with connection state recovery on: the Node twin, and Sockeye's example. */
-export const RECOVERY_SERVERS = (() => {
-  const all = [
-    {
-      key: "reference",
-      name: "node-recovery",
-      cmd: `${shellQuote(process.execPath)} ${shellQuote(join(HERE, "recovery-server.mjs"))}`,
-    },
-  ];
-  if (process.env.RECOVERY_SERVER_CMD) {
-    all.push({ key: "sockeye", name: "sockeye-recovery", cmd: process.env.RECOVERY_SERVER_CMD });
-  }
-  const only = process.env.BROWSER_SERVERS?.split(",").map((s) => s.trim()).filter(Boolean);
-  return only ? all.filter((s) => only.includes(s.key)) : all;
-})();
-
-/** Transport configurations, as in ../interop/harness.mjs (MODES), with names for titles. */
-export const MODES = [
-  { name: "websocket", opts: { transports: ["websocket"] }, expect: "websocket", upgrade: false },
-  { name: "polling", opts: { transports: ["polling"], upgrade: false }, expect: "polling", upgrade: false },
-  {
-    name: "polling+upgrade",
-    opts: { transports: ["polling", "websocket"], upgrade: true },
-    expect: "websocket",
-    upgrade: true,
-  },
-];
+export const RECOVERY_SERVERS = selected([
+  { key: "reference", name: "node-recovery", cmd: nodeCommand("browser/recovery-server.mjs") },
+  { key: "sockeye", name: "sockeye-recovery", cmd: sockeyeCommand("examples/connection_state_recovery") },
+]);
 
 /** Options every test socket gets: quick reconnection so server restarts are fast. */
 export const FAST_RECONNECT = { reconnectionDelay: 100, reconnectionDelayMax: 500 };
 
 // ---- static file server -----------------------------------------------------------------------
 
-const MIME = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".wasm": "application/wasm",
-  ".map": "application/json; charset=utf-8",
-  ".json": "application/json; charset=utf-8",
-  ".ts": "text/plain; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".txt": "text/plain; charset=utf-8",
-};
-
-/** URL prefix -> directory. Longest prefix first. */
-const ROOTS = [
-  ["/official/", OFFICIAL_DIR],
-  ["/pkg/", PKG_DIR],
-  ["/", HERE],
-];
-
-function resolveFile(urlPath) {
-  let decoded;
-  try {
-    decoded = decodeURIComponent(urlPath);
-  } catch {
-    return null;
-  }
-  if (decoded.includes("\0")) return null;
-  for (const [prefix, dir] of ROOTS) {
-    if (!decoded.startsWith(prefix)) continue;
-    const file = normalize(join(dir, decoded.slice(prefix.length)));
-    if (file !== dir && !file.startsWith(dir + sep)) return null; // no ../ escapes
-    return file;
-  }
-  return null;
-}
-
 /** Serves the suite's folder at /, the official client's dist/ at /official/, the pkg at /pkg/. */
-export async function startStaticServer() {
-  // URL path -> body served instead of the file (e.g. readme.html with another module path).
-  const overrides = new Map();
-  const server = createServer(async (req, res) => {
-    const path = new URL(req.url, "http://x").pathname;
-    if (overrides.has(path) && req.method === "GET") {
-      const body = Buffer.from(overrides.get(path));
-      res.writeHead(200, {
-        "content-type": MIME[extname(path)] ?? "application/octet-stream",
-        "content-length": body.length,
-        "cache-control": "no-store",
-      });
-      res.end(body);
-      return;
-    }
-    const file = resolveFile(path === "/" ? "/page.html" : path);
-    if ((req.method !== "GET" && req.method !== "HEAD") || !file) {
-      res.writeHead(file ? 405 : 400, { "content-type": "text/plain" }).end();
-      return;
-    }
-    let body;
-    try {
-      if (!statSync(file).isFile()) throw new Error("not a file");
-      body = await readFile(file);
-    } catch {
-      res.writeHead(404, { "content-type": "text/plain" }).end(`not found: ${path}`);
-      return;
-    }
-    res.writeHead(200, {
-      "content-type": MIME[extname(file)] ?? "application/octet-stream",
-      "content-length": body.length,
-      "cache-control": "no-store",
-    });
-    res.end(req.method === "HEAD" ? undefined : body);
+export function startStaticServer() {
+  return serveFiles({
+    roots: [
+      ["/official/", OFFICIAL_DIR],
+      ["/pkg/", PKG_DIR],
+      ["/", HERE],
+    ],
+    index: "/page.html",
   });
-  await new Promise((ok, fail) => server.once("error", fail).listen(0, "127.0.0.1", ok));
-  const { port } = server.address();
-  return {
-    url: `http://127.0.0.1:${port}`,
-    overrides,
-    close: () => new Promise((ok) => server.close(() => ok())),
-  };
 }
 
 /** Fails early, with the fix, when the selected client module is not there. */
@@ -203,26 +104,7 @@ export function assertClientPresent() {
 
 // ---- browser ----------------------------------------------------------------------------------
 
-const CHROMIUM_ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  // Timers of a headless page must not be throttled (pingInterval is 300 ms).
-  "--disable-background-timer-throttling",
-  "--disable-renderer-backgrounding",
-  "--disable-backgrounding-occluded-windows",
-];
-
-export async function launchBrowser() {
-  const executablePath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-  assert.ok(existsSync(executablePath), `no browser at ${executablePath} (apt-get install chromium)`);
-  return chromium.launch({ executablePath, args: CHROMIUM_ARGS, timeout: START_TIMEOUT_MS });
-}
+// launchBrowser: ../lib/browser.mjs
 
 /**
  * The suite's shared state: set by the test file's before() hooks.
@@ -307,19 +189,4 @@ function decorate(err, p, withPageErrors = true) {
 /** Expected value for a received ArrayBuffer / typed array, as T.describe() renders it. */
 export function bin(bytes, type = "ArrayBuffer") {
   return { $type: type, bytes: [...bytes] };
-}
-
-/** POST /push with a JSON body; asserts the fixture's `200 {"ok":true}`. */
-export async function push(url, body) {
-  const res = await withTimeout(
-    fetch(`${url}/push`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    }),
-    "the POST /push response",
-  );
-  const text = await res.text();
-  assert.equal(res.status, 200, `POST /push status (body: ${text})`);
-  assert.deepEqual(JSON.parse(text), { ok: true }, "POST /push body");
 }

@@ -2,40 +2,33 @@
 // node with @socket.io/redis-adapter 8.3 (c), clients from the official
 // socket.io-client on each. Every operation is sent from each node and checked on
 // every node; then both emitters; then Redis goes away and comes back.
-import { test, before, after } from "node:test";
+// Every test has its own timeout, and its clients are closed after it (afterEach) whether
+// it passed or not, so one failure does not spill into the next test.
+import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import path from "node:path";
 import { createClient } from "redis";
 import { Emitter } from "@socket.io/redis-emitter";
 import {
-  freePort, startRedis, startNode, stop, client, call, next, collect, until, barrier,
-  withTimeout, root, TIMEOUT,
+  Clients, startRedis, startNode, stop, call, next, collect, until, barrier, withTimeout,
+  redisClientOptions, refusedPort, sockeyeBin, TIMEOUT, TEST_TIMEOUT,
 } from "./harness.mjs";
 
 const run = promisify(execFile);
-let redisPort, redisUrl, redis;
+let redisUrl, redis;
 const nodes = {};
 const names = ["a", "b", "c"];
-let opened = [];
+const clients = new Clients(nodes);
+const T = { timeout: TEST_TIMEOUT };
 
 /** A client on node `name`, closed when the test ends. */
-async function on(name, auth = {}) {
-  const socket = await client(nodes[name], auth);
-  opened.push(socket);
-  return socket;
-}
-
-async function closeAll() {
-  for (const s of opened) s.disconnect();
-  opened = [];
-}
+const on = (name, auth = {}) => clients.on(name, auth);
+const closeAll = () => clients.closeAll();
 
 before(async () => {
-  redisPort = await freePort();
-  redisUrl = `redis://127.0.0.1:${redisPort}/`;
-  redis = await startRedis(redisPort);
+  redis = await startRedis();
+  redisUrl = redis.url;
   const [a, b, c] = await Promise.all([
     startNode("sockeye", "a", redisUrl),
     startNode("sockeye", "b", redisUrl),
@@ -44,22 +37,23 @@ before(async () => {
   Object.assign(nodes, { a, b, c });
 });
 
+afterEach(closeAll);
+
 after(async () => {
-  await closeAll();
-  await Promise.all(Object.values(nodes).map((n) => stop(n.child)));
-  if (redis) await stop(redis);
+  closeAll();
+  await Promise.all(Object.values(nodes).map((n) => stop(n)));
+  await redis?.close();
 });
 
-test("every node counts the three nodes of the cluster", async () => {
+test("every node counts the three nodes of the cluster", T, async () => {
   for (const name of names) {
     const s = await on(name);
     await until(async () => (await call(s, "servers")) === 3, `${name} sees 3 servers`);
   }
-  await closeAll();
 });
 
 for (const sender of names) {
-  test(`a room broadcast from ${sender} reaches the room on every node, and only the room`, async () => {
+  test(`a room broadcast from ${sender} reaches the room on every node, and only the room`, T, async () => {
     const room = `room-${sender}`;
     const inside = await Promise.all(names.map((n) => on(n, { room })));
     const outside = await Promise.all(names.map((n) => on(n)));
@@ -73,10 +67,9 @@ for (const sender of names) {
     for (const s of outside) await call(s, "join", room);
     await barrier(from, outside, room);
     assert.deepEqual(wrong, [[], [], []]);
-    await closeAll();
   });
 
-  test(`a broadcast with acks from ${sender} collects the answers of clients on every node`, async () => {
+  test(`a broadcast with acks from ${sender} collects the answers of clients on every node`, T, async () => {
     const room = `acks-${sender}`;
     const members = await Promise.all(names.map((n) => on(n, { room })));
     members.forEach((m, i) => m.on("question", (payload, cb) => cb({ node: names[i], payload })));
@@ -91,10 +84,9 @@ for (const sender of names) {
     const partial = await call(from, "to-with-ack", room, "question", sender);
     assert.equal(partial.err, "operation has timed out");
     assert.deepEqual(partial.responses.map((r) => r.node).sort(), names);
-    await closeAll();
   });
 
-  test(`except from ${sender} leaves out the excluded room on every node`, async () => {
+  test(`except from ${sender} leaves out the excluded room on every node`, T, async () => {
     const room = `ex-all-${sender}`;
     const excluded = `ex-out-${sender}`;
     const kept = await Promise.all(names.map((n) => on(n, { room })));
@@ -107,10 +99,9 @@ for (const sender of names) {
     assert.deepEqual(await Promise.all(got), [sender, sender, sender]);
     await barrier(from, left, room);
     assert.deepEqual(wrong, [[], [], []]);
-    await closeAll();
   });
 
-  test(`socketsJoin and socketsLeave from ${sender} move sockets on every node`, async () => {
+  test(`socketsJoin and socketsLeave from ${sender} move sockets on every node`, T, async () => {
     const source = `src-${sender}`;
     const target = `dst-${sender}`;
     const members = await Promise.all(names.map((n) => on(n, { room: source })));
@@ -129,10 +120,9 @@ for (const sender of names) {
       const list = await call(from, "fetch", target);
       return Array.isArray(list) && list.length === 0;
     }, `${target} empty`);
-    await closeAll();
   });
 
-  test(`disconnectSockets from ${sender} disconnects the room on every node`, async () => {
+  test(`disconnectSockets from ${sender} disconnects the room on every node`, T, async () => {
     const room = `kick-${sender}`;
     const members = await Promise.all(names.map((n) => on(n, { room })));
     const bystanders = await Promise.all(names.map((n) => on(n)));
@@ -142,10 +132,9 @@ for (const sender of names) {
     assert.deepEqual(await Promise.all(reasons), names.map(() => "io server disconnect"));
     assert.ok(bystanders.every((s) => s.connected), "sockets outside the room stay");
     assert.ok(from.connected);
-    await closeAll();
   });
 
-  test(`fetchSockets from ${sender} returns the sockets of every node with their data`, async () => {
+  test(`fetchSockets from ${sender} returns the sockets of every node with their data`, T, async () => {
     const room = `fetch-${sender}`;
     const members = await Promise.all(names.map((n) => on(n, { room, user: `user-${n}` })));
     const from = await on(sender);
@@ -172,10 +161,9 @@ for (const sender of names) {
     const rooms = await call(from, "rooms");
     for (const m of members) assert.ok(rooms.includes(m.id), `${m.id} in allRooms`);
     assert.ok(rooms.includes(room));
-    await closeAll();
   });
 
-  test(`serverSideEmit from ${sender}: with an ack every other node answers, without one each hears it`, async () => {
+  test(`serverSideEmit from ${sender}: with an ack every other node answers, without one each hears it`, T, async () => {
     const from = await on(sender);
     const answer = await call(from, "sse", "hello", { from: sender });
     assert.equal(answer.err, null);
@@ -194,11 +182,10 @@ for (const sender of names) {
     const silence = await call(from, "sse", "nobody-listens", 1);
     assert.match(silence.err, /timeout reached: only 0 responses received out of 2/);
     assert.deepEqual(silence.responses, []);
-    await closeAll();
   });
 }
 
-test("local broadcasts stay on their node", async () => {
+test("local broadcasts stay on their node", T, async () => {
   for (const sender of names) {
     const here = await on(sender);
     const elsewhere = await Promise.all(names.filter((n) => n !== sender).map((n) => on(n)));
@@ -215,8 +202,8 @@ test("local broadcasts stay on their node", async () => {
   }
 });
 
-test("@socket.io/redis-emitter from Node reaches rooms on Sockeye and Node nodes", async () => {
-  const redisClient = createClient({ url: redisUrl });
+test("@socket.io/redis-emitter from Node reaches rooms on Sockeye and Node nodes", T, async () => {
+  const redisClient = createClient(redisClientOptions(redisUrl));
   redisClient.on("error", () => {});
   await redisClient.connect();
   try {
@@ -240,27 +227,28 @@ test("@socket.io/redis-emitter from Node reaches rooms on Sockeye and Node nodes
   } finally {
     await redisClient.quit();
   }
-  await closeAll();
 });
 
-test("sockeye emit (the Rust emitter) reaches rooms on Sockeye and Node nodes", async () => {
+test("sockeye emit (the Rust emitter) reaches rooms on Sockeye and Node nodes", T, async () => {
   const room = "rust-emitter-room";
   const members = await Promise.all(names.map((n) => on(n, { room })));
   const got = members.map((s) => next(s, "from-rust"));
-  const bin = process.env.SOCKEYE_BIN ?? path.join(root, "target/debug/sockeye");
-  await withTimeout(run(bin, ["emit", "--redis-url", redisUrl, "--to", room, "from-rust",
-    '{"via":"rust"}']), "sockeye emit");
+  await withTimeout(run(sockeyeBin(), ["emit", "--redis-url", redisUrl, "--to", room, "from-rust",
+    '{"via":"rust"}'], { timeout: TIMEOUT }), "sockeye emit");
   assert.deepEqual(await Promise.all(got), names.map(() => ({ via: "rust" })));
-  await closeAll();
 });
 
-test("Redis stops and starts again: local delivery goes on, cross-node delivery resumes, nothing sent after recovery is lost", async () => {
+test("Redis stops and starts again: local delivery goes on, cross-node delivery resumes, nothing sent after recovery is lost", { timeout: 300_000 }, async (t) => {
+  // Redis is back for whatever follows, even when this test fails while it is down.
+  t.after(async () => {
+    if (!redis.running) await redis.start();
+  });
   const room = "outage";
   const receivers = Object.fromEntries(
     await Promise.all(names.map(async (n) => [n, await on(n, { room })])));
   const senders = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await on(n)])));
 
-  await stop(redis);
+  await redis.stop();
   // While Redis is away, each node still delivers to its own sockets.
   for (const n of names) {
     const got = next(receivers[n], "during", `local delivery on ${n} during the outage`);
@@ -277,7 +265,7 @@ test("Redis stops and starts again: local delivery goes on, cross-node delivery 
   const asked = await call(senders.b, "sse", "hello", "x");
   assert.match(asked.err, /cluster link is down|timeout reached/, JSON.stringify(asked));
 
-  redis = await startRedis(redisPort);
+  await redis.start();
   // Cross-node delivery resumes by itself: probe from each node until every other
   // node's receiver hears it.
   for (const from of names) {
@@ -311,13 +299,12 @@ test("Redis stops and starts again: local delivery goes on, cross-node delivery 
   for (const node of Object.values(nodes)) {
     assert.equal(node.child.exitCode, null, `${node.name} still running`);
   }
-  await closeAll();
 });
 
-test("a node refuses to start when Redis is unreachable, with a clear error", async () => {
-  const port = await freePort();
-  const bin = process.env.SOCKEYE_BIN ?? path.join(root, "target/debug/sockeye");
-  const failed = await run(bin, ["--port", "0", "--redis-url", `redis://127.0.0.1:${port}/`],
+test("a node refuses to start when Redis is unreachable, with a clear error", T, async () => {
+  // A port where connections are refused, and that nobody can bind meanwhile.
+  const port = await refusedPort();
+  const failed = await run(sockeyeBin(), ["--port", "0", "--redis-url", `redis://127.0.0.1:${port}/`],
     { timeout: TIMEOUT }).then(() => null, (e) => e);
   assert.ok(failed, "sockeye exited non-zero");
   assert.match(failed.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+\//);

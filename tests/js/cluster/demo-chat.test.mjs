@@ -1,22 +1,24 @@
 // The demo's chat across two `sockeye --redis-url` processes on one real Redis: users
 // on different nodes share rooms, the online list, private messages and names; a push
 // to one node reaches the push pages on the other.
-import { test, before, after } from "node:test";
+// Each test has its own timeout; its clients are closed after it (afterEach), passed or not.
+import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { once } from "node:events";
 import {
-  freePort, startRedis, start, stop, next, until, withTimeout, connect, root, TIMEOUT,
+  Clients, startRedis, startServerProcess, stop, next, until, withTimeout, connect, root,
+  sockeyeBin, TIMEOUT, TEST_TIMEOUT,
 } from "./harness.mjs";
 
 let redis;
 const servers = [];
-const opened = [];
+const clients = new Clients({});
+const T = { timeout: TEST_TIMEOUT };
 
 async function user(server, name) {
-  const socket = connect(`${server.url}/chat`, { auth: { name }, transports: ["websocket"],
-    reconnection: false, forceNew: true });
-  opened.push(socket);
+  const socket = clients.add(connect(`${server.url}/chat`, { auth: { name }, transports: ["websocket"],
+    reconnection: false, forceNew: true }));
   const online = [];
   socket.on("online", (names) => online.push(names));
   await withTimeout(Promise.race([once(socket, "connect"),
@@ -25,24 +27,22 @@ async function user(server, name) {
 }
 
 before(async () => {
-  const port = await freePort();
-  redis = await startRedis(port);
-  const bin = process.env.SOCKEYE_BIN ?? path.join(root, "target/debug/sockeye");
+  redis = await startRedis();
   for (const label of ["one", "two"]) {
-    const { child, match } = await start(bin, ["--port", "0", "--log-level", "warn",
-      "--static-dir", path.join(root, "www"), "--redis-url", `redis://127.0.0.1:${port}/`],
-    /listening on (\S+)/, `sockeye:${label}`);
-    servers.push({ child, url: `http://${match[1]}` });
+    servers.push(await startServerProcess(sockeyeBin(), ["--port", "0", "--log-level", "warn",
+      "--static-dir", path.join(root, "www"), "--redis-url", redis.url], `sockeye:${label}`));
   }
 });
 
+afterEach(() => clients.closeAll());
+
 after(async () => {
-  for (const s of opened) s.disconnect();
-  await Promise.all(servers.map((s) => stop(s.child)));
-  if (redis) await stop(redis);
+  clients.closeAll();
+  await Promise.all(servers.map((s) => stop(s)));
+  await redis?.close();
 });
 
-test("two users on two sockeye processes chat in the lobby, see each other online, and message privately", async () => {
+test("two users on two sockeye processes chat in the lobby, see each other online, and message privately", T, async () => {
   const alice = await user(servers[0], "alice");
   const bob = await user(servers[1], "bob");
   await until(() => alice.online.some((n) => n.includes("alice") && n.includes("bob")),
@@ -62,9 +62,8 @@ test("two users on two sockeye processes chat in the lobby, see each other onlin
   assert.deepEqual(await echo, message);
 
   // A name is taken across the cluster, not only on its node.
-  const clash = connect(`${servers[1].url}/chat`, { auth: { name: "alice" },
-    transports: ["websocket"], reconnection: false, forceNew: true });
-  opened.push(clash);
+  const clash = clients.add(connect(`${servers[1].url}/chat`, { auth: { name: "alice" },
+    transports: ["websocket"], reconnection: false, forceNew: true }));
   const [err] = await withTimeout(once(clash, "connect_error"), "the clash is refused");
   assert.equal(err.message, "that name is taken");
 
@@ -76,10 +75,9 @@ test("two users on two sockeye processes chat in the lobby, see each other onlin
     "alice alone online");
 });
 
-test("a push to one node reaches the push pages connected to the other", async () => {
-  const page = connect(`${servers[1].url}/dcenter`, { transports: ["websocket"],
-    reconnection: false, forceNew: true });
-  opened.push(page);
+test("a push to one node reaches the push pages connected to the other", T, async () => {
+  const page = clients.add(connect(`${servers[1].url}/dcenter`, { transports: ["websocket"],
+    reconnection: false, forceNew: true }));
   await withTimeout(once(page, "connect"), "push page connects");
   const pushed = next(page, "dcenter");
   const res = await fetch(`${servers[0].url}/push?message=across`, { signal: AbortSignal.timeout(TIMEOUT) });

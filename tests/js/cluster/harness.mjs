@@ -1,104 +1,66 @@
-// The cluster suite's pieces: a real Redis on a free port, Sockeye and Node socket.io
-// nodes on it, official socket.io-client clients, and waits with deadlines.
-import { spawn } from "node:child_process";
-import { createServer } from "node:net";
-import { once } from "node:events";
-import { fileURLToPath } from "node:url";
+// The cluster suite's pieces: a real Redis of its own (on a unix socket, ../lib/redis.mjs),
+// Sockeye and Node socket.io nodes on it, official socket.io-client clients, and waits
+// with deadlines. Processes and waits come from ../lib/ (see ../README.md).
+//
+// Environment: SOCKEYE_TARGET_DIR (default <repo>/target/debug), where `sockeye` and
+// `examples/cluster_node` are; REDIS_SERVER (default redis-server on PATH).
 import path from "node:path";
 import { io as connect } from "socket.io-client";
+import { JS_DIR, ROOT as root, sockeyeBinary } from "../lib/bins.mjs";
+import { refusedPort } from "../lib/ports.mjs";
+import { startServer } from "../lib/process.mjs";
+import { Redis, redisClientOptions } from "../lib/redis.mjs";
+import { until as untilWithin, waitForEvent, withTimeout as within } from "../lib/wait.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../../..");
 /** Generous: the suite runs on a loaded 2-core machine. */
 export const TIMEOUT = 15_000;
-const children = new Set();
-process.on("exit", () => { for (const c of children) c.kill("SIGKILL"); });
+/** One test's bound: a few connects, broadcasts and acks, each bounded by TIMEOUT. */
+export const TEST_TIMEOUT = 120_000;
 
-/** A free TCP port on 127.0.0.1, as the OS picks it. */
-export async function freePort() {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
+/** A redis-server of the suite's own (`url`, `stop()`, `start()` at the same url, `close()`). */
+export function startRedis() {
+  return Redis.start();
 }
 
-/** Spawns a process; resolves once a line of its output matches `ready`. */
-export function start(command, args, ready, label) {
-  const child = spawn(command, args, {
-    stdio: ["ignore", "pipe", "pipe"], cwd: root, env: { ...process.env, PORT: "0" },
-  });
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  let output = "";
-  const onData = (chunk) => {
-    output += chunk;
-    if (process.env.CLUSTER_DEBUG) process.stderr.write(`[${label}] ${chunk}`);
-  };
-  child.stdout.on("data", onData);
-  child.stderr.on("data", onData);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${label} not ready in ${TIMEOUT} ms:\n${output}`)), TIMEOUT * 2);
-    const check = () => {
-      const match = output.match(ready);
-      if (match) {
-        clearTimeout(timer);
-        child.stdout.off("data", check);
-        child.stderr.off("data", check);
-        resolve({ child, match, output: () => output });
-      }
-    };
-    child.stdout.on("data", check);
-    child.stderr.on("data", check);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${label} exited (${code}) before it was ready:\n${output}`));
-    });
-  });
+/**
+ * Starts a server binary with `args` (it binds port 0 and prints `listening on
+ * HOST:PORT`); resolves with its Proc (../lib/process.mjs), whose `url` is its address.
+ */
+export function startServerProcess(command, args, label) {
+  return startServer({ command, args, cwd: root, label, startTimeout: TIMEOUT * 2 });
 }
 
-/** Stops a process and waits for it to exit. */
-export async function stop(child, signal = "SIGTERM") {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill("SIGKILL"), TIMEOUT);
-  await once(child, "exit");
-  clearTimeout(timer);
-}
-
-/** A redis-server of its own on `port`, nothing persisted. */
-export async function startRedis(port) {
-  const bin = process.env.REDIS_SERVER ?? "redis-server";
-  const { child } = await start(bin, ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
-    "--appendonly", "no"], /Ready to accept connections/, `redis:${port}`);
-  return child;
+/** Stops a node or a server process (SIGTERM, SIGKILL after TIMEOUT) and waits for it to exit. */
+export function stop(proc) {
+  return proc.stop({ grace: TIMEOUT });
 }
 
 /** A cluster node: `sockeye` (server/examples/cluster_node) or `node` (node-server.mjs). */
 export async function startNode(kind, name, redisUrl) {
   const args = ["--redis-url", redisUrl, "--name", name, "--port", "0"];
   const [command, argv] = kind === "node"
-    ? [process.execPath, [path.join(here, "node-server.mjs"), ...args]]
-    : [process.env.CLUSTER_NODE_CMD ?? path.join(root, "target/debug/examples/cluster_node"), args];
-  const { child, match, output } = await start(command, argv, /listening on (\S+)/, `${kind}:${name}`);
-  return { kind, name, child, url: `http://${match[1]}`, output };
+    ? [process.execPath, [path.join(JS_DIR, "cluster", "node-server.mjs"), ...args]]
+    : [sockeyeBinary("examples/cluster_node"), args];
+  const proc = await startServerProcess(command, argv, `${kind}:${name}`);
+  return Object.assign(proc, { kind, name });
+}
+
+/** The `sockeye` binary. */
+export function sockeyeBin() {
+  return sockeyeBinary("sockeye");
 }
 
 /** An official socket.io-client connected to `node`, websocket only. */
-export async function client(node, auth = {}) {
+export async function client(node, auth = {}, opened = []) {
   const socket = connect(node.url, { auth, transports: ["websocket"], reconnection: false, forceNew: true });
-  await withTimeout(once(socket, "connect"), `connect to ${node.name}`);
+  opened.push(socket); // before the wait: a client that never connects is closed too
+  await waitForEvent(socket, "connect", { what: `connect to ${node.name}`, timeout: TIMEOUT });
   return socket;
 }
 
 /** Rejects when `promise` takes longer than the timeout. */
 export function withTimeout(promise, what, ms = TIMEOUT) {
-  let timer;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms); }),
-  ]);
+  return within(promise, what, ms);
 }
 
 /** Emits and resolves with the ack. */
@@ -107,8 +69,9 @@ export function call(socket, event, ...args) {
 }
 
 /** The next `event` on `socket` (its first argument). */
-export function next(socket, event, what = event) {
-  return withTimeout(new Promise((resolve) => socket.once(event, resolve)), what);
+export async function next(socket, event, what = event) {
+  const [first] = await waitForEvent(socket, event, { what, timeout: TIMEOUT });
+  return first;
 }
 
 /** Collects every `event` on `socket` into an array. */
@@ -119,14 +82,8 @@ export function collect(socket, event) {
 }
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function until(check, what, ms = TIMEOUT * 2) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+export function until(check, what, ms = TIMEOUT * 2) {
+  return untilWithin(check, what, ms, 50);
 }
 
 /** Resolves when `socket` has been quiet about `event` long enough for a wrong delivery
@@ -141,4 +98,31 @@ export async function barrier(sender, receivers, room) {
   await Promise.all(seen);
 }
 
-export { root, connect };
+/**
+ * The clients a test opens, disconnected by `closeAll()`: the test files call it in
+ * afterEach, so a failing test leaves no client behind for the next one.
+ */
+export class Clients {
+  constructor(nodes) {
+    this.nodes = nodes;
+    this.opened = [];
+  }
+
+  /** A client on node `name` (or a node object). */
+  on(name, auth = {}) {
+    return client(typeof name === "string" ? this.nodes[name] : name, auth, this.opened);
+  }
+
+  /** Keeps `socket` (made elsewhere) for closeAll. */
+  add(socket) {
+    this.opened.push(socket);
+    return socket;
+  }
+
+  closeAll() {
+    for (const s of this.opened) s.disconnect();
+    this.opened = [];
+  }
+}
+
+export { connect, redisClientOptions, refusedPort, root };

@@ -1,10 +1,12 @@
 // The Node socket.io 4.8 node of the cluster suite, with @socket.io/redis-adapter 8.3:
 // the contract of server/examples/cluster_node.rs (read its doc comment).
 //   node node-server.mjs --redis-url redis://127.0.0.1:PORT/ --name c --port 0
+// (--redis-url may also be unix:///path/to/redis.sock, as the suite's own Redis is.)
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
+import { redisClientOptions } from "../lib/redis.mjs";
 
 const flag = (name, fallback) => {
   const i = process.argv.indexOf(name);
@@ -14,7 +16,7 @@ const url = flag("--redis-url", "redis://127.0.0.1:6379/");
 const node = flag("--name", "node");
 const port = Number(flag("--port", "0"));
 
-const pubClient = createClient({ url });
+const pubClient = createClient(redisClientOptions(url));
 const subClient = pubClient.duplicate();
 // Without listeners, node-redis throws on connection errors; the suite stops Redis.
 for (const c of [pubClient, subClient]) c.on("error", (e) => console.error(`redis: ${e.message}`));

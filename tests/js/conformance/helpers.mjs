@@ -8,9 +8,26 @@
 import net from "node:net";
 import http from "node:http";
 import { performance } from "node:perf_hooks";
+import { after } from "node:test";
 import { WebSocket } from "ws";
+import { sockeyeCommand } from "../lib/bins.mjs";
+import { startServer } from "../lib/process.mjs";
+import { withTimeout } from "../lib/wait.mjs";
 
-export const BASE_URL = (process.env.CONFORMANCE_URL ?? "http://127.0.0.1:3000").replace(/\/+$/, "");
+// The server under test (README.md): the one at CONFORMANCE_URL if set; otherwise each
+// test file starts its own with PORT=0, from SERVER_CMD (a shell command, e.g.
+// "node conformance/reference-server.mjs") or Sockeye's examples/conformance in
+// SOCKEYE_TARGET_DIR, and stops it after its tests.
+const server = process.env.CONFORMANCE_URL
+  ? null
+  : await startServer({
+      command: process.env.SERVER_CMD || sockeyeCommand("examples/conformance"),
+      shell: true,
+      label: "conformance server",
+    });
+if (server) after(() => server.stop());
+
+export const BASE_URL = (process.env.CONFORMANCE_URL ?? server.url).replace(/\/+$/, "");
 export const WS_BASE_URL = BASE_URL.replace(/^http/, "ws");
 
 // The configuration the conformance server must use.
@@ -33,14 +50,6 @@ export const now = () => performance.now();
 /** Deliberate client silence (the scenario under test), never a synchronisation. */
 export function idle(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function withDeadline(promise, ms, what) {
-  let timer;
-  const deadline = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 // ---- HTTP ---------------------------------------------------------------------------
@@ -251,7 +260,7 @@ export class WsClient {
   }
 
   waitOpen(what = "the WebSocket to open") {
-    return withDeadline(this.opened, WAIT_MS, what);
+    return withTimeout(this.opened, what, WAIT_MS);
   }
 
   /** The next queued frame (text or binary). */
@@ -302,7 +311,7 @@ export class WsClient {
   }
 
   waitClosed(what = "the connection to close", timeoutMs = WAIT_MS) {
-    return withDeadline(this.closed, timeoutMs, what);
+    return withTimeout(this.closed, what, timeoutMs);
   }
 
   send(data) {

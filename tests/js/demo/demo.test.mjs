@@ -2,20 +2,19 @@
 // person sees. Every check reads the page's text; every wait is bounded; nothing sleeps.
 // A screenshot of each page goes to $SOCKEYE_TEST_LOGS/screenshots/ (not committed).
 //
-// Environment: SOCKEYE_BIN (default ../../target/debug/sockeye), and www/pkg must hold
-// the client package (scripts/build-client.sh web www/pkg; the test command does it).
+// Environment: SOCKEYE_TARGET_DIR (default ../../target/debug), where `sockeye` is, and
+// www/pkg must hold the client package (scripts/build-client.sh web www/pkg; the test
+// command does it). SOCKEYE_TEST_LOGS: where screenshots/ goes.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { ServerUnderTest, launchBrowser } from "../browser/harness.mjs";
+import { join } from "node:path";
+import { ROOT, sockeyeBinary } from "../lib/bins.mjs";
+import { launchBrowser } from "../lib/browser.mjs";
+import { startServer } from "../lib/process.mjs";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(HERE, "..", "..", "..");
 const WWW = join(ROOT, "www");
-const BIN = process.env.SOCKEYE_BIN || join(ROOT, "target", "debug", "sockeye");
 const SHOTS = join(process.env.SOCKEYE_TEST_LOGS || join(ROOT, "target", "test-logs"), "screenshots");
 const WAIT = 15_000;
 const TEST = { timeout: 120_000 };
@@ -23,10 +22,14 @@ const TEST = { timeout: 120_000 };
 let server, browser;
 
 before(async () => {
-  assert.ok(existsSync(BIN), `missing ${BIN}: cargo build -p sockeye-server --bin sockeye`);
+  const bin = sockeyeBinary("sockeye"); // says how to build it when it is missing
   assert.ok(existsSync(join(WWW, "pkg", "sockeye.js")), "missing www/pkg: scripts/build-client.sh web www/pkg");
   mkdirSync(SHOTS, { recursive: true });
-  server = await new ServerUnderTest(`'${BIN}' --port 0 --static-dir '${WWW}' --log-level warn`).start(0);
+  server = await startServer({
+    command: bin,
+    args: ["--port", "0", "--static-dir", WWW, "--log-level", "warn"],
+    label: "sockeye",
+  });
   browser = await launchBrowser();
 }, { timeout: 90_000 });
 

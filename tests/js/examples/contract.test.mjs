@@ -1,19 +1,17 @@
 // What every feature example promises besides its feature, and what examples.test.mjs
 // leaves out: the exact `listening on` line with PORT=0, CORS for any origin, a clean
 // exit (code 0) on SIGTERM with clients connected, binary as Node `Buffer`s over both
-// transports, and namespaces sharing one connection. Environment: EXAMPLES_DIR (default
-// ../../target/debug/examples). Every wait is bounded; nothing sleeps.
+// transports, and namespaces sharing one connection. Environment: SOCKEYE_TARGET_DIR
+// (default ../../target/debug; the examples are in its examples/). Every wait is
+// bounded; nothing sleeps.
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Manager, io } from "socket.io-client";
-import { waitForEvent, withTimeout } from "../interop/harness.mjs";
+import { sockeyeBinary } from "../lib/bins.mjs";
+import { startProcess } from "../lib/process.mjs";
+import { TIMEOUT_MS, waitForEvent, withTimeout } from "../lib/wait.mjs";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const DIR = process.env.EXAMPLES_DIR || resolve(HERE, "..", "..", "..", "target", "debug", "examples");
 const T = { timeout: 60_000 };
 const EXAMPLES = ["acks", "rooms", "namespaces", "auth", "broadcast", "background_emit", "binary",
   "connection_state_recovery"];
@@ -25,35 +23,28 @@ const JOIN = { namespaces: ["/orders", {}], auth: ["/", { auth: { token: "let-me
  * resolves once its first stdout line has been read.
  */
 async function start(name) {
-  const child = spawn(join(DIR, name), [], { env: { ...process.env, PORT: "0" }, stdio: ["ignore", "pipe", "pipe"] });
-  const output = [];
-  child.stderr.setEncoding("utf8").on("data", (d) => output.push(d));
-  const exited = new Promise((ok) => child.once("close", (code, signal) => ok({ code, signal })));
-  const firstLine = new Promise((ok, fail) => {
-    let buf = "";
-    child.stdout.setEncoding("utf8").on("data", (d) => {
-      buf += d;
-      const i = buf.indexOf("\n");
-      if (i >= 0) ok(buf.slice(0, i));
-    });
-    child.once("error", fail);
-    exited.then(({ code }) => fail(new Error(`${name} exited (${code}) before listening: ${output.join("")}`)));
+  const proc = await startProcess({
+    command: sockeyeBinary(`examples/${name}`),
+    label: name,
+    ready: (line, stream) => stream === "stdout" && [line],
+    what: `${name}'s first line`,
+    startTimeout: TIMEOUT_MS,
   });
   try {
-    const line = await withTimeout(firstLine, `${name}'s first line`);
+    const [line] = proc.match;
     const m = /^listening on 127\.0\.0\.1:(\d+)$/.exec(line);
     assert.ok(m, `${name}'s first line is ${JSON.stringify(line)}`);
     assert.notEqual(Number(m[1]), 0);
-    return { child, exited, url: `http://127.0.0.1:${m[1]}` };
+    return { proc, child: proc.child, exited: proc.exited, url: `http://127.0.0.1:${m[1]}` };
   } catch (err) {
-    child.kill("SIGKILL");
+    proc.signal("SIGKILL");
     throw err;
   }
 }
 
 /** Stops a server left running by a failed test. */
 function kill(server) {
-  if (server && server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+  if (server && server.proc.running) server.proc.signal("SIGKILL");
 }
 
 function connected(s) {

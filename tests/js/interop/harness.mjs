@@ -1,35 +1,32 @@
 // Shared machinery of the interop suite: starts/stops the server under test, connects
 // official `socket.io-client` clients in each transport configuration, and waits on
 // events and promises with timeouts. There are no sleeps: every wait ends on an event.
+// Processes, waits and HTTP helpers come from ../lib/ (see ../README.md).
 //
 // Environment:
-//   SERVER_CMD              shell command that starts the fixture server (see FIXTURE.md);
-//                           default: node reference-server.mjs (the official socket.io server)
+//   SOCKEYE_TARGET_DIR      where Sockeye's binaries are (default <repo>/target/debug); the
+//                           server under test is its examples/interop_fixture
+//   SERVER_CMD              instead, a shell command that starts another fixture server
+//                           (see FIXTURE.md), e.g. "node interop/reference-server.mjs"
 //   INTEROP_START_TIMEOUT_MS  how long to wait for "listening on" (default 60000)
 //   INTEROP_TIMEOUT_MS      how long any single wait may take (default 10000)
-//   INTEROP_VERBOSE=1       copy the server's stdout/stderr to this process's stderr
+//   TEST_VERBOSE=1          copy the server's stdout/stderr to this process's stderr
 
-import { spawn } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Manager } from "socket.io-client";
+import { sockeyeCommand } from "../lib/bins.mjs";
+import { push } from "../lib/http.mjs";
+import { START_TIMEOUT_MS, shellQuote } from "../lib/process.mjs";
+import { ServerUnderTest as Server } from "../lib/server.mjs";
+import { TIMEOUT_MS, waitForEvent, withTimeout } from "../lib/wait.mjs";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
+export { START_TIMEOUT_MS, TIMEOUT_MS, push, shellQuote, waitForEvent, withTimeout };
 
-export const SERVER_CMD =
-  process.env.SERVER_CMD ||
-  `${shellQuote(process.execPath)} ${shellQuote(join(HERE, "reference-server.mjs"))}`;
-export const START_TIMEOUT_MS = Number(process.env.INTEROP_START_TIMEOUT_MS || 60_000);
-export const TIMEOUT_MS = Number(process.env.INTEROP_TIMEOUT_MS || 10_000);
+/** The shell command starting the fixture: SERVER_CMD, or Sockeye's interop_fixture. */
+export const SERVER_CMD = process.env.SERVER_CMD || sockeyeCommand("examples/interop_fixture");
 /** Upper bound for one whole test (several waits in a row). */
 export const TEST_TIMEOUT_MS = Math.max(60_000, 4 * TIMEOUT_MS);
-const VERBOSE = process.env.INTEROP_VERBOSE === "1";
-
-function shellQuote(s) {
-  return `'${String(s).replace(/'/g, `'\\''`)}'`;
-}
 
 // ---- transport configurations ------------------------------------------------------------
 
@@ -65,34 +62,7 @@ export function describeModes(title, fn) {
   }
 }
 
-// ---- waiting -----------------------------------------------------------------------------
-
-/** Resolves/rejects like `promise`, or rejects after `ms` with a message naming `what`. */
-export function withTimeout(promise, what, ms = TIMEOUT_MS) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/**
- * Waits for `event` on any emitter with on/off (Node EventEmitter, socket.io-client Socket
- * and Manager, engine.io-client Socket). Resolves with the array of the event's arguments.
- * `filter(...args)` may restrict which occurrence counts.
- */
-export function waitForEvent(emitter, event, { what, filter, timeout = TIMEOUT_MS } = {}) {
-  let listener;
-  const p = new Promise((resolve) => {
-    listener = (...args) => {
-      if (filter && !filter(...args)) return;
-      emitter.off(event, listener);
-      resolve(args);
-    };
-    emitter.on(event, listener);
-  });
-  return withTimeout(p, what ?? `event "${event}"`, timeout).finally(() => emitter.off(event, listener));
-}
+// ---- waiting (withTimeout and waitForEvent: ../lib/wait.mjs) -----------------------------
 
 /**
  * Records every event a socket.io-client Socket receives (via onAny), in order, from the
@@ -150,109 +120,14 @@ export function emitAck(socket, event, ...args) {
 
 // ---- server under test -------------------------------------------------------------------
 
-const liveGroups = new Set();
-process.on("exit", () => {
-  for (const pid of liveGroups) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-});
-
-/** A running server started from SERVER_CMD. */
-export class ServerUnderTest {
+/**
+ * A running server started from a shell command (default SERVER_CMD), behind an address
+ * that survives restarts (../lib/server.mjs): `stop()` then `start(server.port)`, or
+ * `restart()`, bring it back at the same URL.
+ */
+export class ServerUnderTest extends Server {
   constructor(cmd = SERVER_CMD) {
-    this.cmd = cmd;
-    this.child = null;
-    this.port = 0;
-    this.url = null;
-    this.output = []; // last lines of stdout/stderr, for error messages
-  }
-
-  _remember(line) {
-    this.output.push(line);
-    if (this.output.length > 200) this.output.shift();
-    if (VERBOSE) process.stderr.write(`[server] ${line}\n`);
-  }
-
-  /** Starts the server with PORT=port (0 = any) and waits for "listening on". */
-  async start(port = 0) {
-    assert.equal(this.child, null, "server already running");
-    const child = spawn("sh", ["-c", this.cmd], {
-      env: { ...process.env, PORT: String(port) },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true, // own process group: stop() signals the shell and everything under it
-    });
-    this.child = child;
-    liveGroups.add(child.pid);
-    child.closed = new Promise((resolve) => child.once("close", (code, signal) => resolve({ code, signal })));
-    child.closed.then(() => liveGroups.delete(child.pid));
-
-    const listening = new Promise((resolve, reject) => {
-      const onLine = (stream) => {
-        let buf = "";
-        stream.setEncoding("utf8");
-        stream.on("data", (chunk) => {
-          buf += chunk;
-          let i;
-          while ((i = buf.indexOf("\n")) >= 0) {
-            const line = buf.slice(0, i).replace(/\r$/, "");
-            buf = buf.slice(i + 1);
-            this._remember(line);
-            const m = /listening on 127\.0\.0\.1:(\d+)/.exec(line);
-            if (m) resolve(Number(m[1]));
-          }
-        });
-      };
-      onLine(child.stdout);
-      onLine(child.stderr);
-      child.once("error", reject);
-      child.closed.then(({ code, signal }) =>
-        reject(new Error(`server exited before listening (code ${code}, signal ${signal})`)),
-      );
-    });
-
-    try {
-      this.port = await withTimeout(listening, `"listening on" from: ${this.cmd}`, START_TIMEOUT_MS);
-    } catch (err) {
-      await this.stop().catch(() => {});
-      err.message += `\n--- server output ---\n${this.output.join("\n")}`;
-      throw err;
-    }
-    this.url = `http://127.0.0.1:${this.port}`;
-    return this;
-  }
-
-  /** SIGTERM to the whole process group; waits until every process holding its stdout is gone. */
-  async stop() {
-    const child = this.child;
-    if (!child) return;
-    this.child = null;
-    try {
-      process.kill(-child.pid, "SIGTERM");
-    } catch {
-      // already gone
-    }
-    try {
-      await withTimeout(child.closed, "the server to exit after SIGTERM");
-    } catch {
-      try {
-        process.kill(-child.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-      await child.closed;
-    }
-  }
-
-  /** Stops the server and starts it again on the same port. */
-  async restart() {
-    const port = this.port;
-    await this.stop();
-    await this.start(port);
-    assert.equal(this.port, port, "restarted server must listen on the same port");
+    super(cmd);
   }
 }
 
@@ -267,7 +142,7 @@ export function useServer() {
     handle.server = await startServer();
   });
   after(async () => {
-    await handle.server?.stop();
+    await handle.server?.close();
   });
   return handle;
 }
@@ -420,22 +295,7 @@ export function usePool(serverHandle, mode) {
   return handle;
 }
 
-// ---- HTTP --------------------------------------------------------------------------------
-
-/** POST /push with a JSON body; asserts the fixture's `200 {"ok":true}`. */
-export async function push(url, body) {
-  const res = await withTimeout(
-    fetch(`${url}/push`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    }),
-    "the POST /push response",
-  );
-  const text = await res.text();
-  assert.equal(res.status, 200, `POST /push status (body: ${text})`);
-  assert.deepEqual(JSON.parse(text), { ok: true }, "POST /push body");
-}
+// ---- HTTP (push: ../lib/http.mjs) -------------------------------------------------------
 
 /** A name no other test uses (rooms, markers). */
 let unique = 0;

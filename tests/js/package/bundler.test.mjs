@@ -2,43 +2,31 @@
 // webpack 5 bundles a page that imports it by package name, as an app would, and the
 // page talks to Sockeye's interop fixture in Chromium.
 //
-// Environment: BUNDLER_PKG_DIR (default ../../client-wasm/pkg-bundler) and
-// SOCKEYE_SERVER_CMD (the fixture; default: the official Node reference server).
+// Environment: BUNDLER_PKG_DIR (default ../../client-wasm/pkg-bundler); the fixture is
+// Sockeye's examples/interop_fixture in SOCKEYE_TARGET_DIR (default ../../target/debug),
+// or SERVER_CMD (a shell command, see ../interop/FIXTURE.md).
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:http";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import webpack from "webpack";
-import { ServerUnderTest, launchBrowser } from "../browser/harness.mjs";
+import { ROOT } from "../lib/bins.mjs";
+import { launchBrowser } from "../lib/browser.mjs";
+import { startStaticServer } from "../lib/http.mjs";
+import { startServer } from "../lib/process.mjs";
+import { SERVER_CMD } from "../interop/harness.mjs";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const PKG = process.env.BUNDLER_PKG_DIR || join(HERE, "..", "..", "..", "client-wasm", "pkg-bundler");
+const PKG = process.env.BUNDLER_PKG_DIR || join(ROOT, "client-wasm", "pkg-bundler");
 const TIMEOUT = 60_000;
 
 let out, server, browser, web;
 
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
-
-/** Serves the flat folder `dir` (webpack's output) on a free port. */
-async function serve(dir) {
-  const http = createServer(async (req, res) => {
-    const name = new URL(req.url, "http://x").pathname.slice(1);
-    if (!/^[\w.-]+$/.test(name)) return res.writeHead(404).end();
-    try {
-      const body = await readFile(join(dir, name));
-      const type = TYPES[name.slice(name.lastIndexOf("."))] ?? "application/octet-stream";
-      res.writeHead(200, { "content-type": type }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise((ok) => http.listen(0, "127.0.0.1", ok));
-  return { url: `http://127.0.0.1:${http.address().port}`, close: () => new Promise((ok) => http.close(ok)) };
+/** Serves the folder `dir` (webpack's output) on a port of its own. */
+function serve(dir) {
+  return startStaticServer({ roots: [["/", dir]] });
 }
 
 before(async () => {
@@ -54,7 +42,7 @@ socket.emit("echo-ack", "bundled", 7, new Uint8Array([1, 2]), (a, b, bytes) => {
 });
 `,
   );
-  server = await new ServerUnderTest(process.env.SOCKEYE_SERVER_CMD || undefined).start(0);
+  server = await startServer({ command: SERVER_CMD, shell: true, label: "fixture" });
   browser = await launchBrowser();
 }, { timeout: TIMEOUT });
 
