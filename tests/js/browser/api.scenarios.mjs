@@ -2,18 +2,7 @@
 // configuration is enough. Functions passed to page.evaluate run IN THE PAGE.
 
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
-import { FAST_RECONNECT, browserTest } from "./harness.mjs";
-
-/** A port nothing listens on: bound by the OS, then released. */
-function closedPort() {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
+import { FAST_RECONNECT, browserTest, refusedPort } from "./harness.mjs";
 
 export function apiScenarios({ server: serverInfo, mode }) {
   const title = (name) => `browser [${serverInfo.name}, ${mode.name}] ${name}`;
@@ -150,7 +139,7 @@ export function apiScenarios({ server: serverInfo, mode }) {
   browserTest(
     title("unreachable server: error, connect_error, reconnect_attempt/reconnect_error per attempt, reconnect_failed"),
     async ({ page }) => {
-      const port = await closedPort();
+      const port = await refusedPort(); // refuses connections; nobody else can bind it
       const r = await page.evaluate(
         async ({ url, opts }) => {
           const socket = T.io(url, { ...opts, reconnectionAttempts: 2, reconnectionDelay: 50, reconnectionDelayMax: 100 });

@@ -1,16 +1,13 @@
 // Each feature example in server/examples/, driven by the official socket.io-client as
-// its doc comment's JS snippet shows. Environment: EXAMPLES_DIR (default
-// ../../target/debug/examples). Every wait is bounded; nothing sleeps.
+// its doc comment's JS snippet shows. Environment: SOCKEYE_TARGET_DIR (default
+// ../../target/debug; the examples are in its examples/, see ../README.md). Every wait is bounded; nothing sleeps.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { io } from "socket.io-client";
 import { ServerUnderTest, withTimeout } from "../interop/harness.mjs";
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const DIR = process.env.EXAMPLES_DIR || resolve(HERE, "..", "..", "..", "target", "debug", "examples");
+import { EXAMPLES_DIR as DIR } from "../lib/bins.mjs";
 const T = { timeout: 60_000 };
 
 /** Runs `fn(url, connect)` against the example `name`; sockets are closed afterwards. */

@@ -1,17 +1,14 @@
 // Connection state recovery against Sockeye (server/examples/connection_state_recovery),
 // judged by the official socket.io-client 4.8: after a cut, the same id, the same rooms,
 // every missed packet once and in order, and `socket.recovered`. Environment:
-// EXAMPLES_DIR (default ../../target/debug/examples). Every wait is bounded.
+// SOCKEYE_TARGET_DIR (default ../../target/debug; see ../README.md). Every wait is bounded.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { io } from "socket.io-client";
 import { ServerUnderTest, withTimeout } from "../interop/harness.mjs";
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const DIR = process.env.EXAMPLES_DIR || resolve(HERE, "..", "..", "..", "target", "debug", "examples");
+import { EXAMPLES_DIR as DIR } from "../lib/bins.mjs";
 const T = { timeout: 60_000 };
 
 /** Polls `check` until it is truthy; bounded. */

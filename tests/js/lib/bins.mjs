@@ -48,10 +48,6 @@ for (const [name, relative] of Object.entries(RETIRED)) {
   }
 }
 
-// examples/examples.test.mjs and examples/recovery.test.mjs still read EXAMPLES_DIR
-// themselves: point it at TARGET_DIR's examples until they take EXAMPLES_DIR from here.
-process.env.EXAMPLES_DIR ??= EXAMPLES_DIR;
-
 /** Build commands, for the error when a binary is missing. */
 const BUILD = {
   sockeye: "cargo build -p sockeye-server --bin sockeye",
