@@ -79,6 +79,8 @@ const EXPECTED: &[(&str, Outcomes)] = &[
     // Valid: the packet waits for its one attachment; the next text message (the
     // probe) is then the error ("got plaintext data when reconstructing a packet").
     ("binary-event-no-placeholder.txt", expect(PARSE,     PARSE,     200,  PARSE)),
+    // A binary packet announcing no attachment ("Illegal attachments").
+    ("binary-event-zero-attachments.txt", expect(PARSE,   PARSE,     200,  PARSE)),
     // CONNECT data must be an object.
     ("connect-auth-not-object.txt",     expect(PARSE,     PARSE,     200,  PARSE)),
     // CONNECT data that is not JSON.
@@ -112,8 +114,9 @@ const EXPECTED: &[(&str, Outcomes)] = &[
     ("nul-bytes.txt",                   expect(PARSE,     PARSE,     200,  PARSE)),
     // An empty Socket.IO packet.
     ("only-prefix.txt",                 expect(PARSE,     PARSE,     200,  PARSE)),
-    // A placeholder in a plain EVENT. (socket.io-parser leaves it as a plain object.)
-    ("placeholder-without-attachments.txt", expect(PARSE, PARSE,     200,  PARSE)),
+    // Valid: a placeholder-shaped object in a plain EVENT is data; only binary
+    // packets have placeholders (socket.io-parser's `Decoder.add`).
+    ("placeholder-without-attachments.txt", expect(Kept,  PARSE,     200,  Kept)),
     // Not an Engine.IO packet (first byte 0x0b), and not UTF-8 as a polling body.
     // (engine.io: "parse error".)
     ("random.bin",                      expect(TRANSPORT, PARSE,     400,  TRANSPORT)),

@@ -1121,3 +1121,66 @@ async fn a_namespace_joined_twice_at_once_leaves_no_stray_socket() {
     );
     assert!(io.of("/").sockets().is_empty());
 }
+
+/// socket.io-parser puts attachments back only in BINARY_EVENT and BINARY_ACK: in a
+/// plain EVENT or ACK an object shaped like a placeholder is the client's data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placeholder_object_in_a_plain_event_is_data() {
+    let io = SocketIo::new();
+    let (tx, mut reasons) = unbounded_channel();
+    report_disconnects(&io, tx);
+    let addr = start(&io).await;
+    let (mut client, _) = Sio::connect(addr).await;
+    let placeholder = json!({"_placeholder": true, "num": 0});
+    client
+        .ws
+        .send_text(r#"427["echo",{"_placeholder":true,"num":0}]"#)
+        .await;
+    assert_eq!(
+        client.recv().await,
+        Packet::Ack {
+            namespace: "/".into(),
+            args: vec![placeholder.clone()],
+            id: 7
+        }
+    );
+
+    // Over polling too.
+    let (polling, _) = Polling::open(addr).await;
+    let mut decoder = Decoder::default();
+    polling.post(&[EioPacket::Message("0".into())]).await;
+    assert!(matches!(
+        decode_sio(&mut decoder, polling.get().await).as_slice(),
+        [Packet::Connect { .. }]
+    ));
+    polling
+        .post(&[EioPacket::Message(
+            r#"28["echo",{"a":[{"_placeholder":true,"num":3}]}]"#.into(),
+        )])
+        .await;
+    assert_eq!(
+        decode_sio(&mut decoder, polling.get().await),
+        vec![Packet::Ack {
+            namespace: "/".into(),
+            args: vec![json!({"a": [{"_placeholder": true, "num": 3}]})],
+            id: 8
+        }]
+    );
+
+    // In a binary packet a placeholder still names an attachment, and one that names
+    // a missing attachment is still refused.
+    let (mut bad, sid) = Sio::connect(addr).await;
+    bad.ws
+        .send_text(r#"451-["echo",{"_placeholder":true,"num":1}]"#)
+        .await;
+    bad.ws.send_binary(b"x").await;
+    bad.ws.expect_closed().await;
+    assert_eq!(
+        next(&mut reasons).await,
+        (sid, DisconnectReason::ParseError)
+    );
+    assert_eq!(
+        client.call("echo", vec![json!("still")], 9).await,
+        vec![json!("still")]
+    );
+}

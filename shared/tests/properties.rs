@@ -81,7 +81,8 @@ fn key() -> impl Strategy<Value = String> {
 }
 
 /// An object as JSON can express it: unique keys, and never one that reads as a
-/// placeholder (`"_placeholder": true`), which the decoder would rightly replace.
+/// placeholder (`"_placeholder": true`), which the decoder would rightly replace when
+/// the value travels in a binary packet (in a plain one it stays data).
 fn object(entries: Vec<(String, Value)>) -> Value {
     let mut out: Vec<(String, Value)> = Vec::with_capacity(entries.len());
     for (k, mut v) in entries {

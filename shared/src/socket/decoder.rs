@@ -2,7 +2,8 @@
 //!
 //! A binary packet arrives as a text message announcing `N` attachments followed by
 //! `N` binary messages. The [`Decoder`] keeps the partial packet until the last one is
-//! in, then puts each attachment back where its placeholder stands.
+//! in, then puts each attachment back where its placeholder stands. Only binary
+//! packets have placeholders: in a plain EVENT or ACK the same object is plain data.
 
 use super::packet::{parse_header, Packet, PacketType, RESERVED_EVENTS};
 use crate::Value;
@@ -17,7 +18,7 @@ pub enum DecodeError {
     /// The first character is not a Socket.IO packet type.
     #[error("unknown packet type")]
     UnknownType,
-    /// A binary packet's attachment count is missing or malformed.
+    /// A binary packet's attachment count is missing, zero or malformed.
     #[error("invalid attachment count")]
     InvalidAttachmentCount,
     /// A binary packet announces more attachments than allowed.
@@ -92,10 +93,10 @@ impl Decoder {
         }
         let header = parse_header(text, self.max_attachments)?;
         let packet = build(&header.kind, header.namespace, header.id, header.data)?;
-        if header.attachments == 0 {
-            let mut packet = packet;
-            // A placeholder with no attachments at all is an error, as in socket.io-parser.
-            reconstruct(&mut packet, &[])?;
+        if !matches!(header.kind, PacketType::BinaryEvent | PacketType::BinaryAck) {
+            // Only a binary packet's placeholders stand for attachments: in a plain
+            // EVENT or ACK a `{"_placeholder":true,"num":N}` object is the sender's
+            // data, as socket.io-parser (`Decoder.add`) leaves it.
             return Ok(Some(packet));
         }
         self.partial = Some(Partial {
@@ -292,6 +293,31 @@ mod tests {
         assert!(!d.is_reconstructing());
     }
 
+    /// socket.io-parser reconstructs only BINARY_EVENT and BINARY_ACK: in a plain EVENT
+    /// or ACK a placeholder-shaped object is the sender's data, whatever its `num`.
+    #[test]
+    fn placeholders_in_plain_packets_are_data() {
+        let placeholder = json!({"_placeholder": true, "num": 0});
+        assert_eq!(
+            decode(r#"2["a",{"_placeholder":true,"num":0}]"#).unwrap(),
+            Some(Packet::event("/", "a", vec![placeholder.clone()], None))
+        );
+        assert_eq!(
+            decode(r#"3/admin,4[{"k":[{"_placeholder":true,"num":7}]}]"#).unwrap(),
+            Some(Packet::Ack {
+                namespace: "/admin".into(),
+                args: vec![json!({"k": [{"_placeholder": true, "num": 7}]})],
+                id: 4
+            })
+        );
+        // Such a packet encodes back to the same plain packet.
+        let event = Packet::event("/", "a", vec![placeholder], Some(1));
+        let encoded = event.encode();
+        assert_eq!(encoded.text, r#"21["a",{"_placeholder":true,"num":0}]"#);
+        assert!(encoded.attachments.is_empty());
+        assert_eq!(decode(&encoded.text).unwrap(), Some(event));
+    }
+
     #[test]
     fn rejects_malformed_packets() {
         use DecodeError::*;
@@ -313,10 +339,18 @@ mod tests {
         assert_eq!(decode("0\"x\""), Err(InvalidPayload(PacketType::Connect)));
         assert_eq!(decode("1{}"), Err(InvalidPayload(PacketType::Disconnect)));
         assert_eq!(decode("4[]"), Err(InvalidPayload(PacketType::ConnectError)));
+        // A binary packet announces at least one attachment (socket.io-parser:
+        // "Illegal attachments"), and each placeholder names one that came.
+        assert_eq!(decode(r#"50-["a"]"#), Err(InvalidAttachmentCount));
         assert_eq!(
-            decode(r#"2["a",{"_placeholder":true,"num":0}]"#),
-            Err(MissingAttachment(0))
+            decode(r#"60-1[{"_placeholder":true,"num":0}]"#),
+            Err(InvalidAttachmentCount)
         );
+        let mut d = Decoder::default();
+        d.decode_text(r#"51-["a",{"_placeholder":true,"num":1}]"#)
+            .unwrap();
+        assert_eq!(d.decode_binary(Bytes::new()), Err(MissingAttachment(1)));
+        assert!(!d.is_reconstructing());
         let mut d = Decoder::default();
         assert_eq!(d.decode_binary(Bytes::new()), Err(UnexpectedBinary));
         d.decode_text(r#"51-["a",{"_placeholder":true,"num":0}]"#)

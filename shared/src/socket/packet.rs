@@ -270,6 +270,11 @@ pub(crate) fn parse_header(
         attachments = text[start..i]
             .parse::<usize>()
             .map_err(|_| DecodeError::InvalidAttachmentCount)?;
+        // A binary packet without attachments is refused, as socket.io-parser does
+        // ("Illegal attachments"): no encoder writes one.
+        if attachments == 0 {
+            return Err(DecodeError::InvalidAttachmentCount);
+        }
         if attachments > max_attachments {
             return Err(DecodeError::TooManyAttachments(max_attachments));
         }
