@@ -30,7 +30,7 @@ impl EngineHandler for SocketHandler {
             sockets: Arc::new(ConnSockets::default()),
             started: Vec::new(),
             tasks: FuturesUnordered::new(),
-            parse_error: false,
+            closing: None,
             engine,
         };
         // A connection that joins no namespace in time is closed. The timer is a task
@@ -70,7 +70,9 @@ pub(crate) struct SocketConnection {
     started: Vec<BoxFuture<'static, ()>>,
     /// Handlers that waited on something and are still in flight.
     tasks: FuturesUnordered<BoxFuture<'static, ()>>,
-    parse_error: bool,
+    /// Set when the client's input closed the connection: the reason its sockets
+    /// leave with. Nothing it sent after that is handled.
+    closing: Option<DisconnectReason>,
 }
 
 impl SocketConnection {
@@ -83,52 +85,49 @@ impl SocketConnection {
             .cloned()
     }
 
+    /// Dispatches a packet by the namespace it names, as socket.io's
+    /// `Client.ondecoded`: a CONNECT joins a namespace the connection is not in, any
+    /// other packet goes to the connection's socket in its namespace, and everything
+    /// else is an "invalid state" that closes the whole connection.
     fn on_packet(&mut self, packet: Packet) {
-        match packet {
-            Packet::Connect { namespace, data } => self.on_connect(namespace, data),
-            Packet::Disconnect { namespace } => {
-                if let Some(socket) = self.socket(&namespace) {
-                    socket.close(DisconnectReason::ClientNamespaceDisconnect);
-                }
+        let socket = self.socket(packet.namespace());
+        match (packet, socket) {
+            (Packet::Connect { namespace, data }, None) => self.on_connect(namespace, data),
+            (Packet::Disconnect { .. }, Some(socket)) => {
+                socket.close(DisconnectReason::ClientNamespaceDisconnect);
             }
-            Packet::Event {
-                namespace,
-                name,
-                args,
-                id,
-            } => {
-                let Some(socket) = self.socket(&namespace) else {
-                    tracing::debug!(ns = %namespace, "event for a namespace not joined");
-                    return;
-                };
-                match socket.handler(&name) {
-                    Some(handler) => self.started.push(handler(socket, args, id)),
-                    None => tracing::trace!(event = %name, "no handler"),
-                }
-            }
-            Packet::Ack {
-                namespace,
-                args,
-                id,
-            } => {
-                if let Some(socket) = self.socket(&namespace) {
-                    socket.on_ack(id, args);
-                }
-            }
-            Packet::ConnectError { .. } => {
-                tracing::debug!(
+            (Packet::Event { name, args, id, .. }, Some(socket)) => match socket.handler(&name) {
+                Some(handler) => self.started.push(handler(socket, args, id)),
+                None => tracing::trace!(event = %name, "no handler"),
+            },
+            (Packet::Ack { args, id, .. }, Some(socket)) => socket.on_ack(id, args),
+            // A CONNECT to a namespace joined already, any other packet for one not
+            // joined (also one the server has just left: the client could not know
+            // yet, and socket.io closes all the same), or a CONNECT_ERROR, which only
+            // a server sends.
+            (packet, _) => {
+                tracing::info!(
                     sid = self.engine.sid(),
-                    "CONNECT_ERROR from a client: ignored"
+                    ns = packet.namespace(),
+                    packet = ?packet.packet_type(),
+                    "packet against the namespace state: closing"
+                );
+                self.close_for(
+                    DisconnectReason::ForcedServerClose,
+                    CloseReason::ForcedClose,
                 );
             }
         }
     }
 
+    /// Closes the connection because of what the client sent: its sockets leave with
+    /// `reason`, the Engine.IO session closes with `engine_reason`.
+    fn close_for(&mut self, reason: DisconnectReason, engine_reason: CloseReason) {
+        self.closing = Some(reason);
+        self.engine.close(engine_reason);
+    }
+
     fn on_connect(&mut self, namespace: String, auth: Option<Value>) {
-        if self.socket(&namespace).is_some() {
-            tracing::debug!(ns = %namespace, "namespace joined twice: ignored");
-            return;
-        }
         let Some(ns) = self.registry.lookup(&namespace) else {
             let refusal = Packet::ConnectError {
                 namespace,
@@ -213,8 +212,9 @@ async fn connect(
         return;
     }
     {
-        // A second CONNECT that arrived while this one was in its middlewares must not
-        // replace it: the replaced socket would never be closed.
+        // A second CONNECT that arrived while this one was in its middlewares (not
+        // joined yet, so no invalid state) must not replace it: the replaced socket
+        // would never be closed. (socket.io makes a second socket here.)
         let mut joined = sockets.by_namespace.lock().expect("conn sockets lock");
         if joined.contains_key(&ns.name) {
             tracing::debug!(ns = %ns.name, "namespace joined twice: ignored");
@@ -285,6 +285,11 @@ fn register(ns: &NsInner, socket: &Socket, engine: &EngineSocket, offset: Option
 
 impl Connection for SocketConnection {
     fn on_message(&mut self, message: Message) {
+        // engine.io drops what a closing socket receives; so does Sockeye, e.g. the
+        // rest of a polling body.
+        if self.closing.is_some() {
+            return;
+        }
         let decoded = match message {
             Message::Text(text) => self.decoder.decode_text(&text),
             Message::Binary(data) => self.decoder.decode_binary(data),
@@ -294,18 +299,15 @@ impl Connection for SocketConnection {
             Ok(None) => {}
             Err(e) => {
                 tracing::info!(sid = self.engine.sid(), error = %e, "invalid Socket.IO packet: closing");
-                self.parse_error = true;
-                self.engine.close(CloseReason::TransportError);
+                self.close_for(DisconnectReason::ParseError, CloseReason::TransportError);
             }
         }
     }
 
     fn on_close(&mut self, reason: CloseReason) {
-        let reason = if self.parse_error {
-            DisconnectReason::ParseError
-        } else {
-            DisconnectReason::from(reason)
-        };
+        let reason = self
+            .closing
+            .unwrap_or_else(|| DisconnectReason::from(reason));
         let sockets: Vec<Socket> = self
             .sockets
             .by_namespace

@@ -102,7 +102,9 @@ pub enum DisconnectReason {
     ClientNamespaceDisconnect,
     /// The server removed the socket (`socket.disconnect()`).
     ServerNamespaceDisconnect,
-    /// Another socket of the same connection closed the whole connection.
+    /// The client sent a packet against the namespace state (a CONNECT to a namespace
+    /// it is in, another packet for one it is not in, or a CONNECT_ERROR), and the
+    /// server closed the whole connection: socket.io's "invalid state".
     ForcedServerClose,
 }
 

@@ -32,7 +32,7 @@ enum Outcome {
     Closed(DisconnectReason),
 }
 
-use DisconnectReason::{ParseError, TransportError};
+use DisconnectReason::{ForcedServerClose, ParseError, TransportError};
 use Outcome::{Closed, Kept};
 
 /// What one input did, sent each of the three ways.
@@ -59,6 +59,9 @@ const fn expect(text: Outcome, binary: Outcome, status: u16, polling: Outcome) -
 const PARSE: Outcome = Closed(ParseError);
 /// "transport error": the Engine.IO layer refused the frame or the polling body.
 const TRANSPORT: Outcome = Closed(TransportError);
+/// "forced server close": a valid packet against the namespace state (socket.io's
+/// "invalid state" in `Client.ondecoded`) closed the whole connection.
+const STATE: Outcome = Closed(ForcedServerClose);
 
 /// The expected outcome of every file of `server/tests/corpus/`.
 ///
@@ -67,7 +70,10 @@ const TRANSPORT: Outcome = Closed(TransportError);
 /// reconstructing a packet"). Where the official server (socket.io 4.8 / engine.io 6)
 /// differs, the note says so; socket.io reports its own Socket.IO decode errors as
 /// "forced close" where Sockeye says "parse error" (its docs give both reasons the
-/// same meaning: an invalid packet from the client).
+/// same meaning: an invalid packet from the client). For an invalid state Sockeye says
+/// "forced server close", the reason socket.io's `Client.close()` gives; socket.io
+/// 4.8's sockets see it only when the engine close waits (polling, no GET pending),
+/// and "forced close" when the engine closes at once (WebSocket).
 #[rustfmt::skip]
 const EXPECTED: &[(&str, Outcomes)] = &[
     // file                                    WS text    WS binary  POST  polling
@@ -85,6 +91,8 @@ const EXPECTED: &[(&str, Outcomes)] = &[
     ("connect-auth-not-object.txt",     expect(PARSE,     PARSE,     200,  PARSE)),
     // CONNECT data that is not JSON.
     ("connect-bad-auth.txt",            expect(PARSE,     PARSE,     200,  PARSE)),
+    // Only a server sends CONNECT_ERROR: an invalid state.
+    ("connect-error-from-client.txt",   expect(STATE,     PARSE,     200,  STATE)),
     // JSON nested past serde_json's depth bound (128). (JSON.parse takes the balanced
     // 3000 levels of deep-balanced.txt.)
     ("deep-array.txt",                  expect(PARSE,     PARSE,     200,  PARSE)),
@@ -95,6 +103,8 @@ const EXPECTED: &[(&str, Outcomes)] = &[
     ("empty.txt",                       expect(TRANSPORT, PARSE,     400,  TRANSPORT)),
     // An Engine.IO upgrade packet on an open transport: ignored, as engine.io does.
     ("engine-noop-upgrade.txt",         expect(Kept,      PARSE,     200,  Kept)),
+    // An EVENT for a namespace the connection is not in: an invalid state.
+    ("event-for-unjoined-namespace.txt", expect(STATE,    PARSE,     200,  STATE)),
     // Valid: socket.io-parser accepts a numeric event name.
     ("event-name-not-string.txt",       expect(Kept,      PARSE,     200,  Kept)),
     // EVENT data must be an array.
@@ -107,7 +117,9 @@ const EXPECTED: &[(&str, Outcomes)] = &[
     ("invalid-utf8.bin",                expect(Kept,      PARSE,     400,  TRANSPORT)),
     // A lone surrogate has no place in a Rust string. (JSON.parse accepts it.)
     ("lone-surrogate.txt",              expect(PARSE,     PARSE,     200,  PARSE)),
-    // The namespace runs to the end: an EVENT with no data.
+    // The namespace runs to the end: an EVENT with no data. (socket.io-parser accepts
+    // an EVENT without data; socket.io then closes for the namespace `/chat["e"]`,
+    // not joined: an invalid state.)
     ("namespace-without-comma.txt",     expect(PARSE,     PARSE,     200,  PARSE)),
     ("negative-attachments.txt",        expect(PARSE,     PARSE,     200,  PARSE)),
     // Raw control characters inside JSON strings are invalid JSON.
@@ -120,6 +132,8 @@ const EXPECTED: &[(&str, Outcomes)] = &[
     // Not an Engine.IO packet (first byte 0x0b), and not UTF-8 as a polling body.
     // (engine.io: "parse error".)
     ("random.bin",                      expect(TRANSPORT, PARSE,     400,  TRANSPORT)),
+    // A CONNECT to `/`, which the connection is in already: an invalid state.
+    ("second-connect.txt",              expect(STATE,     PARSE,     200,  STATE)),
     // Socket.IO packet type 9 does not exist.
     ("unknown-packet-type.txt",         expect(PARSE,     PARSE,     200,  PARSE)),
     // A pong no ping asked for: harmless, as in engine.io.
@@ -132,6 +146,8 @@ const SEED_REASONS: &[DisconnectReason] = &[
     TransportError,
     // The Engine.IO close packet ("1") is a client leaving.
     DisconnectReason::TransportClose,
+    // A valid packet against the namespace state.
+    ForcedServerClose,
 ];
 
 /// The files of one directory, sorted: (file name, bytes).

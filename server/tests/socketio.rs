@@ -1100,6 +1100,12 @@ async fn a_namespace_joined_twice_at_once_leaves_no_stray_socket() {
     let io = SocketIo::new();
     let (tx, mut reasons) = unbounded_channel();
     report_disconnects(&io, tx);
+    // The first join waits in a middleware, so the second CONNECT surely comes while
+    // it is pending: once `/` is joined, a CONNECT to it closes the connection.
+    io.of("/").middleware(|_socket| async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(())
+    });
     let addr = start(&io).await;
     let mut client = Sio::open(addr).await;
     // Two CONNECTs in one write: the second arrives before the first is answered.
@@ -1183,4 +1189,166 @@ async fn a_placeholder_object_in_a_plain_event_is_data() {
         client.call("echo", vec![json!("still")], 9).await,
         vec![json!("still")]
     );
+}
+
+/// Reports the disconnects of `/` (see [`report_disconnects`]) and of `/admin`, whose
+/// sockets leave it when they emit `leave`.
+fn report_two_namespaces(
+    io: &SocketIo,
+    tx: tokio::sync::mpsc::UnboundedSender<(String, DisconnectReason)>,
+) {
+    report_disconnects(io, tx.clone());
+    io.of("/admin").on_connection(move |socket| {
+        let tx = tx.clone();
+        async move {
+            socket.on("leave", |socket, _args| async move { socket.disconnect() });
+            socket.on_disconnect(move |socket, reason| {
+                let tx = tx.clone();
+                async move {
+                    tx.send((socket.id().to_owned(), reason)).ok();
+                }
+            });
+        }
+    });
+}
+
+/// socket.io's `Client.ondecoded` ("invalid state"): a CONNECT to a namespace the
+/// connection is in, any other packet for a namespace it is not in, and a
+/// CONNECT_ERROR (only a server sends one) close the whole connection; every socket on
+/// it leaves with "forced server close". Other connections are not touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_packet_against_the_namespace_state_closes_the_connection() {
+    let io = SocketIo::new();
+    let (tx, mut reasons) = unbounded_channel();
+    report_two_namespaces(&io, tx);
+    let addr = start(&io).await;
+    let (mut good, _) = Sio::connect(addr).await;
+
+    // Whole Engine.IO message frames.
+    let cases = [
+        ("a second CONNECT to /", "40"),
+        ("a second CONNECT to /admin", "40/admin,"),
+        ("an EVENT for /other", r#"42/other,["echo"]"#),
+        (
+            "an EVENT with an ack id for /other",
+            r#"42/other,5["echo"]"#,
+        ),
+        ("an ACK for /other", "43/other,1[]"),
+        ("a DISCONNECT for /other", "41/other,"),
+        (
+            "a BINARY_EVENT for /other",
+            r#"451-/other,["echo",{"_placeholder":true,"num":0}]"#,
+        ),
+        ("a CONNECT_ERROR", r#"44{"message":"no"}"#),
+        ("a CONNECT_ERROR for /admin", r#"44/admin,{"message":"no"}"#),
+    ];
+    for (i, (what, text)) in cases.into_iter().enumerate() {
+        let (mut bad, main_sid) = Sio::connect(addr).await;
+        let admin_sid = bad.join("/admin", None).await;
+        bad.ws.send_text(text).await;
+        if text.starts_with("45") {
+            bad.ws.send_binary(b"x").await;
+        }
+        bad.ws.expect_closed().await;
+        let mut got = HashMap::new();
+        while got.len() < 2 {
+            let (sid, reason) = next(&mut reasons).await;
+            got.insert(sid, reason);
+        }
+        assert_eq!(
+            got,
+            HashMap::from([
+                (main_sid, DisconnectReason::ForcedServerClose),
+                (admin_sid, DisconnectReason::ForcedServerClose),
+            ]),
+            "after {what}"
+        );
+        let n = json!(i);
+        assert_eq!(good.call("echo", vec![n.clone()], i as u64).await, vec![n]);
+    }
+    assert_eq!(io.of("/").sockets().len(), 1);
+    assert!(io.of("/admin").sockets().is_empty());
+    assert_eq!(
+        DisconnectReason::ForcedServerClose.as_str(),
+        "forced server close"
+    );
+}
+
+/// A client's packet for a namespace the server has just made it leave is, as in
+/// socket.io (the socket is gone from `client.nsps`), a packet for a namespace it is
+/// not in: the connection closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_packet_for_a_namespace_the_server_left_closes_the_connection() {
+    let io = SocketIo::new();
+    let (tx, mut reasons) = unbounded_channel();
+    report_two_namespaces(&io, tx);
+    let addr = start(&io).await;
+    let (mut client, main_sid) = Sio::connect(addr).await;
+    let admin_sid = client.join("/admin", None).await;
+    client
+        .send(&Packet::event("/admin", "leave", vec![], None))
+        .await;
+    assert_eq!(
+        client.recv().await,
+        Packet::Disconnect {
+            namespace: "/admin".into()
+        }
+    );
+    assert_eq!(
+        next(&mut reasons).await,
+        (admin_sid, DisconnectReason::ServerNamespaceDisconnect)
+    );
+    // Still served on `/`.
+    assert_eq!(client.call("echo", vec![json!(1)], 1).await, vec![json!(1)]);
+    // Sent before it saw the DISCONNECT, as far as the server can tell.
+    client
+        .send(&Packet::event("/admin", "leave", vec![], None))
+        .await;
+    client.ws.expect_closed().await;
+    assert_eq!(
+        next(&mut reasons).await,
+        (main_sid, DisconnectReason::ForcedServerClose)
+    );
+}
+
+/// Over polling, the packets after the one that closed the connection, in the same
+/// body, are not handled (engine.io drops the packets of a closing socket).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_after_a_closing_packet_is_handled() {
+    let io = SocketIo::new();
+    let (tx, mut reasons) = unbounded_channel();
+    report_disconnects(&io, tx);
+    let (seen_tx, mut seen) = unbounded_channel();
+    io.of("/late").on_connection(move |socket| {
+        let seen_tx = seen_tx.clone();
+        async move {
+            seen_tx.send(socket.id().to_owned()).ok();
+        }
+    });
+    let addr = start(&io).await;
+    let (polling, _) = Polling::open(addr).await;
+    polling.post(&[EioPacket::Message("0".into())]).await;
+    let sid = match decode_sio(&mut Decoder::default(), polling.get().await).as_slice() {
+        [Packet::Connect { data: Some(d), .. }] => {
+            d.get("sid").unwrap().as_str().unwrap().to_owned()
+        }
+        other => panic!("{other:?}"),
+    };
+    polling
+        .post(&[
+            EioPacket::Message(r#"2/other,["echo"]"#.into()),
+            EioPacket::Message("0/late,".into()),
+        ])
+        .await;
+    polling.wait_gone().await;
+    assert_eq!(
+        next(&mut reasons).await,
+        (sid, DisconnectReason::ForcedServerClose)
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        seen.try_recv().is_err(),
+        "a packet after the close was handled"
+    );
+    assert!(io.of("/late").sockets().is_empty());
 }
