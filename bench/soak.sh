@@ -91,12 +91,16 @@ one_node_no_recovery() {
 
 two_nodes_recovery() {
   command -v redis-server >/dev/null || { echo "two nodes: redis-server is missing"; return 1; }
-  local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no >"$LOGS/redis.log" 2>&1 &
+  # A unix socket in a folder of its own: no TCP port is picked and let go (another
+  # process could take it in between).
+  local dir
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/sockeye-soak-redis.XXXXXX")
+  redis-server --port 0 --unixsocket "$dir/redis.sock" --unixsocketperm 700 --save '' --appendonly no \
+    >"$LOGS/redis.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 1 100); do grep -q "Ready to accept" "$LOGS/redis.log" && break; sleep 0.1; done
-  local url="redis://127.0.0.1:$port/"
+  for _ in $(seq 1 100); do grep -qi "ready to accept connections" "$LOGS/redis.log" && break; sleep 0.1; done
+  grep -qi "ready to accept connections" "$LOGS/redis.log" || { echo "redis-server did not start"; cat "$LOGS/redis.log"; return 1; }
+  local url="unix://$dir/redis.sock"
   start "$LOGS/node-a.log" "$BIN/sockeye-bench-server" --port 0 --recovery --redis-url "$url" "${SERVER_OPTS[@]}" || return 1
   local a=$ADDR
   start "$LOGS/node-b.log" "$BIN/sockeye-bench-server" --port 0 --recovery --redis-url "$url" "${SERVER_OPTS[@]}" || return 1
@@ -104,6 +108,7 @@ two_nodes_recovery() {
   soak "two nodes on Redis, recovery on" --expect-no-loss -- "$a" "$b"
   local rc=$?
   stop_all
+  rm -rf "$dir"
   return $rc
 }
 

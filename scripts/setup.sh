@@ -20,7 +20,7 @@ command -v node >/dev/null || need_apt+=(nodejs npm)
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   need_apt+=(chromium chromium-driver)
 fi
-# The cluster suite starts its own redis-server on a free port.
+# The cluster suite and the soak start their own redis-server (on a unix socket).
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq

@@ -14,11 +14,13 @@ unset CLIENT BROWSER_SERVERS PROPTEST_CASES SERVER_CMD PORT TICK_MS RUST_LOG \
   NODE_OPTIONS NODE_TEST_CONTEXT NODE_PATH PYTEST_ADDOPTS PYTHONPATH \
   CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR CARGO_BUILD_TARGET RUSTFLAGS RUSTDOCFLAGS \
   RUST_TEST_THREADS WASM_BINDGEN_TEST_TIMEOUT WASM_BINDGEN_TEST_ONLY_NODE WASM_BINDGEN_TEST_ONLY_WEB \
-  CHROMEDRIVER CHROMIUM_PATH REDIS_SERVER EXAMPLES_DIR
+  CHROMEDRIVER CHROMIUM_PATH REDIS_SERVER EXAMPLES_DIR TEST_VERBOSE
 for var in $(compgen -v | grep -E '^(SOCKEYE_|INTEROP_|CLUSTER_|BROWSER_|CONFORMANCE_|RECOVERY_|CLIENT_|BUNDLER_|PROPTEST_|FUZZ_)'); do
   unset "$var"
 done
 
+# Every JS suite runs Sockeye's binaries from here (tests/js/README.md).
+export SOCKEYE_TARGET_DIR=$ROOT/target/debug
 LOGS=$ROOT/target/test-logs
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
@@ -66,27 +68,16 @@ built() {
 }
 
 label="conformance suite (engine.io + socket.io protocol)"
-if built "$label"; then
-  if start_server "$LOGS/conformance-server.log" "$EXAMPLES/conformance"; then
-    CONFORMANCE_URL="http://$SERVER_ADDR" node_suite "$label" "$LOGS/conformance.log" conformance/
-    stop_server
-  else
-    count 0 1 "$label (server start)"
-  fi
-fi
+built "$label" && node_suite "$label" "$LOGS/conformance.log" conformance/
 
 label="interop: official socket.io-client against Sockeye"
-built "$label" && SERVER_CMD="$EXAMPLES/interop_fixture" node_suite "$label" "$LOGS/interop.log" interop/
+built "$label" && node_suite "$label" "$LOGS/interop.log" interop/
 
 # The same two suites against the official Node servers (npm socket.io 4.8 and
 # engine.io 6.6): a test that is wrong about the protocol fails here, not only on us.
 label="conformance suite against the official Node server"
-if start_server "$LOGS/conformance-reference-server.log" node "$ROOT/tests/js/conformance/reference-server.mjs"; then
-  CONFORMANCE_URL="http://$SERVER_ADDR" node_suite "$label" "$LOGS/conformance-reference.log" conformance/
-  stop_server
-else
-  count 0 1 "$label (server start)"
-fi
+SERVER_CMD="node $(printf '%q' "$ROOT/tests/js/conformance/reference-server.mjs")" \
+  node_suite "$label" "$LOGS/conformance-reference.log" conformance/
 label="interop: official socket.io-client against the official Node server"
 SERVER_CMD="node $(printf '%q' "$ROOT/tests/js/interop/reference-server.mjs")" \
   node_suite "$label" "$LOGS/interop-reference.log" interop/
@@ -102,10 +93,9 @@ SOCKEYE_TEST_LOGS=$LOGS/python-reference plain_suite \
   tests/python/run.sh "node $(printf '%q' "$ROOT/tests/js/interop/reference-server.mjs")"
 
 # Two Sockeye nodes and a Node socket.io node with @socket.io/redis-adapter on one real
-# Redis (the suite starts its own redis-server on a free port, and stops it mid-way).
+# Redis (the suite starts its own redis-server on a unix socket, and stops it mid-way).
 label="cluster: Sockeye and Node socket.io nodes on one Redis"
-built "$label" && CLUSTER_NODE_CMD="$EXAMPLES/cluster_node" SOCKEYE_BIN="$ROOT/target/debug/sockeye" \
-  node_suite "$label" "$LOGS/cluster.log" cluster/
+built "$label" && node_suite "$label" "$LOGS/cluster.log" cluster/
 
 # --- the browser client --------------------------------------------------------------
 # wasm-pack and wasm-bindgen come from cargo install; npm binaryen's wasm-opt from tests/js.
@@ -118,7 +108,7 @@ check "browser client package (--target bundler)" bash scripts/build-client.sh b
 label="wasm-pack test --headless --chrome (Rust API in Chromium)"
 if built "$label"; then
   SUPERVISOR_OUT=$LOGS/supervisor.out
-  (cd tests/js && SERVER_CMD="$EXAMPLES/interop_fixture" exec node supervisor.mjs) \
+  (cd tests/js && exec node supervisor.mjs) \
     >"$SUPERVISOR_OUT" 2>"$LOGS/supervisor.log" &
   SUPERVISOR_PID=$!
   FIXTURE_URL= CONTROL_URL=
@@ -145,22 +135,18 @@ fi
 
 # The JS API in Chromium (Playwright), against Sockeye and the official Node server.
 label="browser: Sockeye's wasm client in Chromium"
-built "$label" && SOCKEYE_SERVER_CMD="$EXAMPLES/interop_fixture" CLIENT_PKG_DIR="$ROOT/client-wasm/pkg" \
-  RECOVERY_SERVER_CMD="$EXAMPLES/connection_state_recovery" \
-  node_suite "$label" "$LOGS/browser.log" browser/
+built "$label" && CLIENT_PKG_DIR="$ROOT/client-wasm/pkg" node_suite "$label" "$LOGS/browser.log" browser/
 
 # The package as users get it: its TypeScript declarations, and the bundler build in webpack.
 label="package: TypeScript declarations, webpack build"
-built "$label" && SOCKEYE_SERVER_CMD="$EXAMPLES/interop_fixture" BUNDLER_PKG_DIR="$ROOT/client-wasm/pkg-bundler" \
-  node_suite "$label" "$LOGS/package.log" package/
+built "$label" && BUNDLER_PKG_DIR="$ROOT/client-wasm/pkg-bundler" node_suite "$label" "$LOGS/package.log" package/
 
 # The demo: the `sockeye` binary serving www/ (with the client package in www/pkg), its
 # pages driven in Chromium by Playwright.
 label="demo pages in Chromium"
 if built "$label"; then
   if bash scripts/build-client.sh web www/pkg >"$LOGS/build-www-pkg.log" 2>&1; then
-    SOCKEYE_BIN="$ROOT/target/debug/sockeye" SOCKEYE_TEST_LOGS="$LOGS" \
-      node_suite "$label" "$LOGS/demo.log" demo/
+    SOCKEYE_TEST_LOGS="$LOGS" node_suite "$label" "$LOGS/demo.log" demo/
   else
     cat "$LOGS/build-www-pkg.log"
     count 0 1 "$label (package build)"
@@ -169,7 +155,7 @@ fi
 
 # The feature examples (server/examples/), each driven by the official socket.io-client.
 label="feature examples with socket.io-client"
-built "$label" && EXAMPLES_DIR="$EXAMPLES" node_suite "$label" "$LOGS/examples.log" examples/
+built "$label" && node_suite "$label" "$LOGS/examples.log" examples/
 
 # A smoke run of the load generator (bench/) against Sockeye: a second each of echo over
 # WebSocket and over long-polling (the demo binary), and of fanout (the benchmark
