@@ -1012,9 +1012,11 @@ async fn graceful_shutdown_delivers_queued_packets_then_closes() {
         received
     });
 
-    // The WebSocket client reads the queued event, then a close frame.
+    // The WebSocket client reads the queued event, then a close frame; reading on
+    // answers it (the closing handshake), and the server ends the connection.
     assert_eq!(ws_client.expect_event("bye").await, vec![json!("queued")]);
     assert!(matches!(ws_client.ws.read().await, Read::CloseFrame));
+    assert!(matches!(ws_client.ws.read().await, Read::Closed));
     let received = within("the polling client", collect).await.unwrap();
     assert_eq!(
         received,
@@ -1100,27 +1102,52 @@ async fn a_namespace_joined_twice_at_once_leaves_no_stray_socket() {
     let io = SocketIo::new();
     let (tx, mut reasons) = unbounded_channel();
     report_disconnects(&io, tx);
-    // The first join waits in a middleware, so the second CONNECT surely comes while
-    // it is pending: once `/` is joined, a CONNECT to it closes the connection.
-    io.of("/").middleware(|_socket| async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        Ok(())
+    // The first join waits in a middleware until the test opens its gate, so the second
+    // CONNECT surely comes while it is pending: once `/` is joined, a CONNECT to it
+    // closes the connection. Packets are handled in order, so once a join of `/other`
+    // sent after both is answered, the second CONNECT to `/` has been seen.
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let held = gate.clone();
+    io.of("/").middleware(move |_socket| {
+        let held = held.clone();
+        async move {
+            held.acquire().await.expect("the gate").forget();
+            Ok(())
+        }
     });
+    io.of("/other");
     let addr = start(&io).await;
     let mut client = Sio::open(addr).await;
-    // Two CONNECTs in one write: the second arrives before the first is answered.
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     client.ws.stream.feed(Message::text("40")).await.unwrap();
     client.ws.stream.feed(Message::text("40")).await.unwrap();
+    client
+        .ws
+        .stream
+        .feed(Message::text("40/other,"))
+        .await
+        .unwrap();
     within("a flush", client.ws.stream.flush()).await.unwrap();
+    match client.recv().await {
+        Packet::Connect {
+            namespace,
+            data: Some(_),
+        } if namespace == "/other" => {}
+        other => panic!("expected the join of /other first, got {other:?}"),
+    }
+    gate.add_permits(1);
     let sid = match client.recv().await {
-        Packet::Connect { data: Some(d), .. } => d.get("sid").unwrap().as_str().unwrap().to_owned(),
+        Packet::Connect {
+            namespace,
+            data: Some(d),
+        } if namespace == "/" => d.get("sid").unwrap().as_str().unwrap().to_owned(),
         other => panic!("{other:?}"),
     };
     assert_eq!(client.call("echo", vec![json!(1)], 1).await, vec![json!(1)]);
     assert_eq!(io.of("/").sockets().len(), 1, "one socket per namespace");
     client.ws.close().await;
+    // Only `/` reports its sockets (report_disconnects listens there).
     assert_eq!(
         next(&mut reasons).await,
         (sid, DisconnectReason::TransportClose)
