@@ -57,14 +57,17 @@ expect "node: a suite directory that is missing" 0 + \
 expect "node: a suite directory without test files" 0 + \
   node_suite no-tests "$WORK/logs/no-tests.log" "$WORK/no-tests"
 
+# cargo_case <test>: runs the control (`passes`, two tests) beside the binary <test>, as
+# the workspace's `cargo test` runs many binaries: one that reports must not hide one
+# that did not.
 cargo_case() {
   CARGO_TARGET_DIR=$WORK/cargo-target cargo_suite "$1" "$WORK/logs/cargo-$1.log" \
-    cargo test --locked --manifest-path "$FIXTURES/cargo/Cargo.toml" --no-fail-fast --test "$1"
+    cargo test --locked --manifest-path "$FIXTURES/cargo/Cargo.toml" --no-fail-fast --test passes --test "$1"
 }
 expect "cargo: passing tests (the control)" 2 0 cargo_case passes
-expect "cargo: a test binary killed by a signal" 1 + cargo_case aborts
-expect "cargo: a test binary that exits 0 before it reports" 0 + cargo_case exits
-expect "cargo: an ignored test" 1 + cargo_case ignored
+expect "cargo: a test binary killed by a signal" 3 + cargo_case aborts
+expect "cargo: a test binary that exits 0 before it reports" 2 + cargo_case exits
+expect "cargo: an ignored test" 3 + cargo_case ignored
 expect "cargo: a build that fails" 0 + \
   cargo_suite no-such-test "$WORK/logs/cargo-build.log" \
   cargo test --locked --manifest-path "$FIXTURES/cargo/Cargo.toml" --test no-such-test
