@@ -97,11 +97,14 @@ node_suite() {
 # cargo_log_counts <log> <exit status>: prints `passed failed` for the output of
 # `cargo test` (or `wasm-pack test`). Fails: the failed and ignored tests of each
 # `test result:` line; every test binary (a `Running` or `Doc-tests` line) that printed
-# no `test result:` (it died: abort, stack overflow, exit); a non-zero exit with nothing
-# else counted as failed; no test run at all.
+# no `test result:` (it died: abort, stack overflow, exit), wasm-bindgen's `no tests to
+# run!` standing for one; a non-zero exit with nothing else counted as failed; no test
+# run at all.
 cargo_log_counts() {
   awk -v rc="$2" '
     /^ +(Running|Doc-tests) / { binaries++ }
+    # wasm-bindgen-test-runner says this for a binary with no test in it.
+    /^no tests to run!$/ { results++ }
     /^test result:/ {
       results++
       for (i = 1; i <= NF; i++) {
@@ -129,7 +132,7 @@ cargo_suite() {
   if [ "$f" -gt 0 ]; then
     local binaries results
     binaries=$(grep -cE '^ +(Running|Doc-tests) ' "$log")
-    results=$(grep -c '^test result:' "$log")
+    results=$(grep -cE '^(test result:|no tests to run!$)' "$log")
     echo "$label: $binaries test binaries, $results reported; exit status $rc"
   fi
   echo "$label: $p passed, $f failed"
