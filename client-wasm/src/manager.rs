@@ -114,13 +114,13 @@ impl AckResponder {
         let Some(inner) = self.manager.upgrade() else {
             return;
         };
-        with(&inner, |s, _| {
+        with(&inner, |s, fx| {
             let Some(slot) = s.sockets.get(&self.namespace) else {
                 return;
             };
             if slot.client.connected() {
                 let packet = slot.client.ack(self.id, args);
-                s.write_socket(&packet);
+                s.write_socket(&packet, fx);
             }
         });
     }
@@ -146,10 +146,18 @@ impl Transport {
         }
     }
 
-    fn send(&self, packet: EnginePacket) {
+    /// Writes one batch of the engine's packets: true when done at once (a WebSocket),
+    /// false when [`TransportEvent::Written`] follows (polling).
+    fn write(&self, packets: &[EnginePacket]) -> bool {
         match self {
-            Transport::Polling(t) => t.send(packet),
-            Transport::WebSocket(t) => t.send(&packet),
+            Transport::Polling(t) => {
+                t.write(packets);
+                false
+            }
+            Transport::WebSocket(t) => {
+                packets.iter().for_each(|packet| t.send(packet));
+                true
+            }
         }
     }
 
@@ -169,6 +177,15 @@ struct Slot {
     auth: Option<AuthProvider>,
 }
 
+/// A connection the client closed, still writing what was sent on it before the close
+/// packet goes (engine.io-client's "closing"). The manager has moved on; this only ends.
+struct Draining {
+    /// The generation its transport reports with.
+    generation: u64,
+    engine: EngineClient,
+    transport: Transport,
+}
+
 struct State {
     me: Weak<RefCell<State>>,
     /// `http://host:port` or `https://...`.
@@ -185,8 +202,7 @@ struct State {
     /// Upgrade probes started, and the one under way.
     probes: u64,
     probe: Option<(u64, WsTransport)>,
-    /// Packets written while polling pauses for the upgrade.
-    upgrade_buffer: Option<Vec<EnginePacket>>,
+    draining: Vec<Draining>,
     decoder: Decoder,
     sockets: BTreeMap<String, Slot>,
     reconnection: Reconnection,
@@ -252,7 +268,7 @@ impl Manager {
                 attempt: 0,
                 probes: 0,
                 probe: None,
-                upgrade_buffer: None,
+                draining: Vec::new(),
                 decoder: Decoder::default(),
                 sockets: BTreeMap::new(),
                 reconnection,
@@ -305,12 +321,8 @@ impl Manager {
     /// reconnects as after any loss.
     pub fn close_engine(&self) {
         with(&self.inner, |s, fx| {
-            // The close packet tells the server at once, as engine.io-client's does.
-            if let Some(t) = &s.transport {
-                if let Some(packet) = s.engine.close_by_client() {
-                    t.send(packet);
-                }
-            }
+            // The close packet tells the server, as engine.io-client's does.
+            s.close_engine_by_client();
             s.on_close("forced close", fx)
         });
     }
@@ -453,7 +465,7 @@ impl Socket {
     /// Emits `name` with `args`. With `ack`, the callback gets the answer or an
     /// [`AckError`]; `how.timeout` bounds the wait.
     pub fn emit(&self, name: &str, args: Vec<Value>, how: Emit, ack: Option<AckCallback>) {
-        self.with(|s, _| {
+        self.with(|s, fx| {
             let how = Emit {
                 ack: ack.is_some(),
                 ..how
@@ -464,7 +476,7 @@ impl Socket {
                 slot.acks.insert(id, ack);
             }
             if let Some(packet) = packet {
-                s.write_socket(&packet);
+                s.write_socket(&packet, fx);
             }
         });
     }
@@ -498,6 +510,8 @@ impl State {
                     s.on_probe_event(generation, event, fx)
                 } else if generation == s.generation {
                     s.on_transport_event(event, fx)
+                } else {
+                    s.on_draining_event(generation, event)
                 }
             })
         })
@@ -602,7 +616,6 @@ impl State {
         if let Some((_, probe)) = self.probe.take() {
             probe.close();
         }
-        self.upgrade_buffer = None;
         self.open_timer = None;
         self.tick = None;
     }
@@ -612,6 +625,10 @@ impl State {
             TransportEvent::Open => {}
             TransportEvent::Packet(packet) => {
                 let outputs = self.engine.on_packet(packet, now());
+                self.engine_outputs(outputs, fx);
+            }
+            TransportEvent::Written => {
+                let outputs = self.engine.on_written();
                 self.engine_outputs(outputs, fx);
             }
             TransportEvent::Close { error } => {
@@ -633,7 +650,12 @@ impl State {
         for output in outputs {
             match output {
                 EngineOutput::Open(handshake) => self.on_open(&handshake.upgrades, fx),
-                EngineOutput::Send(packet) => self.write(packet),
+                EngineOutput::Write(packets) => {
+                    if self.transport.as_ref().is_some_and(|t| t.write(&packets)) {
+                        let outputs = self.engine.on_written();
+                        self.engine_outputs(outputs, fx);
+                    }
+                }
                 EngineOutput::Message(packet) => self.on_message(packet, fx),
                 EngineOutput::Closed(reason) => self.on_close(reason, fx),
             }
@@ -676,14 +698,14 @@ impl State {
         match self.slot(namespace).auth.clone() {
             None => {
                 let packet = self.slot(namespace).client.join(None, now(), timeout);
-                self.write_socket(&packet);
+                self.write_socket(&packet, fx);
             }
             Some(provider) => {
                 let weak = self.me.clone();
                 let ns = namespace.to_owned();
                 let attempt = self.attempt;
                 let done = Box::new(move |auth: Option<Value>| {
-                    with_weak(&weak, |s, _| {
+                    with_weak(&weak, |s, fx| {
                         // Stale if the connection changed while the auth was computed.
                         if s.attempt != attempt || s.ready != ReadyState::Open {
                             return;
@@ -691,7 +713,7 @@ impl State {
                         let slot = s.slot(&ns);
                         if slot.client.active() && !slot.client.connected() {
                             let packet = slot.client.join(auth, now(), timeout);
-                            s.write_socket(&packet);
+                            s.write_socket(&packet, fx);
                         }
                     })
                 });
@@ -726,7 +748,7 @@ impl State {
                 };
                 // Writes wait while polling drains; the pause must run unborrowed,
                 // since it may finish at once.
-                self.upgrade_buffer = Some(Vec::new());
+                self.engine.pause();
                 let polling = polling.clone();
                 let weak = self.me.clone();
                 fx.push(Box::new(move || {
@@ -735,12 +757,17 @@ impl State {
                     })
                 }));
             }
+            TransportEvent::Written => {}
             TransportEvent::Packet(_) | TransportEvent::Close { .. } => {
                 // The probe failed: stay on polling.
                 if let Some((_, ws)) = self.probe.take() {
                     ws.close();
                 }
-                self.resume_polling();
+                if let Some(Transport::Polling(polling)) = &self.transport {
+                    polling.resume();
+                }
+                let outputs = self.engine.resume();
+                self.engine_outputs(outputs, fx);
             }
         }
     }
@@ -758,37 +785,18 @@ impl State {
         if let Some(old) = self.transport.replace(Transport::WebSocket(ws)) {
             old.close();
         }
-        for packet in self.upgrade_buffer.take().unwrap_or_default() {
-            self.write(packet);
-        }
+        let outputs = self.engine.resume();
+        self.engine_outputs(outputs, fx);
         self.notify(ManagerEvent::Upgrade, fx);
     }
 
-    fn resume_polling(&mut self) {
-        if let Some(buffer) = self.upgrade_buffer.take() {
-            if let Some(Transport::Polling(polling)) = &self.transport {
-                polling.resume();
-            }
-            for packet in buffer {
-                self.write(packet);
-            }
-        }
-    }
-
-    fn write(&mut self, packet: EnginePacket) {
-        if let Some(buffer) = self.upgrade_buffer.as_mut() {
-            buffer.push(packet);
-        } else if let Some(transport) = &self.transport {
-            transport.send(packet);
-        }
-    }
-
-    fn write_socket(&mut self, packet: &Packet) {
+    fn write_socket(&mut self, packet: &Packet, fx: &mut Effects) {
         let encoded = packet.encode();
-        self.write(EnginePacket::Message(encoded.text));
+        let mut outputs = self.engine.send(EnginePacket::Message(encoded.text));
         for attachment in encoded.attachments {
-            self.write(EnginePacket::Binary(attachment));
+            outputs.extend(self.engine.send(EnginePacket::Binary(attachment)));
         }
+        self.engine_outputs(outputs, fx);
     }
 
     fn on_message(&mut self, packet: EnginePacket, fx: &mut Effects) {
@@ -809,10 +817,7 @@ impl State {
             Ok(None) => {}
             // socket.io-client closes the connection on a packet it cannot read.
             Err(_) => {
-                if let Some(t) = &self.transport {
-                    t.send(EnginePacket::Close);
-                }
-                self.engine.close_by_client();
+                self.close_engine_by_client();
                 self.on_close("parse error", fx);
             }
         }
@@ -821,7 +826,7 @@ impl State {
     fn socket_outputs(&mut self, ns: &str, outputs: Vec<SocketOutput>, fx: &mut Effects) {
         for output in outputs {
             match output {
-                SocketOutput::Send(packet) => self.write_socket(&packet),
+                SocketOutput::Send(packet) => self.write_socket(&packet, fx),
                 SocketOutput::Event(event) => self.socket_event(ns, event, fx),
             }
         }
@@ -922,15 +927,7 @@ impl State {
         self.reconnecting = false;
         self.reconnect_timer = None;
         self.reconnection.reset();
-        // What waits for an upgrade goes out first, then the close packet: a
-        // DISCONNECT written just before must reach the server.
-        let pending = self.upgrade_buffer.take().unwrap_or_default();
-        if let Some(t) = &self.transport {
-            pending.into_iter().for_each(|packet| t.send(packet));
-            if let Some(packet) = self.engine.close_by_client() {
-                t.send(packet);
-            }
-        }
+        self.close_engine_by_client();
         if self.ready == ReadyState::Opening {
             self.discard_transports();
             self.ready = ReadyState::Closed;
@@ -938,16 +935,80 @@ impl State {
         self.on_close("forced close", fx);
     }
 
+    /// Closes the connection the way the client does, without losing what was sent on
+    /// it: its engine and transport finish the writes and the close packet on their own
+    /// ([`Draining`]), while the manager moves on at once (as socket.io-client's does).
+    fn close_engine_by_client(&mut self) {
+        let Some(transport) = self.transport.take() else {
+            return;
+        };
+        let mut engine = std::mem::take(&mut self.engine);
+        let outputs = engine.close_by_client();
+        let generation = self.generation;
+        // From here on, this transport's events go to the draining engine.
+        self.generation += 1;
+        self.draining.push(Draining {
+            generation,
+            engine,
+            transport,
+        });
+        self.drain_outputs(generation, outputs);
+    }
+
+    fn on_draining_event(&mut self, generation: u64, event: TransportEvent) {
+        let Some(d) = self
+            .draining
+            .iter_mut()
+            .find(|d| d.generation == generation)
+        else {
+            return;
+        };
+        let outputs = match event {
+            TransportEvent::Written => d.engine.on_written(),
+            TransportEvent::Packet(packet) => d.engine.on_packet(packet, now()),
+            TransportEvent::Close { error } => d.engine.on_transport_close(error),
+            TransportEvent::Open => Vec::new(),
+        };
+        self.drain_outputs(generation, outputs);
+    }
+
+    /// Does what the draining engine of `generation` says.
+    fn drain_outputs(&mut self, generation: u64, outputs: Vec<EngineOutput>) {
+        for output in outputs {
+            let Some(i) = self
+                .draining
+                .iter()
+                .position(|d| d.generation == generation)
+            else {
+                return;
+            };
+            match output {
+                EngineOutput::Write(packets) => {
+                    let d = &mut self.draining[i];
+                    if d.transport.write(&packets) {
+                        let outputs = d.engine.on_written();
+                        self.drain_outputs(generation, outputs);
+                    }
+                }
+                // Everything is written (or can no longer be): the transport ends.
+                EngineOutput::Closed(_) => self.draining.swap_remove(i).transport.close(),
+                EngineOutput::Open(_) | EngineOutput::Message(_) => {}
+            }
+        }
+    }
+
     /// Re-arms the one timer for the earliest deadline: the heartbeat, a join, an ack.
     fn reschedule(&mut self) {
         let engine = (self.ready == ReadyState::Open)
             .then(|| self.engine.deadline())
             .flatten();
+        let draining = self.draining.iter().filter_map(|d| d.engine.deadline());
         let deadline = self
             .sockets
             .values()
             .filter_map(|slot| slot.client.deadline())
             .chain(engine)
+            .chain(draining)
             .min();
         let Some(deadline) = deadline else {
             self.tick = None;
@@ -982,6 +1043,13 @@ impl State {
         for ns in namespaces {
             let outputs = self.slot(&ns).client.poll(now);
             self.socket_outputs(&ns, outputs, fx);
+        }
+        // A close that cannot finish its writes ends with the heartbeat.
+        // (Backwards: an entry that ends is swapped with the last, already polled.)
+        for i in (0..self.draining.len()).rev() {
+            let d = &mut self.draining[i];
+            let (generation, outputs) = (d.generation, d.engine.poll(now));
+            self.drain_outputs(generation, outputs);
         }
     }
 }

@@ -18,6 +18,8 @@ pub enum TransportEvent {
     Open,
     /// A packet arrived.
     Packet(Packet),
+    /// The last write is done (polling: its POST was answered).
+    Written,
     /// The transport closed; `error` when it failed rather than closed cleanly.
     Close {
         /// Whether this was a failure.
@@ -136,7 +138,6 @@ struct PollState {
     paused: bool,
     closed: bool,
     on_paused: Option<Box<dyn FnOnce()>>,
-    write_buffer: Vec<Packet>,
     request_count: u64,
 }
 
@@ -165,22 +166,45 @@ impl PollingTransport {
             paused: false,
             closed: false,
             on_paused: None,
-            write_buffer: Vec::new(),
             request_count: 0,
         }));
         poll(state.clone());
         PollingTransport { state }
     }
 
-    /// Queues a packet; packets queued while a POST is in flight go in the next one.
-    pub fn send(&self, packet: Packet) {
-        self.state.borrow_mut().write_buffer.push(packet);
-        flush(self.state.clone());
+    /// POSTs `packets` as one payload and reports [`TransportEvent::Written`] once
+    /// answered. The owner writes again only after that.
+    pub fn write(&self, packets: &[Packet]) {
+        let url = {
+            let mut st = self.state.borrow_mut();
+            st.writing = true;
+            st.request_url()
+        };
+        let body = payload::encode(packets);
+        let state = self.state.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let ok = request("POST", &url, Some(&body)).await.is_ok();
+            let sink = {
+                let mut st = state.borrow_mut();
+                st.writing = false;
+                if st.closed {
+                    return;
+                }
+                st.closed = !ok;
+                st.sink.clone()
+            };
+            if ok {
+                sink(TransportEvent::Written);
+                settle_pause(&state);
+            } else {
+                sink(TransportEvent::Close { error: true });
+            }
+        });
     }
 
-    /// Stops polling, and calls `done` once the pending GET has returned and every
-    /// queued packet has been POSTed (for the upgrade: a POST still on its way when the
-    /// server switches to the WebSocket would be refused, and its packets lost).
+    /// Stops polling, and calls `done` once the pending GET has returned and no POST is
+    /// on its way (for the upgrade: a POST still on its way when the server switches to
+    /// the WebSocket would be refused, and its packets lost).
     pub fn pause(&self, done: impl FnOnce() + 'static) {
         {
             let mut st = self.state.borrow_mut();
@@ -198,10 +222,9 @@ impl PollingTransport {
             st.on_paused = None;
         }
         poll(self.state.clone());
-        flush(self.state.clone());
     }
 
-    /// Stops for good without reporting anything more.
+    /// Stops for good without reporting anything more (a POST on its way still goes).
     pub fn close(&self) {
         self.state.borrow_mut().closed = true;
     }
@@ -253,11 +276,11 @@ fn poll(state: Rc<RefCell<PollState>>) {
     });
 }
 
-/// Calls the pause's `done` once nothing is in flight or queued.
+/// Calls the pause's `done` once neither a GET nor a POST is on its way.
 fn settle_pause(state: &Rc<RefCell<PollState>>) {
     let done = {
         let mut st = state.borrow_mut();
-        let idle = !st.polling && !st.writing && st.write_buffer.is_empty();
+        let idle = !st.polling && !st.writing;
         if st.paused && idle {
             st.on_paused.take()
         } else {
@@ -267,38 +290,6 @@ fn settle_pause(state: &Rc<RefCell<PollState>>) {
     if let Some(done) = done {
         done();
     }
-}
-
-fn flush(state: Rc<RefCell<PollState>>) {
-    // A closed transport still sends what was written before the close (the close
-    // packet itself, a DISCONNECT): engine.io-client also drains before closing.
-    let (url, body) = {
-        let mut st = state.borrow_mut();
-        if st.writing || st.write_buffer.is_empty() || st.sid.is_none() {
-            return;
-        }
-        st.writing = true;
-        let body = payload::encode(&st.write_buffer);
-        st.write_buffer.clear();
-        (st.request_url(), body)
-    };
-    wasm_bindgen_futures::spawn_local(async move {
-        let ok = request("POST", &url, Some(&body)).await.is_ok();
-        let (sink, closed) = {
-            let mut st = state.borrow_mut();
-            st.writing = false;
-            (st.sink.clone(), st.closed)
-        };
-        if ok || closed {
-            if ok {
-                flush(state.clone());
-                settle_pause(&state);
-            }
-            return;
-        }
-        state.borrow_mut().closed = true;
-        sink(TransportEvent::Close { error: true });
-    });
 }
 
 /// One HTTP request; the body of a 200 answer, or an error.

@@ -8,20 +8,32 @@ use std::time::Duration;
 pub enum EngineOutput {
     /// The handshake arrived: the connection is open.
     Open(Handshake),
-    /// Send this packet to the server.
-    Send(Packet),
+    /// Write these packets on the transport in one go (one POST when polling), then
+    /// report [`EngineClient::on_written`]. No other write is under way.
+    Write(Vec<Packet>),
     /// A message for the Socket.IO layer (a `Message` or `Binary` packet).
     Message(Packet),
     /// The connection is over, for this reason ("ping timeout", "transport close", ...).
+    /// After [`EngineClient::close_by_client`] ("forced close"), everything written is
+    /// out, the close packet last: the transport can end.
     Closed(&'static str),
 }
 
-/// The client's view of one Engine.IO connection.
+/// The client's view of one Engine.IO connection, and its write buffer: what is sent
+/// goes out in order, one write at a time, as engine.io-client's `writeBuffer` does.
 #[derive(Debug, Clone, Default)]
 pub struct EngineClient {
     handshake: Option<Handshake>,
     heartbeat: Option<ClientHeartbeat>,
     closed: bool,
+    /// Packets sent and not yet handed to the transport.
+    buffer: Vec<Packet>,
+    /// A write is with the transport and not reported done yet.
+    writing: bool,
+    /// Writes wait: polling pauses before an upgrade.
+    paused: bool,
+    /// The client closes once everything sent is written.
+    closing: bool,
 }
 
 impl EngineClient {
@@ -35,9 +47,9 @@ impl EngineClient {
         self.handshake.as_ref()
     }
 
-    /// Whether the connection is open (handshake in, not closed).
+    /// Whether the connection is open (handshake in, not closed or closing).
     pub fn is_open(&self) -> bool {
-        self.handshake.is_some() && !self.closed
+        self.handshake.is_some() && !self.closed && !self.closing
     }
 
     /// Feeds one packet received at `now`.
@@ -50,6 +62,9 @@ impl EngineClient {
             hb.on_ping(now);
         }
         match packet {
+            Packet::Close => self.close("transport close"),
+            // A closing connection only finishes its writes.
+            _ if self.closing => Vec::new(),
             Packet::Open(handshake) => {
                 self.heartbeat = Some(ClientHeartbeat::new(
                     Duration::from_millis(handshake.ping_interval),
@@ -57,16 +72,44 @@ impl EngineClient {
                     now,
                 ));
                 self.handshake = Some(handshake.clone());
-                vec![EngineOutput::Open(handshake)]
+                let mut out = vec![EngineOutput::Open(handshake)];
+                out.extend(self.flush());
+                out
             }
-            Packet::Ping(data) => vec![EngineOutput::Send(Packet::Pong(data))],
+            Packet::Ping(data) => self.send(Packet::Pong(data)),
             Packet::Message(_) | Packet::Binary(_) if self.handshake.is_some() => {
                 vec![EngineOutput::Message(packet)]
             }
-            Packet::Close => self.close("transport close"),
             Packet::Message(_) | Packet::Binary(_) => self.close("parse error"),
             Packet::Pong(_) | Packet::Upgrade | Packet::Noop => Vec::new(),
         }
+    }
+
+    /// Sends a packet: it goes out after every packet sent before it. Dropped once the
+    /// connection is closing or closed.
+    pub fn send(&mut self, packet: Packet) -> Vec<EngineOutput> {
+        if self.closed || self.closing {
+            return Vec::new();
+        }
+        self.buffer.push(packet);
+        self.flush()
+    }
+
+    /// The transport finished the last [`EngineOutput::Write`].
+    pub fn on_written(&mut self) -> Vec<EngineOutput> {
+        self.writing = false;
+        self.flush()
+    }
+
+    /// Holds writes back (polling pauses for an upgrade; the WebSocket takes over).
+    pub fn pause(&mut self) {
+        self.paused = true;
+    }
+
+    /// Writes again, on whichever transport is now in use.
+    pub fn resume(&mut self) -> Vec<EngineOutput> {
+        self.paused = false;
+        self.flush()
     }
 
     /// The transport failed or closed under the client.
@@ -78,11 +121,22 @@ impl EngineClient {
         })
     }
 
-    /// The application closes the connection: the packet to send, if open.
-    pub fn close_by_client(&mut self) -> Option<Packet> {
-        let was_open = self.is_open();
-        self.closed = true;
-        was_open.then_some(Packet::Close)
+    /// The application closes the connection (engine.io-client's `close()`). Nothing
+    /// sent is lost: what waits, or is being written, goes out first; the close packet
+    /// follows in a write of its own, once the others are done (a server may act on a
+    /// close packet before the packets that came with it: the official one does, and
+    /// its peers then see "transport close" instead of a DISCONNECT). An upgrade under
+    /// way is given up, so the rest goes out on polling. Not yet open: just closed.
+    pub fn close_by_client(&mut self) -> Vec<EngineOutput> {
+        if self.closed || self.closing {
+            return Vec::new();
+        }
+        if self.handshake.is_none() {
+            return self.close("forced close");
+        }
+        self.closing = true;
+        self.paused = false;
+        self.flush()
     }
 
     /// When [`EngineClient::poll`] has something to do.
@@ -93,7 +147,8 @@ impl EngineClient {
         }
     }
 
-    /// Advances the clock: a server silent for too long is gone ("ping timeout").
+    /// Advances the clock: a server silent for too long is gone ("ping timeout"); a
+    /// close that cannot finish its writes by then ends too.
     pub fn poll(&mut self, now: Duration) -> Vec<EngineOutput> {
         match &self.heartbeat {
             Some(hb) if !self.closed && hb.is_expired(now) => self.close("ping timeout"),
@@ -101,11 +156,32 @@ impl EngineClient {
         }
     }
 
+    /// Hands the transport what waits, when it can take it; when closing and all is
+    /// written, the close packet.
+    fn flush(&mut self) -> Vec<EngineOutput> {
+        if self.closed || self.writing || self.paused || self.handshake.is_none() {
+            return Vec::new();
+        }
+        if !self.buffer.is_empty() {
+            self.writing = true;
+            return vec![EngineOutput::Write(std::mem::take(&mut self.buffer))];
+        }
+        if self.closing {
+            self.closed = true;
+            return vec![
+                EngineOutput::Write(vec![Packet::Close]),
+                EngineOutput::Closed("forced close"),
+            ];
+        }
+        Vec::new()
+    }
+
     fn close(&mut self, reason: &'static str) -> Vec<EngineOutput> {
         if self.closed {
             return Vec::new();
         }
         self.closed = true;
+        self.buffer.clear();
         vec![EngineOutput::Closed(reason)]
     }
 }
@@ -158,7 +234,10 @@ mod tests {
         assert_eq!(out, vec![EngineOutput::Open(handshake())]);
         assert_eq!(c.deadline(), Some(ms(500)));
         let out = c.on_packet(Packet::Ping(String::new()), ms(300));
-        assert_eq!(out, vec![EngineOutput::Send(Packet::Pong(String::new()))]);
+        assert_eq!(
+            out,
+            vec![EngineOutput::Write(vec![Packet::Pong(String::new())])]
+        );
         assert_eq!(c.deadline(), Some(ms(800)));
         assert!(c.poll(ms(799)).is_empty());
         assert_eq!(c.poll(ms(800)), vec![EngineOutput::Closed("ping timeout")]);
@@ -186,12 +265,112 @@ mod tests {
         assert!(c.on_transport_close(true).is_empty());
     }
 
-    #[test]
-    fn client_close_sends_close_once() {
+    fn open() -> EngineClient {
         let mut c = EngineClient::new();
         c.on_packet(Packet::Open(handshake()), ms(0));
-        assert_eq!(c.close_by_client(), Some(Packet::Close));
-        assert_eq!(c.close_by_client(), None);
+        c
+    }
+
+    fn msg(text: &str) -> Packet {
+        Packet::Message(text.into())
+    }
+
+    fn write(packets: Vec<Packet>) -> Vec<EngineOutput> {
+        vec![EngineOutput::Write(packets)]
+    }
+
+    fn closing_write() -> Vec<EngineOutput> {
+        vec![
+            EngineOutput::Write(vec![Packet::Close]),
+            EngineOutput::Closed("forced close"),
+        ]
+    }
+
+    #[test]
+    fn client_close_sends_close_once() {
+        let mut c = open();
+        assert_eq!(c.close_by_client(), closing_write());
+        assert!(c.close_by_client().is_empty());
+        assert!(!c.is_open());
+        // Not open yet: nothing to tell the server.
+        let mut c = EngineClient::new();
+        assert_eq!(
+            c.close_by_client(),
+            vec![EngineOutput::Closed("forced close")]
+        );
+    }
+
+    #[test]
+    fn one_write_at_a_time_in_order() {
+        let mut c = EngineClient::new();
+        // Before the handshake, sends wait; it flushes them.
+        assert!(c.send(msg("40")).is_empty());
+        let out = c.on_packet(Packet::Open(handshake()), ms(0));
+        assert_eq!(out[1..], write(vec![msg("40")]));
+        assert!(c.send(msg("2a")).is_empty());
+        assert!(c.on_packet(Packet::Ping(String::new()), ms(1)).is_empty());
+        assert_eq!(
+            c.on_written(),
+            write(vec![msg("2a"), Packet::Pong(String::new())])
+        );
+        assert!(c.on_written().is_empty());
+        assert_eq!(c.send(msg("2b")), write(vec![msg("2b")]));
+    }
+
+    #[test]
+    fn close_waits_for_the_write_under_way_and_sends_close_alone() {
+        let mut c = open();
+        assert_eq!(c.send(msg("2a")), write(vec![msg("2a")]));
+        // Written while "2a" is on its way: waits, then goes before the close packet,
+        // which gets a write of its own.
+        assert!(c.send(msg("41")).is_empty());
+        assert!(c.close_by_client().is_empty());
+        assert!(!c.is_open());
+        assert!(c.send(msg("2late")).is_empty(), "closing: dropped");
+        // What the server sends meanwhile is not the application's any more.
+        assert!(c.on_packet(msg("2x"), ms(1)).is_empty());
+        assert!(c.on_packet(Packet::Ping(String::new()), ms(1)).is_empty());
+        assert_eq!(c.on_written(), write(vec![msg("41")]));
+        assert_eq!(c.on_written(), closing_write());
+        assert!(c.on_written().is_empty());
+        assert_eq!(c.deadline(), None);
+    }
+
+    #[test]
+    fn close_while_paused_for_an_upgrade_writes_what_waits() {
+        let mut c = open();
+        c.pause();
+        assert!(c.send(msg("2a")).is_empty());
+        assert!(c.send(msg("41")).is_empty());
+        assert_eq!(c.close_by_client(), write(vec![msg("2a"), msg("41")]));
+        assert_eq!(c.on_written(), closing_write());
+    }
+
+    #[test]
+    fn pause_holds_writes_until_resume() {
+        let mut c = open();
+        c.pause();
+        assert!(c.send(msg("2a")).is_empty());
+        assert!(c.on_written().is_empty());
+        assert_eq!(c.resume(), write(vec![msg("2a")]));
+    }
+
+    #[test]
+    fn a_close_that_cannot_finish_ends_with_the_heartbeat() {
+        let mut c = open();
+        c.send(msg("2a"));
+        assert!(c.close_by_client().is_empty());
+        assert_eq!(c.deadline(), Some(ms(500)));
+        assert_eq!(c.poll(ms(500)), vec![EngineOutput::Closed("ping timeout")]);
+        assert!(c.on_written().is_empty());
+        // The server's close packet ends it too.
+        let mut c = open();
+        c.send(msg("2a"));
+        c.close_by_client();
+        assert_eq!(
+            c.on_packet(Packet::Close, ms(1)),
+            vec![EngineOutput::Closed("transport close")]
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! generator) applies the same rules.
 //!
 //! - [`EngineClient`]: one Engine.IO connection as the client sees it: the handshake,
-//!   answering pings, noticing a silent server ("ping timeout"), the upgrade probe.
+//!   answering pings, noticing a silent server ("ping timeout"), the upgrade probe, and
+//!   the write buffer (one write at a time; a close that loses nothing sent before it).
 //! - [`SocketClient`]: one namespace on that connection: joining, ack ids and their
 //!   timeouts, buffering emits made while not connected.
 //! - [`Reconnection`]: when to try again after the connection is lost.

@@ -574,6 +574,26 @@ export function coreScenarios({ server: serverInfo, mode }) {
     assert.equal(r.attempts, 0);
   });
 
+  // With polling, the emit's POST is still on its way when disconnect() writes the
+  // DISCONNECT: the close packet must follow in a POST of its own, or the Node server
+  // acts on it first and its peers see "transport close".
+  browserTest(title('disconnect() right after an emit: peers still see "client namespace disconnect"'), async ({ page, server }) => {
+    const auth = { group: uniq("group") };
+    const r = await page.evaluate(
+      async ({ url, opts, auth }) => {
+        const s = await T.connect(url, { ...opts, forceNew: true, auth });
+        const peer = await T.connect(url, { ...opts, forceNew: true, auth });
+        const id = s.id;
+        s.emit("no-such-event", "last words");
+        s.disconnect();
+        const [left] = await peer.log.waitFor("peer-left", (p) => p.id === id, "peer-left at the peer");
+        return { id, left };
+      },
+      { url: server.url, opts, auth },
+    );
+    assert.deepEqual(r.left, { id: r.id, reason: "client namespace disconnect" });
+  });
+
   browserTest(title("POST /push reaches the page (namespace and room)"), async ({ page, server }) => {
     const room = uniq("push-room");
     const s = await page.evaluateHandle(
