@@ -554,7 +554,10 @@ impl State {
         let websocket_first = self.opts.transports.first().map(String::as_str) == Some("websocket");
         if websocket_first {
             match WsTransport::open(&self.engine_url(true, None), sink) {
-                Ok(t) => self.transport = Some(Transport::WebSocket(t)),
+                Ok(t) => {
+                    self.engine.use_websocket();
+                    self.transport = Some(Transport::WebSocket(t));
+                }
                 Err(_) => return self.open_failed("websocket error", fx),
             }
         } else {
@@ -785,6 +788,7 @@ impl State {
         if let Some(old) = self.transport.replace(Transport::WebSocket(ws)) {
             old.close();
         }
+        self.engine.use_websocket();
         let outputs = self.engine.resume();
         self.engine_outputs(outputs, fx);
         self.notify(ManagerEvent::Upgrade, fx);

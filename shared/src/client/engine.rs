@@ -9,7 +9,8 @@ pub enum EngineOutput {
     /// The handshake arrived: the connection is open.
     Open(Handshake),
     /// Write these packets on the transport in one go (one POST when polling), then
-    /// report [`EngineClient::on_written`]. No other write is under way.
+    /// report [`EngineClient::on_written`]. No other write is under way. On polling the
+    /// payload fits the handshake's `maxPayload`, unless it is one packet larger alone.
     Write(Vec<Packet>),
     /// A message for the Socket.IO layer (a `Message` or `Binary` packet).
     Message(Packet),
@@ -34,6 +35,8 @@ pub struct EngineClient {
     paused: bool,
     /// The client closes once everything sent is written.
     closing: bool,
+    /// The transport is a WebSocket: one frame a packet, no payload to bound.
+    websocket: bool,
 }
 
 impl EngineClient {
@@ -112,6 +115,12 @@ impl EngineClient {
         self.flush()
     }
 
+    /// The transport is now a WebSocket (opened first, or upgraded to): writes are no
+    /// longer split to fit `maxPayload`, which bounds each frame, not a batch.
+    pub fn use_websocket(&mut self) {
+        self.websocket = true;
+    }
+
     /// The transport failed or closed under the client.
     pub fn on_transport_close(&mut self, error: bool) -> Vec<EngineOutput> {
         self.close(if error {
@@ -164,7 +173,8 @@ impl EngineClient {
         }
         if !self.buffer.is_empty() {
             self.writing = true;
-            return vec![EngineOutput::Write(std::mem::take(&mut self.buffer))];
+            let n = self.batch_len();
+            return vec![EngineOutput::Write(self.buffer.drain(..n).collect())];
         }
         if self.closing {
             self.closed = true;
@@ -176,6 +186,24 @@ impl EngineClient {
         Vec::new()
     }
 
+    /// How many waiting packets the next write takes: on polling, as many as fit one
+    /// payload of `maxPayload` bytes (records and separators; 0: no bound), at least
+    /// one, as engine.io-client's `_getWritablePackets` does, lest the server answer 413.
+    fn batch_len(&self) -> usize {
+        let max = self.handshake.as_ref().map_or(0, |h| h.max_payload);
+        if self.websocket || max == 0 {
+            return self.buffer.len();
+        }
+        let mut size = 0;
+        for (i, packet) in self.buffer.iter().enumerate() {
+            size += record_len(packet) + u64::from(i > 0);
+            if i > 0 && size > max {
+                return i;
+            }
+        }
+        self.buffer.len()
+    }
+
     fn close(&mut self, reason: &'static str) -> Vec<EngineOutput> {
         if self.closed {
             return Vec::new();
@@ -184,6 +212,16 @@ impl EngineClient {
         self.buffer.clear();
         vec![EngineOutput::Closed(reason)]
     }
+}
+
+/// The bytes of a packet's polling record (binary as `b` + base64).
+fn record_len(packet: &Packet) -> u64 {
+    let len = match packet {
+        Packet::Ping(d) | Packet::Pong(d) | Packet::Message(d) => 1 + d.len(),
+        Packet::Binary(data) => 1 + data.len().div_ceil(3) * 4,
+        other => other.encode_text().len(),
+    };
+    len as u64
 }
 
 /// The upgrade probe on a new WebSocket: send `2probe`, expect `3probe`; then the
@@ -371,6 +409,75 @@ mod tests {
             c.on_packet(Packet::Close, ms(1)),
             vec![EngineOutput::Closed("transport close")]
         );
+    }
+
+    /// Every write until none is left, each reported done at once.
+    fn drain(c: &mut EngineClient, first: Vec<EngineOutput>) -> Vec<Vec<Packet>> {
+        let mut batches = Vec::new();
+        let mut out = first;
+        while let Some(EngineOutput::Write(packets)) = out.pop() {
+            batches.push(packets);
+            out = c.on_written();
+        }
+        batches
+    }
+
+    #[test]
+    fn polling_writes_fit_max_payload() {
+        // A backlog sent while offline, larger than maxPayload (1000) in all.
+        let mut c = EngineClient::new();
+        let mut sent = Vec::new();
+        for i in 0..30 {
+            let packet = if i % 7 == 3 {
+                Packet::Binary(vec![i as u8; 70].into())
+            } else {
+                msg(&format!("2[\"e\",{i:0>90}]"))
+            };
+            assert!(c.send(packet.clone()).is_empty());
+            sent.push(packet);
+        }
+        let out = c.on_packet(Packet::Open(handshake()), ms(0));
+        let batches = drain(&mut c, out[1..].to_vec());
+        assert!(
+            batches.len() > 1,
+            "one POST of {} packets",
+            batches[0].len()
+        );
+        for (i, batch) in batches.iter().enumerate() {
+            let size = crate::engine::payload::encode(batch).len();
+            assert!(size <= 1000, "POST {i} has {size} bytes");
+            // Each POST takes as many as fit.
+            if let Some(next) = batches.get(i + 1) {
+                let more = crate::engine::payload::encode(batch.iter().chain(&next[..1]));
+                assert!(more.len() > 1000);
+            }
+        }
+        assert_eq!(batches.concat(), sent, "in order, nothing lost");
+    }
+
+    #[test]
+    fn a_packet_over_max_payload_goes_alone() {
+        let mut c = open();
+        c.pause();
+        let big = msg(&"x".repeat(1500));
+        for packet in [msg("2a"), big.clone(), msg("2b")] {
+            assert!(c.send(packet).is_empty());
+        }
+        let out = c.resume();
+        let batches = drain(&mut c, out);
+        assert_eq!(batches, vec![vec![msg("2a")], vec![big], vec![msg("2b")]]);
+    }
+
+    #[test]
+    fn websocket_writes_are_not_split() {
+        let mut c = open();
+        c.use_websocket();
+        c.pause();
+        let backlog: Vec<_> = (0..20).map(|_| msg(&"y".repeat(100))).collect();
+        for packet in &backlog {
+            assert!(c.send(packet.clone()).is_empty());
+        }
+        assert_eq!(c.resume(), write(backlog));
     }
 
     #[test]
