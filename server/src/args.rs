@@ -1,49 +1,62 @@
 //! Turning Rust values into event arguments, and handler results into acks.
+//!
+//! Arguments are serialized once, in the server's parser's format, when they are
+//! emitted; a broadcast hands the same bytes to every recipient.
 
 use bytes::Bytes;
+use serde::Serialize;
+use sockeye_protocol::socket::{Args, ArgsError, Parser};
 use sockeye_protocol::Value;
 
 /// Something that can be the argument list of an emit.
 ///
-/// One value is one argument (`"hi"`, `json!({...})`, `Bytes`); a tuple is several;
-/// a `Vec<Value>` is the list itself; `()` is no argument at all.
+/// One value is one argument (`"hi"`, `json!({...})`, `Bytes`); a tuple of serde types
+/// is several, one per element (`("lobby", my_struct)`, `(my_struct,)` for one);
+/// `Vec<Value>` is the list itself; `()` is no argument at all; and received
+/// [`Args`] are forwarded as the bytes they came as.
 pub trait IntoArgs {
-    /// The arguments, in order.
-    fn into_args(self) -> Vec<Value>;
+    /// The arguments, serialized for `parser`.
+    fn into_args(self, parser: Parser) -> Result<Args, ArgsError>;
 }
 
 /// What an event handler returns: an ack for the client's callback, or nothing.
 ///
-/// `()` sends no ack. Anything that is [`IntoArgs`] is sent as the ack's arguments when
-/// the client asked for one.
+/// `()` sends no ack, and so does `None`. Anything that is [`IntoArgs`] is sent as the
+/// ack's arguments when the client asked for one.
 pub trait IntoAck {
     /// The ack's arguments, if there is an ack.
-    fn into_ack(self) -> Option<Vec<Value>>;
+    fn into_ack(self, parser: Parser) -> Option<Result<Args, ArgsError>>;
+}
+
+impl IntoArgs for Args {
+    fn into_args(self, parser: Parser) -> Result<Args, ArgsError> {
+        self.to_parser(parser)
+    }
 }
 
 impl IntoArgs for () {
-    fn into_args(self) -> Vec<Value> {
-        Vec::new()
+    fn into_args(self, parser: Parser) -> Result<Args, ArgsError> {
+        Ok(Args::empty(parser))
     }
 }
 
 impl IntoAck for () {
-    fn into_ack(self) -> Option<Vec<Value>> {
+    fn into_ack(self, _: Parser) -> Option<Result<Args, ArgsError>> {
         None
     }
 }
 
 impl IntoArgs for Vec<Value> {
-    fn into_args(self) -> Vec<Value> {
-        self
+    fn into_args(self, parser: Parser) -> Result<Args, ArgsError> {
+        Ok(Args::from_values(parser, &self))
     }
 }
 
 macro_rules! single {
     ($($t:ty),*) => {$(
         impl IntoArgs for $t {
-            fn into_args(self) -> Vec<Value> {
-                vec![Value::from(self)]
+            fn into_args(self, parser: Parser) -> Result<Args, ArgsError> {
+                Args::serialize(parser, &(self,))
             }
         }
     )*};
@@ -52,11 +65,14 @@ single!(Value, &str, String, Bytes, bool, i32, i64, u32, u64, f64);
 
 macro_rules! tuple {
     ($($name:ident),+) => {
-        impl<$($name: Into<Value>),+> IntoArgs for ($($name,)+) {
-            #[allow(non_snake_case)]
-            fn into_args(self) -> Vec<Value> {
-                let ($($name,)+) = self;
-                vec![$($name.into()),+]
+        impl<$($name: Serialize),+> IntoArgs for ($($name,)+) {
+            fn into_args(self, parser: Parser) -> Result<Args, ArgsError> {
+                Args::serialize(parser, &self)
+            }
+        }
+        impl<$($name: Serialize),+> IntoAck for ($($name,)+) {
+            fn into_ack(self, parser: Parser) -> Option<Result<Args, ArgsError>> {
+                Some(self.into_args(parser))
             }
         }
     };
@@ -71,13 +87,14 @@ tuple!(A, B, C, D, E, F);
 macro_rules! ack_from_args {
     ($($t:ty),*) => {$(
         impl IntoAck for $t {
-            fn into_ack(self) -> Option<Vec<Value>> {
-                Some(self.into_args())
+            fn into_ack(self, parser: Parser) -> Option<Result<Args, ArgsError>> {
+                Some(self.into_args(parser))
             }
         }
     )*};
 }
 ack_from_args!(
+    Args,
     Vec<Value>,
     Value,
     &str,
@@ -91,24 +108,10 @@ ack_from_args!(
     f64
 );
 
-macro_rules! ack_tuple {
-    ($($name:ident),+) => {
-        impl<$($name: Into<Value>),+> IntoAck for ($($name,)+) {
-            fn into_ack(self) -> Option<Vec<Value>> {
-                Some(self.into_args())
-            }
-        }
-    };
-}
-ack_tuple!(A);
-ack_tuple!(A, B);
-ack_tuple!(A, B, C);
-ack_tuple!(A, B, C, D);
-
 impl<T: IntoArgs> IntoAck for Option<T> {
     /// `None` sends no ack.
-    fn into_ack(self) -> Option<Vec<Value>> {
-        self.map(IntoArgs::into_args)
+    fn into_ack(self, parser: Parser) -> Option<Result<Args, ArgsError>> {
+        self.map(|args| args.into_args(parser))
     }
 }
 
@@ -117,18 +120,21 @@ mod tests {
     use super::*;
     use sockeye_protocol::json;
 
+    fn json_of(args: impl IntoArgs) -> String {
+        let args = args.into_args(Parser::Json).unwrap();
+        String::from_utf8(args.elements().to_vec()).unwrap()
+    }
+
     #[test]
     fn shapes_of_arguments() {
-        assert_eq!(().into_args(), vec![]);
-        assert_eq!("a".into_args(), vec![json!("a")]);
-        assert_eq!(("a", 1).into_args(), vec![json!("a"), json!(1)]);
-        assert_eq!(json!([1, 2]).into_args(), vec![json!([1, 2])]);
-        assert_eq!(
-            vec![json!(1), json!(2)].into_args(),
-            vec![json!(1), json!(2)]
-        );
-        assert_eq!(().into_ack(), None);
-        assert_eq!(Some("x").into_ack(), Some(vec![json!("x")]));
-        assert_eq!(None::<String>.into_ack(), None);
+        assert_eq!(json_of(()), "");
+        assert_eq!(json_of("a"), r#""a""#);
+        assert_eq!(json_of(("a", 1)), r#""a",1"#);
+        assert_eq!(json_of(json!([1, 2])), "[1,2]");
+        assert_eq!(json_of(vec![json!(1), json!(2)]), "1,2");
+        assert_eq!(json_of((vec![1, 2],)), "[1,2]");
+        assert!(().into_ack(Parser::Json).is_none());
+        assert!(Some("x").into_ack(Parser::Json).is_some());
+        assert!(None::<String>.into_ack(Parser::Json).is_none());
     }
 }

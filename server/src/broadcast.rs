@@ -66,6 +66,7 @@ pub struct BroadcastOperator {
     opts: BroadcastOptions,
     local: bool,
     volatile: bool,
+    timeout: Option<Duration>,
 }
 
 impl BroadcastOperator {
@@ -75,7 +76,15 @@ impl BroadcastOperator {
             opts,
             local: false,
             volatile: false,
+            timeout: None,
         }
+    }
+
+    /// Sets how long [`emit_with_ack`](Self::emit_with_ack) waits for the answers
+    /// (socket.io's `timeout` flag; the configured `ack_timeout` otherwise).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Adds target rooms (a socket in any of them is reached).
@@ -113,7 +122,8 @@ impl BroadcastOperator {
     /// target whose queue is full is disconnected and the others still receive it.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         check_event(event)?;
-        let packet = Packet::event(&self.ns.name, event, args.into_args(), None);
+        let args = args.into_args(self.ns.shared.config.parser)?;
+        let packet = Packet::event(&self.ns.name, event, args, None);
         self.ns.deliver_local_as(&packet, &self.opts, self.volatile);
         if !self.local {
             self.ns.adapter.remote_broadcast(&packet, &self.opts);
@@ -121,17 +131,22 @@ impl BroadcastOperator {
         Ok(())
     }
 
-    /// Sends `event` to every target socket and waits up to `timeout` for each one's
-    /// ack (socket.io's `io.timeout(t).emit(event, ..., callback)`). Resolves to each
-    /// client's answer (its first ack argument), or to [`BroadcastTimeout`] with the
-    /// answers that came when some did not.
+    /// Sends `event` to every target socket and waits for each one's ack, at most the
+    /// [`timeout`](Self::timeout) (socket.io's `io.timeout(t).emitWithAck(event)`).
+    /// Resolves to each client's answer (its first ack argument), or to
+    /// [`BroadcastTimeout`] with the answers that came when some did not.
     pub fn emit_with_ack(
         &self,
         event: &str,
         args: impl IntoArgs,
-        timeout: Duration,
     ) -> impl Future<Output = Result<Vec<Value>, BroadcastTimeout>> + Send + 'static {
-        let args = args.into_args();
+        let timeout = self.timeout.unwrap_or(self.ns.shared.config.ack_timeout);
+        let args = args
+            .into_args(self.ns.shared.config.parser)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "broadcast arguments not serializable: sent none");
+                sockeye_protocol::socket::Args::empty(self.ns.shared.config.parser)
+            });
         let local: Vec<_> = self
             .ns
             .local_sockets(&self.opts)
@@ -161,8 +176,9 @@ impl BroadcastOperator {
                 futures_util::future::join(futures_util::future::join_all(local), remote).await;
             let mut responses = Vec::with_capacity(local.len() + answers.len());
             for answer in local {
-                match answer {
-                    Ok(args) => responses.push(args.into_iter().next().unwrap_or_default()),
+                match answer.map(|args| args.values()) {
+                    Ok(Ok(args)) => responses.push(args.into_iter().next().unwrap_or_default()),
+                    Ok(Err(_)) => responses.push(Value::Null),
                     Err(_) => complete = false,
                 }
             }

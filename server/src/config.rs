@@ -103,6 +103,9 @@ pub struct Config {
     pub max_pending_acks: usize,
     /// Connection state recovery (`None`, the default: off).
     pub recovery: Option<crate::Recovery>,
+    /// The packet format every client of this server speaks (socket.io's `parser`
+    /// option): JSON (the default) or socket.io-msgpack-parser's.
+    pub parser: sockeye_protocol::socket::Parser,
 }
 
 impl Default for Config {
@@ -114,6 +117,7 @@ impl Default for Config {
             max_attachments: sockeye_protocol::socket::Decoder::DEFAULT_MAX_ATTACHMENTS,
             max_pending_acks: 1024,
             recovery: None,
+            parser: sockeye_protocol::socket::Parser::Json,
         }
     }
 }

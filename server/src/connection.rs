@@ -26,7 +26,10 @@ impl EngineHandler for SocketHandler {
     fn on_open(&self, engine: EngineSocket) -> SocketConnection {
         let conn = SocketConnection {
             registry: self.registry.clone(),
-            decoder: Decoder::new(self.registry.shared.config.max_attachments),
+            decoder: Decoder::with_parser(
+                self.registry.shared.config.parser,
+                self.registry.shared.config.max_attachments,
+            ),
             sockets: Arc::new(ConnSockets::default()),
             started: Vec::new(),
             tasks: FuturesUnordered::new(),
@@ -133,7 +136,10 @@ impl SocketConnection {
                 namespace,
                 data: sockeye_protocol::json!({"message": "Invalid namespace"}),
             };
-            let _ = self.engine.send(crate::socket::frame_of(&refusal));
+            let _ = self.engine.send(crate::socket::frame_of(
+                self.registry.shared.config.parser,
+                &refusal,
+            ));
             return;
         };
         let auth = auth.unwrap_or(Value::Object(Vec::new()));
@@ -204,7 +210,7 @@ async fn connect(
                 namespace: ns.name.clone(),
                 data: refusal.to_value(),
             };
-            let _ = engine.send(crate::socket::frame_of(&packet));
+            let _ = engine.send(crate::socket::frame_of(ns.shared.config.parser, &packet));
             return;
         }
     }
@@ -265,7 +271,7 @@ fn register(ns: &NsInner, socket: &Socket, engine: &EngineSocket, offset: Option
         namespace: ns.name.clone(),
         data: Some(Value::Object(accept)),
     };
-    let accept = crate::socket::frame_of(&accept);
+    let accept = crate::socket::frame_of(ns.shared.config.parser, &accept);
     let sent = match restored {
         None => engine.send(accept).is_ok(),
         Some(restored) => {
@@ -291,7 +297,7 @@ impl Connection for SocketConnection {
             return;
         }
         let decoded = match message {
-            Message::Text(text) => self.decoder.decode_text(&text),
+            Message::Text(text) => self.decoder.decode_text(text),
             Message::Binary(data) => self.decoder.decode_binary(data),
         };
         match decoded {

@@ -57,6 +57,12 @@ pub enum EmitError {
     Arguments(String),
 }
 
+impl From<sockeye_protocol::socket::ArgsError> for EmitError {
+    fn from(e: sockeye_protocol::socket::ArgsError) -> Self {
+        EmitError::Arguments(e.to_string())
+    }
+}
+
 impl From<SendError> for EmitError {
     fn from(e: SendError) -> Self {
         match e {

@@ -70,7 +70,7 @@ fn normalize(name: &str) -> String {
 /// # async fn run() {
 /// let io = SocketIo::new();
 /// io.of("/").on_connection(|socket| async move {
-///     socket.on("chat", |socket, args| async move {
+///     socket.on("chat", |socket, args: sockeye_server::Args| async move {
 ///         socket.broadcast().emit("chat", args).ok();
 ///     });
 /// });
@@ -237,6 +237,15 @@ impl Builder {
     /// Default timeout of `emit_with_ack` (default 30 s).
     pub fn ack_timeout(mut self, d: Duration) -> Self {
         self.config.ack_timeout = d;
+        self
+    }
+
+    /// Sets the packet format (socket.io's `parser` option): one per server, and every
+    /// client must use the same (socket.io-msgpack-parser for [`Parser::MsgPack`]).
+    ///
+    /// [`Parser::MsgPack`]: sockeye_protocol::socket::Parser::MsgPack
+    pub fn parser(mut self, parser: sockeye_protocol::socket::Parser) -> Self {
+        self.config.parser = parser;
         self
     }
 

@@ -4,8 +4,13 @@
 //! merge [`SocketIo::router`] into an axum `Router`:
 //!
 //! ```no_run
-//! use sockeye_server::{ConnectError, SocketIo};
+//! use sockeye_server::{Args, ConnectError, SocketIo};
 //! use sockeye_protocol::json;
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Message {
+//!     text: String,
+//! }
 //!
 //! # async fn run() {
 //! let io = SocketIo::new();
@@ -17,13 +22,18 @@
 //!     }
 //! });
 //! chat.on_connection(|socket| async move {
-//!     socket.on("join", |socket, args| async move {
-//!         let room = args.first().and_then(|r| r.as_str()).unwrap_or("lobby").to_owned();
+//!     // The arguments come as the handler's own types: a tuple, one per argument.
+//!     socket.on("join", |socket, (room,): (String,)| async move {
 //!         socket.join(room.as_str());
 //!         ("joined", room) // the ack the client's callback receives
 //!     });
-//!     socket.on("say", |socket, args| async move {
-//!         socket.to("lobby").emit("say", args).ok();
+//!     // Any serde type: parsed once, straight from the packet's bytes.
+//!     socket.on("say", |socket, (room, message): (String, Message)| async move {
+//!         socket.to(room).emit("say", (message.text,)).ok();
+//!     });
+//!     // `Args` keeps the arguments as they came: forwarded without being parsed.
+//!     socket.on("relay", |socket, args: Args| async move {
+//!         socket.broadcast().emit("relay", args).ok();
 //!     });
 //! });
 //! let app = axum::Router::new().merge(io.router());
@@ -31,6 +41,13 @@
 //! axum::serve(listener, app).await.unwrap();
 //! # }
 //! ```
+//!
+//! Arguments that do not fit a handler's types are a bad packet: the connection is
+//! closed with "parse error", as socket.io closes one whose packet it cannot decode.
+//! `Vec<Value>` takes any arguments as dynamic values. An emit takes one value
+//! (`"hi"`, `json!(..)`, `Bytes`), a tuple of serde types (one argument each), or
+//! received [`Args`]; binary parts (`Bytes`) travel as attachments. The packet format
+//! is JSON unless [`Builder::parser`] picks socket.io-msgpack-parser's.
 //!
 //! The layers, from the wire up:
 //! - [`engine`]: Engine.IO sessions over polling and WebSocket (usable on its own).
@@ -69,5 +86,6 @@ pub use io::{Builder, SocketIo};
 pub use namespace::Namespace;
 pub use recovery::Recovery;
 pub use remote::{AdapterError, AdapterFactory, NamespaceRef, RemoteSocket, SocketInfo};
-pub use socket::{Socket, TimeoutSocket};
+pub use socket::{Disconnect, Socket, TimeoutSocket};
+pub use sockeye_protocol::socket::{Args, ArgsError, Parser};
 pub use sockeye_protocol::{json, Value};

@@ -10,6 +10,7 @@ use crate::recovery::RecoveryStore;
 use crate::remote::{AdapterError, AdapterFactory, NamespaceRef};
 use crate::socket::{check_event, Socket};
 use futures_util::future::BoxFuture;
+use sockeye_protocol::socket::Parser;
 use sockeye_protocol::Value;
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
@@ -183,8 +184,8 @@ impl Namespace {
             let fut = handler(args);
             Box::pin(async move {
                 fut.await
-                    .into_ack()
-                    .and_then(|args| args.into_iter().next())
+                    .into_ack(Parser::Json)
+                    .and_then(|args| args.ok()?.values().ok()?.into_iter().next())
                     .unwrap_or(Value::Null)
             })
         });
@@ -201,7 +202,7 @@ impl Namespace {
         check_event(event)?;
         self.inner
             .adapter
-            .remote_server_side_emit(server_side_data(event, args));
+            .remote_server_side_emit(server_side_data(event, args)?);
         Ok(())
     }
 
@@ -217,9 +218,16 @@ impl Namespace {
         if check_event(event).is_err() {
             return Box::pin(async { Ok(Vec::new()) });
         }
+        let data = match server_side_data(event, args) {
+            Ok(data) => data,
+            Err(e) => {
+                tracing::warn!(error = %e, "server-side arguments not serializable: not sent");
+                return Box::pin(async { Ok(Vec::new()) });
+            }
+        };
         self.inner
             .adapter
-            .remote_server_side_emit_with_ack(server_side_data(event, args), timeout)
+            .remote_server_side_emit_with_ack(data, timeout)
     }
 
     /// Every room with a socket in it, on every node (socket.io's `allRooms`).
@@ -260,10 +268,11 @@ impl Namespace {
     }
 }
 
-fn server_side_data(event: &str, args: impl IntoArgs) -> Vec<Value> {
+/// `[event, ...args]` as values: what the cluster adapters carry between nodes.
+fn server_side_data(event: &str, args: impl IntoArgs) -> Result<Vec<Value>, EmitError> {
     let mut data = vec![Value::String(event.to_owned())];
-    data.extend(args.into_args());
-    data
+    data.extend(args.into_args(Parser::Json)?.values()?);
+    Ok(data)
 }
 
 impl std::fmt::Debug for Namespace {

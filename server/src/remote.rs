@@ -258,13 +258,15 @@ impl NsInner {
                 },
             ) => {
                 let (offset, text) = store.next_offset();
-                let mut args = args.clone();
-                args.push(Value::String(text));
-                let frame = frame_of(&Packet::event(namespace, name, args, None));
+                let args = args.appended(&text).unwrap_or_else(|_| args.clone());
+                let frame = frame_of(
+                    self.shared.config.parser,
+                    &Packet::event(namespace, name, args, None),
+                );
                 store.keep(offset, opts, frame.clone(), Instant::now());
                 frame
             }
-            _ => frame_of(packet),
+            _ => frame_of(self.shared.config.parser, packet),
         };
         let sockets = self.sockets.read().expect("sockets lock");
         self.adapter.for_each_socket(opts, &mut |sid| {
@@ -300,11 +302,11 @@ impl NsInner {
     /// Disconnects this node's matching sockets.
     pub(crate) fn disconnect_local(&self, opts: &BroadcastOptions, close: bool) {
         for socket in self.local_sockets(opts) {
-            if close {
-                socket.disconnect_connection();
+            socket.disconnect(if close {
+                crate::Disconnect::Connection
             } else {
-                socket.disconnect();
-            }
+                crate::Disconnect::Namespace
+            });
         }
     }
 

@@ -6,11 +6,12 @@ use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::engine::{EngineSocket, Frame};
 use crate::error::{AckError, DisconnectReason, EmitError};
 use crate::hash::Map;
+use crate::namespace::Namespace;
 use crate::namespace::NsInner;
 use crate::Handshake;
 use futures_util::future::BoxFuture;
-use sockeye_protocol::event::{Args, Event, Request};
-use sockeye_protocol::socket::{Packet, RESERVED_EVENTS};
+use sockeye_protocol::event::{Event, Request};
+use sockeye_protocol::socket::{Args, FromArgs, Packet, Parser, RESERVED_EVENTS};
 use sockeye_protocol::Value;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub(crate) type EventHandler =
-    Arc<dyn Fn(Socket, Vec<Value>, Option<u64>) -> BoxFuture<'static, ()> + Send + Sync>;
+    Arc<dyn Fn(Socket, Args, Option<u64>) -> BoxFuture<'static, ()> + Send + Sync>;
 type DisconnectHandler =
     Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture<'static, ()> + Send + Sync>;
 
@@ -57,7 +58,7 @@ pub(crate) struct SocketInner {
     auth: Value,
     handlers: RwLock<Map<String, EventHandler>>,
     disconnect_handler: Mutex<Option<DisconnectHandler>>,
-    acks: Mutex<Map<u64, oneshot::Sender<Vec<Value>>>>,
+    acks: Mutex<Map<u64, oneshot::Sender<Args>>>,
     next_ack_id: AtomicU64,
     extensions: Mutex<http::Extensions>,
     data: Mutex<Value>,
@@ -65,8 +66,12 @@ pub(crate) struct SocketInner {
     conn: Weak<ConnSockets>,
 }
 
-/// Encodes a Socket.IO packet once into the frame every recipient gets.
-pub(crate) fn frame_of(packet: &Packet) -> Frame {
+/// Encodes a Socket.IO packet once, in the server's parser's format, into the frame
+/// every recipient gets.
+pub(crate) fn frame_of(parser: Parser, packet: &Packet) -> Frame {
+    if parser == Parser::MsgPack {
+        return Frame::Binary(sockeye_protocol::socket::msgpack::encode(packet).into());
+    }
     let encoded = packet.encode_with_prefix("4");
     if encoded.attachments.is_empty() {
         return Frame::Text(encoded.text.into());
@@ -170,29 +175,55 @@ impl Socket {
         self.inner.connected.load(Ordering::Acquire)
     }
 
-    /// Handles `event`. The handler gets the socket and the arguments (binary parts
-    /// included); what it returns is sent as the ack when the client asked for one
-    /// (return `()` for no ack). Handlers of one socket start in the order events
-    /// arrive and run concurrently once they wait on something.
-    pub fn on<F, Fut, R>(&self, event: &str, handler: F)
+    /// Handles `event`. The handler gets the socket and the arguments as its own type
+    /// `A`: a tuple with one serde type per argument (`(String, u32)`, `(T,)` for one,
+    /// `()` for none), `Vec<Value>` for all of them as values, or [`Args`] to keep them
+    /// as they came (to forward them without parsing). The arguments are parsed once,
+    /// straight from the packet. What the handler returns is sent as the ack when the
+    /// client asked for one (return `()` for no ack).
+    ///
+    /// Arguments that do not fit `A` are a bad packet: as socket.io does with a packet
+    /// it cannot decode, the connection is closed ("parse error"), with one log line.
+    ///
+    /// Handlers of one socket start in the order events arrive and run concurrently
+    /// once they wait on something.
+    pub fn on<A, F, Fut, R>(&self, event: &str, handler: F)
     where
-        F: Fn(Socket, Vec<Value>) -> Fut + Send + Sync + 'static,
+        A: FromArgs + Send + 'static,
+        F: Fn(Socket, A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = R> + Send + 'static,
         R: IntoAck + 'static,
     {
+        let event_name = event.to_owned();
         let handler: EventHandler = Arc::new(move |socket: Socket, args, ack_id| {
+            let args = match A::from_args(args) {
+                Ok(args) => args,
+                Err(e) => {
+                    tracing::info!(sid = %socket.id(), event = %event_name, error = %e, "arguments do not fit the handler: closing");
+                    socket.close_for_bad_packet();
+                    return Box::pin(async {});
+                }
+            };
             let fut = handler(socket.clone(), args);
             Box::pin(async move {
-                let ack = fut.await.into_ack();
-                if let (Some(id), Some(args)) = (ack_id, ack) {
-                    let packet = Packet::Ack {
-                        namespace: socket.inner.ns.name.clone(),
-                        args,
-                        id,
-                    };
-                    if let Err(e) = socket.send_packet(&packet) {
-                        tracing::debug!(sid = %socket.id(), error = %e, "ack not sent");
+                let ack = fut.await.into_ack(socket.parser());
+                let (Some(id), Some(ack)) = (ack_id, ack) else {
+                    return;
+                };
+                let args = match ack {
+                    Ok(args) => args,
+                    Err(e) => {
+                        tracing::warn!(sid = %socket.id(), error = %e, "ack not serializable: not sent");
+                        return;
                     }
+                };
+                let packet = Packet::Ack {
+                    namespace: socket.inner.ns.name.clone(),
+                    args,
+                    id,
+                };
+                if let Err(e) = socket.send_packet(&packet) {
+                    tracing::debug!(sid = %socket.id(), error = %e, "ack not sent");
                 }
             })
         });
@@ -203,8 +234,8 @@ impl Socket {
             .insert(event.to_owned(), handler);
     }
 
-    /// Handles the typed event `E` (the same type a Sockeye client emits). Arguments
-    /// that do not fit `E::Args` are dropped, with a debug log.
+    /// Handles the typed event `E` (the same type a Sockeye client emits), as
+    /// [`Socket::on`] with `E::Args`.
     pub fn on_event<E, F, Fut>(&self, handler: F)
     where
         E: Event + 'static,
@@ -212,16 +243,7 @@ impl Socket {
         F: Fn(Socket, E::Args) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler = Arc::new(handler);
-        self.on(E::NAME, move |socket, args| {
-            let handler = handler.clone();
-            async move {
-                match E::Args::from_values(args) {
-                    Ok(args) => handler(socket, args).await,
-                    Err(e) => tracing::debug!(event = E::NAME, error = %e, "event ignored"),
-                }
-            }
-        });
+        self.on(E::NAME, handler);
     }
 
     /// Handles the typed request `E`: what the handler returns is the ack.
@@ -229,37 +251,20 @@ impl Socket {
     where
         E: Request + 'static,
         E::Args: Send,
+        E::Ack: Send,
         F: Fn(Socket, E::Args) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = E::Ack> + Send + 'static,
     {
         let handler = Arc::new(handler);
-        self.on(E::NAME, move |socket, args| {
-            let handler = handler.clone();
-            async move {
-                let args = match E::Args::from_values(args) {
-                    Ok(args) => args,
-                    Err(e) => {
-                        tracing::debug!(event = E::NAME, error = %e, "request ignored");
-                        return None;
-                    }
-                };
-                match handler(socket, args).await.into_values() {
-                    Ok(ack) => Some(ack),
-                    Err(e) => {
-                        tracing::debug!(event = E::NAME, error = %e, "ack not serializable");
-                        None
-                    }
-                }
-            }
+        self.on(E::NAME, move |socket, args: E::Args| {
+            let answer = handler(socket, args);
+            async move { Some(Typed(answer.await)) }
         });
     }
 
     /// Sends the typed event `E` to this client.
     pub fn emit_event<E: Event>(&self, args: E::Args) -> Result<(), EmitError> {
-        let args = args
-            .into_values()
-            .map_err(|e| EmitError::Arguments(e.to_string()))?;
-        self.emit(E::NAME, args)
+        self.emit(E::NAME, Typed(args))
     }
 
     /// Removes the handler of `event`.
@@ -289,7 +294,12 @@ impl Socket {
     /// Sends `event` with `args` to this client.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         check_event(event)?;
-        let packet = Packet::event(&self.inner.ns.name, event, args.into_args(), None);
+        let packet = Packet::event(
+            &self.inner.ns.name,
+            event,
+            args.into_args(self.parser())?,
+            None,
+        );
         if self.inner.ns.recovery.is_some() {
             // Through the store, as socket.io does: the packet gets an offset and is
             // kept, so that a socket cut right now still gets it when it comes back.
@@ -308,8 +318,16 @@ impl Socket {
     /// Returns whether it was queued.
     pub fn emit_volatile(&self, event: &str, args: impl IntoArgs) -> Result<bool, EmitError> {
         check_event(event)?;
-        let packet = Packet::event(&self.inner.ns.name, event, args.into_args(), None);
-        Ok(self.inner.engine.send_volatile(frame_of(&packet)))
+        let packet = Packet::event(
+            &self.inner.ns.name,
+            event,
+            args.into_args(self.parser())?,
+            None,
+        );
+        Ok(self
+            .inner
+            .engine
+            .send_volatile(frame_of(self.parser(), &packet)))
     }
 
     /// Sends the unnamed `message` event (`socket.send` in socket.io).
@@ -318,12 +336,13 @@ impl Socket {
     }
 
     /// Sends `event` and waits for the client's ack, for at most the configured
-    /// `ack_timeout`.
+    /// `ack_timeout`. The answer's arguments come as they were sent: read them with
+    /// [`Args::deserialize`] or [`Args::values`].
     pub fn emit_with_ack(
         &self,
         event: &str,
         args: impl IntoArgs,
-    ) -> impl Future<Output = Result<Vec<Value>, AckError>> + Send + 'static {
+    ) -> impl Future<Output = Result<Args, AckError>> + Send + 'static {
         let timeout = self.inner.ns.shared.config.ack_timeout;
         self.timeout(timeout).emit_with_ack(event, args)
     }
@@ -346,17 +365,24 @@ impl Socket {
         }
     }
 
-    /// Removes the socket from a room.
-    pub fn leave(&self, room: &str) {
-        self.inner.ns.adapter.leave(&self.inner.id, room);
+    /// Removes the socket from rooms.
+    pub fn leave(&self, rooms: impl IntoRooms) {
+        for room in rooms.into_rooms() {
+            self.inner.ns.adapter.leave(&self.inner.id, &room);
+        }
     }
 
     /// Removes the socket from every room but its own.
     pub fn leave_all(&self) {
-        for room in self.rooms() {
-            if *room != *self.inner.id {
-                self.leave(&room);
-            }
+        let own = &self.inner.id;
+        let rooms: Vec<Room> = self.rooms().into_iter().filter(|r| **r != **own).collect();
+        self.leave(rooms);
+    }
+
+    /// The namespace this socket is in.
+    pub fn ns(&self) -> Namespace {
+        Namespace {
+            inner: self.inner.ns.clone(),
         }
     }
 
@@ -386,21 +412,45 @@ impl Socket {
         )
     }
 
-    /// Removes the socket from its namespace; the client sees "io server disconnect".
-    pub fn disconnect(&self) {
+    /// Removes the socket from its namespace, or closes its whole connection (see
+    /// [`Disconnect`]); the client sees "io server disconnect" either way (socket.io's
+    /// `socket.disconnect(close)`).
+    pub fn disconnect(&self, how: Disconnect) {
         let packet = Packet::Disconnect {
             namespace: self.inner.ns.name.clone(),
         };
         let _ = self.send_packet(&packet);
         self.close(DisconnectReason::ServerNamespaceDisconnect);
+        if how == Disconnect::Connection {
+            self.inner
+                .engine
+                .close(crate::engine::CloseReason::ForcedClose);
+        }
     }
 
-    /// Closes the whole connection, every namespace on it included.
-    pub fn disconnect_connection(&self) {
-        self.disconnect();
+    /// Closes the whole connection because the client sent a packet that cannot be
+    /// handled: its sockets leave with "parse error".
+    pub(crate) fn close_for_bad_packet(&self) {
+        if let Some(conn) = self.inner.conn.upgrade() {
+            let sockets: Vec<Socket> = conn
+                .by_namespace
+                .lock()
+                .expect("conn sockets lock")
+                .values()
+                .cloned()
+                .collect();
+            for socket in sockets {
+                socket.close(DisconnectReason::ParseError);
+            }
+        }
         self.inner
             .engine
-            .close(crate::engine::CloseReason::ForcedClose);
+            .close(crate::engine::CloseReason::TransportError);
+    }
+
+    /// The parser whose format this socket's client speaks.
+    pub(crate) fn parser(&self) -> Parser {
+        self.inner.ns.shared.config.parser
     }
 
     /// Closes the underlying connection without a DISCONNECT (socket.io's
@@ -457,7 +507,7 @@ impl Socket {
     }
 
     pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
-        Ok(self.inner.engine.send(frame_of(packet))?)
+        Ok(self.inner.engine.send(frame_of(self.parser(), packet))?)
     }
 
     pub(crate) fn handler(&self, event: &str) -> Option<EventHandler> {
@@ -469,7 +519,7 @@ impl Socket {
             .cloned()
     }
 
-    pub(crate) fn on_ack(&self, id: u64, args: Vec<Value>) {
+    pub(crate) fn on_ack(&self, id: u64, args: Args) {
         let waiter = self.inner.acks.lock().expect("acks lock").remove(&id);
         match waiter {
             Some(tx) => {
@@ -536,6 +586,31 @@ impl std::fmt::Debug for Socket {
     }
 }
 
+/// How [`Socket::disconnect`] leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disconnect {
+    /// Leave this namespace only; the connection and its other namespaces stay.
+    Namespace,
+    /// Close the whole connection, every namespace on it included.
+    Connection,
+}
+
+/// A serde value sent as an argument list (a tuple), or as an ack: what typed events
+/// and requests serialize through.
+struct Typed<T>(T);
+
+impl<T: serde::Serialize> IntoArgs for Typed<T> {
+    fn into_args(self, parser: Parser) -> Result<Args, sockeye_protocol::socket::ArgsError> {
+        Args::serialize(parser, &self.0)
+    }
+}
+
+impl<T: serde::Serialize> IntoAck for Typed<T> {
+    fn into_ack(self, parser: Parser) -> Option<Result<Args, sockeye_protocol::socket::ArgsError>> {
+        Some(self.into_args(parser))
+    }
+}
+
 /// A socket with an ack timeout set, from [`Socket::timeout`].
 pub struct TimeoutSocket<'a> {
     socket: &'a Socket,
@@ -548,7 +623,7 @@ impl TimeoutSocket<'_> {
         &self,
         event: &str,
         args: impl IntoArgs,
-    ) -> impl Future<Output = Result<Vec<Value>, AckError>> + Send + 'static {
+    ) -> impl Future<Output = Result<Args, AckError>> + Send + 'static {
         let socket = self.socket.clone();
         let timeout = self.timeout;
         let sent = (|| {
@@ -564,7 +639,14 @@ impl TimeoutSocket<'_> {
                 acks.insert(id, tx);
                 id
             };
-            let packet = Packet::event(&inner.ns.name, event, args.into_args(), Some(id));
+            let args = match args.into_args(socket.parser()) {
+                Ok(args) => args,
+                Err(e) => {
+                    inner.acks.lock().expect("acks lock").remove(&id);
+                    return Err(EmitError::from(e).into());
+                }
+            };
+            let packet = Packet::event(&inner.ns.name, event, args, Some(id));
             if let Err(e) = socket.send_packet(&packet) {
                 inner.acks.lock().expect("acks lock").remove(&id);
                 return Err(e.into());

@@ -262,7 +262,9 @@ macro_rules! json {
 }
 
 impl Serialize for Value {
-    /// Serializes as JSON; binary parts become arrays of byte numbers.
+    /// Binary parts are byte strings: placeholders and attachments in a packet's
+    /// arguments, msgpack binary with the msgpack parser, arrays of byte numbers in
+    /// plain JSON.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
         match self {
@@ -270,7 +272,7 @@ impl Serialize for Value {
             Value::Bool(b) => serializer.serialize_bool(*b),
             Value::Number(n) => n.serialize(serializer),
             Value::String(s) => serializer.serialize_str(s),
-            Value::Binary(b) => serializer.collect_seq(b.iter()),
+            Value::Binary(b) => serializer.serialize_bytes(b),
             Value::Array(items) => {
                 let mut seq = serializer.serialize_seq(Some(items.len()))?;
                 for item in items {

@@ -122,7 +122,7 @@ fn disconnect_with_a_post_in_flight_sends_disconnect_then_close() {
     let mut c = Client::connected();
     let (emit, _) = c
         .socket
-        .emit("hello", vec!["there".into()], Emit::default(), now());
+        .emit("hello", vec!["there".into()].into(), Emit::default(), now());
     c.send(&emit.expect("connected: sent at once"));
     assert!(c.in_flight, "the emit's POST is on its way");
 

@@ -99,8 +99,9 @@ fn is_noop(text: &Utf8Bytes) -> bool {
 /// A message from the client, as the application layer sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// A text message (the data of a `4` packet).
-    Text(String),
+    /// A text message (the data of a `4` packet): UTF-8, shared with the frame it
+    /// arrived in rather than copied.
+    Text(Bytes),
     /// A binary message.
     Binary(Bytes),
 }
@@ -646,6 +647,11 @@ fn on_ws_message<C: Connection>(
     close_code: &mut Option<u16>,
 ) -> Option<CloseReason> {
     match message {
+        // A message packet, the common case, goes on as a slice of the frame.
+        Some(Ok(WsMessage::Text(text))) if text.as_bytes().first() == Some(&b'4') => {
+            conn.on_message(Message::Text(Bytes::from(text).slice(1..)));
+            None
+        }
         Some(Ok(WsMessage::Text(text))) => match Packet::decode_text(&text) {
             Ok(packet) => on_packet(packet, heartbeat, epoch, conn),
             Err(e) => {
@@ -699,7 +705,7 @@ fn on_packet<C: Connection>(
     conn: &mut C,
 ) -> Option<CloseReason> {
     match packet {
-        Packet::Message(text) => conn.on_message(Message::Text(text)),
+        Packet::Message(text) => conn.on_message(Message::Text(text.into())),
         Packet::Binary(data) => conn.on_message(Message::Binary(data)),
         Packet::Pong(_) => heartbeat.on_pong(epoch.elapsed()),
         Packet::Close => return Some(CloseReason::TransportClose),

@@ -238,7 +238,13 @@ impl NamespaceAdapter {
                     let body = Value::Object(vec![
                         ("type".into(), Value::Number(BROADCAST_ACK.into())),
                         ("requestId".into(), Value::String(id)),
-                        ("packet".into(), args.into_iter().next().unwrap_or_default()),
+                        (
+                            "packet".into(),
+                            args.values()
+                                .ok()
+                                .and_then(|args| args.into_iter().next())
+                                .unwrap_or_default(),
+                        ),
                     ]);
                     // socket.io sends acks as MessagePack, whatever they hold.
                     link.publish(channel, message::encode_msgpack(&body));

@@ -97,7 +97,10 @@ impl EmitterOperator {
     /// Sends `event` to every target socket on every node; resolves once Redis has it.
     pub async fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitterError> {
         check_event(event)?;
-        let packet = Packet::event(&self.namespace, event, args.into_args(), None);
+        let args = args
+            .into_args(sockeye_protocol::socket::Parser::Json)
+            .map_err(crate::error::EmitError::from)?;
+        let packet = Packet::event(&self.namespace, event, args, None);
         let payload = message::encode_broadcast(UID, &packet, &self.opts);
         self.publish(self.channels.broadcast_channel(&self.opts), payload)
             .await
@@ -135,7 +138,11 @@ impl EmitterOperator {
     ) -> Result<(), EmitterError> {
         check_event(event)?;
         let mut data = vec![Value::String(event.to_owned())];
-        data.extend(args.into_args());
+        let args = args
+            .into_args(sockeye_protocol::socket::Parser::Json)
+            .and_then(|args| args.values())
+            .map_err(crate::error::EmitError::from)?;
+        data.extend(args);
         self.request(
             RequestType::ServerSideEmit,
             vec![("data".into(), Value::Array(data))],

@@ -157,7 +157,8 @@ pub(crate) fn packet_from_value(packet: Value) -> Option<Packet> {
     let Some(Value::String(name)) = data.next() else {
         return None;
     };
-    Some(Packet::event(&namespace, &name, data.collect(), None))
+    let args: Vec<Value> = data.collect();
+    Some(Packet::event(&namespace, &name, args.into(), None))
 }
 
 /// A broadcast that waits for acks, as a request: MessagePack `{uid, requestId, type: 7,
@@ -193,7 +194,7 @@ fn packet_to_value(packet: &Packet) -> Value {
             ..
         } => {
             let mut data = vec![Value::String(name.clone())];
-            data.extend(args.iter().cloned());
+            data.extend(args.values().unwrap_or_default());
             (namespace.as_str(), data)
         }
         other => (other.namespace(), Vec::new()),
@@ -449,7 +450,8 @@ mod tests {
                     Value::from(Bytes::from_static(b"\x01\x02")),
                 )]),
                 Value::from(3),
-            ],
+            ]
+            .into(),
             None,
         );
         let opts = BroadcastOptions {
@@ -499,7 +501,7 @@ mod tests {
         assert_eq!(b.uid, "emitter");
         assert_eq!(
             b.packet,
-            Packet::event("/", "ev", vec![Value::from(1)], None)
+            Packet::event("/", "ev", vec![Value::from(1)].into(), None)
         );
         assert_eq!(b.opts.rooms, vec![room("r")]);
     }

@@ -1,6 +1,6 @@
 //! One namespace on a client's connection: join, emit, acks, buffering.
 
-use crate::socket::{ConnectOutcome, NamespaceConnection, Packet};
+use crate::socket::{Args, ConnectOutcome, NamespaceConnection, Packet};
 use crate::Value;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -43,8 +43,8 @@ pub enum SocketEvent {
     Event {
         /// The event name.
         name: String,
-        /// Its arguments.
-        args: Vec<Value>,
+        /// Its arguments, as they came.
+        args: Args,
         /// The ack id the server waits on.
         ack: Option<u64>,
     },
@@ -52,8 +52,8 @@ pub enum SocketEvent {
     Ack {
         /// The ack id.
         id: u64,
-        /// The answer's arguments.
-        args: Vec<Value>,
+        /// The answer's arguments, as they came.
+        args: Args,
     },
     /// No answer came in time for this ack id.
     AckTimeout {
@@ -181,8 +181,8 @@ impl SocketClient {
     /// Notes the offset an event carries last (when recovery is on), and passes it on.
     fn deliver(&mut self, event: SocketEvent) -> SocketOutput {
         if let (Some(_), SocketEvent::Event { args, .. }) = (&self.pid, &event) {
-            if let Some(Value::String(offset)) = args.last() {
-                self.last_offset = Some(offset.clone());
+            if let Some(Value::String(offset)) = args.values().ok().and_then(|mut v| v.pop()) {
+                self.last_offset = Some(offset);
             }
         }
         SocketOutput::Event(event)
@@ -193,7 +193,7 @@ impl SocketClient {
     pub fn emit(
         &mut self,
         name: &str,
-        args: Vec<Value>,
+        args: Args,
         how: Emit,
         now: Duration,
     ) -> (Option<Packet>, Option<u64>) {
@@ -216,7 +216,7 @@ impl SocketClient {
     }
 
     /// The ack answering the server's event `id`.
-    pub fn ack(&self, id: u64, args: Vec<Value>) -> Packet {
+    pub fn ack(&self, id: u64, args: Args) -> Packet {
         Packet::Ack {
             namespace: self.namespace.clone(),
             args,
@@ -407,13 +407,13 @@ mod tests {
     fn buffers_emits_until_connected_and_drops_volatile() {
         let mut s = SocketClient::new("/chat");
         s.activate();
-        let (now, id) = s.emit("a", vec![json!(1)], Emit::default(), ms(0));
+        let (now, id) = s.emit("a", vec![json!(1)].into(), Emit::default(), ms(0));
         assert_eq!((now, id), (None, None));
         let volatile = Emit {
             volatile: true,
             ..Emit::default()
         };
-        assert_eq!(s.emit("v", vec![], volatile, ms(0)), (None, None));
+        assert_eq!(s.emit("v", vec![].into(), volatile, ms(0)), (None, None));
         let join = s.join(Some(json!({"t": 1})), ms(0), ms(1000));
         assert_eq!(join.encode().text, r#"0/chat,{"t":1}"#);
         let out = s.on_packet(Packet::Connect {
@@ -423,7 +423,7 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                SocketOutput::Send(Packet::event("/chat", "a", vec![json!(1)], None)),
+                SocketOutput::Send(Packet::event("/chat", "a", vec![json!(1)].into(), None)),
                 SocketOutput::Event(SocketEvent::Connect {
                     sid: "abc".into(),
                     recovered: false
@@ -431,7 +431,7 @@ mod tests {
             ]
         );
         assert_eq!(s.id(), Some("abc"));
-        let (now, _) = s.emit("v", vec![], volatile, ms(0));
+        let (now, _) = s.emit("v", vec![].into(), volatile, ms(0));
         assert!(now.is_some());
     }
 
@@ -443,21 +443,21 @@ mod tests {
             timeout: Some(ms(100)),
             ..Emit::default()
         };
-        let (p, id0) = s.emit("q", vec![], with_timeout, ms(0));
+        let (p, id0) = s.emit("q", vec![].into(), with_timeout, ms(0));
         assert_eq!(p.unwrap().encode().text, r#"20["q"]"#);
-        let (_, id1) = s.emit("q", vec![], with_timeout, ms(0));
+        let (_, id1) = s.emit("q", vec![].into(), with_timeout, ms(0));
         assert_eq!((id0, id1), (Some(0), Some(1)));
         assert_eq!(s.deadline(), Some(ms(100)));
         let out = s.on_packet(Packet::Ack {
             namespace: "/".into(),
-            args: vec![json!("yes")],
+            args: vec![json!("yes")].into(),
             id: 0,
         });
         assert_eq!(
             out,
             vec![SocketOutput::Event(SocketEvent::Ack {
                 id: 0,
-                args: vec![json!("yes")]
+                args: vec![json!("yes")].into()
             })]
         );
         assert_eq!(
@@ -467,7 +467,7 @@ mod tests {
         // A late answer is ignored.
         let late = s.on_packet(Packet::Ack {
             namespace: "/".into(),
-            args: vec![],
+            args: vec![].into(),
             id: 1,
         });
         assert!(late.is_empty());
@@ -476,16 +476,19 @@ mod tests {
     #[test]
     fn events_and_disconnect_reasons() {
         let mut s = connected("/");
-        let out = s.on_packet(Packet::event("/", "hi", vec![json!(1)], Some(7)));
+        let out = s.on_packet(Packet::event("/", "hi", vec![json!(1)].into(), Some(7)));
         assert_eq!(
             out,
             vec![SocketOutput::Event(SocketEvent::Event {
                 name: "hi".into(),
-                args: vec![json!(1)],
+                args: vec![json!(1)].into(),
                 ack: Some(7)
             })]
         );
-        assert_eq!(s.ack(7, vec![json!("ok")]).encode().text, r#"37["ok"]"#);
+        assert_eq!(
+            s.ack(7, vec![json!("ok")].into()).encode().text,
+            r#"37["ok"]"#
+        );
         let out = s.on_packet(Packet::Disconnect {
             namespace: "/".into(),
         });
@@ -500,7 +503,7 @@ mod tests {
         let mut s = connected("/");
         let (_, sent) = s.emit(
             "q",
-            vec![],
+            vec![].into(),
             Emit {
                 ack: true,
                 ..Emit::default()
@@ -545,7 +548,7 @@ mod tests {
         let event = |n: i64, offset: &str| Packet::Event {
             namespace: "/".into(),
             name: "tick".into(),
-            args: vec![json!(n), json!(offset)],
+            args: vec![json!(n), json!(offset)].into(),
             id: None,
         };
         s.on_packet(event(1, "a1"));
@@ -571,7 +574,7 @@ mod tests {
             vec![
                 SocketOutput::Event(SocketEvent::Event {
                     name: "tick".into(),
-                    args: vec![json!(2), json!("a2")],
+                    args: vec![json!(2), json!("a2")].into(),
                     ack: None,
                 }),
                 SocketOutput::Event(SocketEvent::Connect {

@@ -5,7 +5,9 @@
 //! in, then puts each attachment back where its placeholder stands. Only binary
 //! packets have placeholders: in a plain EVENT or ACK the same object is plain data.
 
+use super::args::{Args, FrameError};
 use super::packet::{parse_header, Packet, PacketType, RESERVED_EVENTS};
+use super::Parser;
 use crate::Value;
 use bytes::Bytes;
 
@@ -50,6 +52,7 @@ pub enum DecodeError {
 /// Turns Engine.IO messages into Socket.IO packets; one per connection and direction.
 #[derive(Debug)]
 pub struct Decoder {
+    parser: Parser,
     max_attachments: usize,
     partial: Option<Partial>,
 }
@@ -71,9 +74,16 @@ impl Decoder {
     /// The default bound on attachments in one packet.
     pub const DEFAULT_MAX_ATTACHMENTS: usize = 64;
 
-    /// A decoder that refuses packets announcing more than `max_attachments` attachments.
+    /// A JSON-parser decoder that refuses packets announcing more than
+    /// `max_attachments` attachments.
     pub fn new(max_attachments: usize) -> Self {
+        Decoder::with_parser(Parser::Json, max_attachments)
+    }
+
+    /// A decoder for `parser`'s format.
+    pub fn with_parser(parser: Parser, max_attachments: usize) -> Self {
         Decoder {
+            parser,
             max_attachments,
             partial: None,
         }
@@ -84,15 +94,16 @@ impl Decoder {
         self.partial.is_some()
     }
 
-    /// Feeds a text message. Returns the packet when it is complete, or `None` when it
-    /// waits for attachments.
-    pub fn decode_text(&mut self, text: &str) -> Result<Option<Packet>, DecodeError> {
-        if self.partial.is_some() {
+    /// Feeds a text message (UTF-8). Returns the packet when it is complete, or `None`
+    /// when it waits for attachments.
+    pub fn decode_text(&mut self, text: impl Into<Bytes>) -> Result<Option<Packet>, DecodeError> {
+        if self.partial.is_some() || self.parser != Parser::Json {
+            // The msgpack parser sends every packet as one binary message.
             self.partial = None;
             return Err(DecodeError::UnexpectedText);
         }
-        let header = parse_header(text, self.max_attachments)?;
-        let packet = build(&header.kind, header.namespace, header.id, header.data)?;
+        let header = parse_header(text.into(), self.max_attachments)?;
+        let packet = build(header.kind, header.namespace, header.id, header.data)?;
         if !matches!(header.kind, PacketType::BinaryEvent | PacketType::BinaryAck) {
             // Only a binary packet's placeholders stand for attachments: in a plain
             // EVENT or ACK a `{"_placeholder":true,"num":N}` object is the sender's
@@ -112,6 +123,10 @@ impl Decoder {
     /// Feeds a binary message (an attachment). Returns the packet once its last
     /// attachment is in.
     pub fn decode_binary(&mut self, data: Bytes) -> Result<Option<Packet>, DecodeError> {
+        #[cfg(feature = "msgpack")]
+        if self.parser == Parser::MsgPack {
+            return super::msgpack::decode(data).map(Some);
+        }
         let partial = self.partial.as_mut().ok_or(DecodeError::UnexpectedBinary)?;
         partial.attachments.push(data);
         if partial.attachments.len() < partial.expected {
@@ -122,27 +137,25 @@ impl Decoder {
             attachments,
             ..
         } = self.partial.take().expect("checked above");
-        reconstruct(&mut packet, &attachments)?;
+        reconstruct(&mut packet, attachments)?;
         Ok(Some(packet))
     }
 }
 
-fn reconstruct(packet: &mut Packet, attachments: &[Bytes]) -> Result<(), DecodeError> {
-    let values: &mut [Value] = match packet {
-        Packet::Event { args, .. } | Packet::Ack { args, .. } => args,
-        _ => return Ok(()),
-    };
-    values
-        .iter_mut()
-        .try_for_each(|v| v.reconstruct(attachments))
-        .map_err(DecodeError::MissingAttachment)
+fn reconstruct(packet: &mut Packet, attachments: Vec<Bytes>) -> Result<(), DecodeError> {
+    match packet {
+        Packet::Event { args, .. } | Packet::Ack { args, .. } => args
+            .attach(attachments)
+            .map_err(DecodeError::MissingAttachment),
+        _ => Ok(()),
+    }
 }
 
-fn parse_json(kind: PacketType, data: &str) -> Result<Option<Value>, DecodeError> {
+fn parse_json(kind: PacketType, data: &[u8]) -> Result<Option<Value>, DecodeError> {
     if data.is_empty() {
         return Ok(None);
     }
-    serde_json::from_str::<Value>(data)
+    serde_json::from_slice::<Value>(data)
         .map(Some)
         .map_err(|e| match e.classify() {
             serde_json::error::Category::Data => DecodeError::InvalidPayload(kind),
@@ -150,16 +163,30 @@ fn parse_json(kind: PacketType, data: &str) -> Result<Option<Value>, DecodeError
         })
 }
 
-fn build(
-    kind: &PacketType,
-    namespace: &str,
+fn frame_args(
+    kind: PacketType,
+    data: Bytes,
+    named: bool,
+) -> Result<(Option<String>, Args), DecodeError> {
+    if data.is_empty() {
+        return Err(DecodeError::InvalidPayload(kind));
+    }
+    Args::frame_json(data, named).map_err(|e| match e {
+        FrameError::Shape => DecodeError::InvalidPayload(kind),
+        FrameError::Syntax(e) => DecodeError::InvalidJson(e),
+    })
+}
+
+/// Builds a packet from its parts, checking the data each type carries (shared by the
+/// parsers: `frame` frames an event's or ack's data in the parser's format).
+pub(crate) fn build_with(
+    kind: PacketType,
+    namespace: String,
     id: Option<u64>,
-    data: &str,
+    data: Option<Value>,
+    frame: impl FnOnce(bool) -> Result<(Option<String>, Args), DecodeError>,
 ) -> Result<Packet, DecodeError> {
-    let kind = *kind;
     let invalid = || DecodeError::InvalidPayload(kind);
-    let namespace = namespace.to_owned();
-    let data = parse_json(kind, data)?;
     Ok(match kind {
         PacketType::Connect => match data {
             None | Some(Value::Object(_)) if id.is_none() => Packet::Connect { namespace, data },
@@ -170,17 +197,8 @@ fn build(
             _ => return Err(invalid()),
         },
         PacketType::Event | PacketType::BinaryEvent => {
-            let Some(Value::Array(mut args)) = data else {
+            let (Some(name), args) = frame(true)? else {
                 return Err(invalid());
-            };
-            if args.is_empty() {
-                return Err(invalid());
-            }
-            let name = match args.remove(0) {
-                Value::String(name) => name,
-                // socket.io-parser accepts numeric event names; they arrive as text here.
-                Value::Number(n) => n.to_string(),
-                _ => return Err(invalid()),
             };
             if RESERVED_EVENTS.contains(&name.as_str()) {
                 return Err(DecodeError::ReservedEvent(name));
@@ -192,14 +210,17 @@ fn build(
                 id,
             }
         }
-        PacketType::Ack | PacketType::BinaryAck => match (data, id) {
-            (Some(Value::Array(args)), Some(id)) => Packet::Ack {
+        PacketType::Ack | PacketType::BinaryAck => {
+            let Some(id) = id else {
+                return Err(invalid());
+            };
+            let (_, args) = frame(false)?;
+            Packet::Ack {
                 namespace,
                 args,
                 id,
-            },
-            _ => return Err(invalid()),
-        },
+            }
+        }
         PacketType::ConnectError => match data {
             Some(data @ (Value::Object(_) | Value::String(_))) if id.is_none() => {
                 Packet::ConnectError { namespace, data }
@@ -209,13 +230,34 @@ fn build(
     })
 }
 
+fn build(
+    kind: PacketType,
+    namespace: String,
+    id: Option<u64>,
+    data: Bytes,
+) -> Result<Packet, DecodeError> {
+    let carries_args = matches!(
+        kind,
+        PacketType::Event | PacketType::BinaryEvent | PacketType::Ack | PacketType::BinaryAck
+    );
+    if carries_args {
+        return build_with(kind, namespace, id, None, |named| {
+            frame_args(kind, data, named)
+        });
+    }
+    let data = parse_json(kind, &data)?;
+    build_with(kind, namespace, id, data, |_| {
+        Err(DecodeError::InvalidPayload(kind))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::json;
 
     fn decode(text: &str) -> Result<Option<Packet>, DecodeError> {
-        Decoder::default().decode_text(text)
+        Decoder::default().decode_text(Bytes::copy_from_slice(text.as_bytes()))
     }
 
     #[test]
@@ -242,13 +284,13 @@ mod tests {
         );
         assert_eq!(
             decode(r#"2/admin,12["bar"]"#).unwrap(),
-            Some(Packet::event("/admin", "bar", vec![], Some(12)))
+            Some(Packet::event("/admin", "bar", vec![].into(), Some(12)))
         );
         assert_eq!(
             decode(r#"3/admin,13["bar"]"#).unwrap(),
             Some(Packet::Ack {
                 namespace: "/admin".into(),
-                args: vec![json!("bar")],
+                args: vec![json!("bar")].into(),
                 id: 13
             })
         );
@@ -278,17 +320,31 @@ mod tests {
         assert!(d.is_reconstructing());
         assert_eq!(d.decode_binary(Bytes::from_static(b"A")).unwrap(), None);
         let p = d.decode_binary(Bytes::from_static(b"B")).unwrap().unwrap();
+        let Packet::Event {
+            namespace,
+            name,
+            args,
+            id,
+        } = p
+        else {
+            panic!("not an event: {p:?}")
+        };
         assert_eq!(
-            p,
-            Packet::event(
-                "/admin",
-                "baz",
-                vec![
-                    Value::Binary(Bytes::from_static(b"B")),
-                    Value::Object(vec![("a".into(), Value::Binary(Bytes::from_static(b"A")))]),
-                ],
-                Some(7)
-            )
+            (namespace.as_str(), name.as_str(), id),
+            ("/admin", "baz", Some(7))
+        );
+        // A forwarder gets the bytes and attachments as they came; a reader gets each
+        // attachment where its placeholder stood.
+        assert_eq!(
+            args.attachments(),
+            &[Bytes::from_static(b"A"), Bytes::from_static(b"B")]
+        );
+        assert_eq!(
+            args.values().unwrap(),
+            vec![
+                Value::Binary(Bytes::from_static(b"B")),
+                Value::Object(vec![("a".into(), Value::Binary(Bytes::from_static(b"A")))]),
+            ]
         );
         assert!(!d.is_reconstructing());
     }
@@ -300,18 +356,23 @@ mod tests {
         let placeholder = json!({"_placeholder": true, "num": 0});
         assert_eq!(
             decode(r#"2["a",{"_placeholder":true,"num":0}]"#).unwrap(),
-            Some(Packet::event("/", "a", vec![placeholder.clone()], None))
+            Some(Packet::event(
+                "/",
+                "a",
+                vec![placeholder.clone()].into(),
+                None
+            ))
         );
         assert_eq!(
             decode(r#"3/admin,4[{"k":[{"_placeholder":true,"num":7}]}]"#).unwrap(),
             Some(Packet::Ack {
                 namespace: "/admin".into(),
-                args: vec![json!({"k": [{"_placeholder": true, "num": 7}]})],
+                args: vec![json!({"k": [{"_placeholder": true, "num": 7}]})].into(),
                 id: 4
             })
         );
         // Such a packet encodes back to the same plain packet.
-        let event = Packet::event("/", "a", vec![placeholder], Some(1));
+        let event = Packet::event("/", "a", vec![placeholder].into(), Some(1));
         let encoded = event.encode();
         assert_eq!(encoded.text, r#"21["a",{"_placeholder":true,"num":0}]"#);
         assert!(encoded.attachments.is_empty());

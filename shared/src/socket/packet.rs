@@ -3,6 +3,7 @@
 //! `<type>[<attachments>-][<namespace>,][<ack id>][<JSON data>]`, for example
 //! `2/chat,12["message","hi"]`. The namespace is written only when it is not `/`.
 
+use super::args::{write_json, Args};
 use crate::Value;
 use bytes::Bytes;
 
@@ -72,8 +73,8 @@ pub enum Packet {
         namespace: String,
         /// The event name.
         name: String,
-        /// The arguments, binary parts included.
-        args: Vec<Value>,
+        /// The arguments, as they travel.
+        args: Args,
         /// The ack id, when the sender waits for an answer.
         id: Option<u64>,
     },
@@ -81,8 +82,8 @@ pub enum Packet {
     Ack {
         /// The namespace.
         namespace: String,
-        /// The answer's arguments, binary parts included.
-        args: Vec<Value>,
+        /// The answer's arguments, as they travel.
+        args: Args,
         /// The id of the event being answered.
         id: u64,
     },
@@ -107,7 +108,7 @@ pub struct Encoded {
 
 impl Packet {
     /// Builds an event packet.
-    pub fn event(namespace: &str, name: &str, args: Vec<Value>, id: Option<u64>) -> Packet {
+    pub fn event(namespace: &str, name: &str, args: Args, id: Option<u64>) -> Packet {
         Packet::Event {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
@@ -132,83 +133,88 @@ impl Packet {
         match self {
             Packet::Connect { .. } => PacketType::Connect,
             Packet::Disconnect { .. } => PacketType::Disconnect,
-            Packet::Event { args, .. } if args.iter().any(Value::has_binary) => {
-                PacketType::BinaryEvent
-            }
+            Packet::Event { args, .. } if !args.attachments().is_empty() => PacketType::BinaryEvent,
             Packet::Event { .. } => PacketType::Event,
-            Packet::Ack { args, .. } if args.iter().any(Value::has_binary) => PacketType::BinaryAck,
+            Packet::Ack { args, .. } if !args.attachments().is_empty() => PacketType::BinaryAck,
             Packet::Ack { .. } => PacketType::Ack,
             Packet::ConnectError { .. } => PacketType::ConnectError,
         }
     }
 
-    /// Encodes the packet; `prefix` is written first (the Engine.IO message digit `4`
-    /// when the text goes straight into a frame, or nothing).
+    /// Encodes the packet with the JSON parser; `prefix` is written first (the
+    /// Engine.IO message digit `4` when the text goes straight into a frame, or
+    /// nothing). Arguments in another parser's format are converted first.
     pub fn encode_with_prefix(&self, prefix: &str) -> Encoded {
-        let mut body = Vec::with_capacity(64);
-        let mut attachments = Vec::new();
-        let (namespace, id) = match self {
-            // Only events and acks carry attachments; binary elsewhere is written as a
-            // JSON array of bytes so the packet stays decodable.
-            Packet::Connect { namespace, data } => {
-                if let Some(data) = data {
-                    write_plain_json(data, &mut body);
-                }
-                (namespace, None)
-            }
-            Packet::Disconnect { namespace } => (namespace, None),
+        let json_args = |args: &Args| {
+            args.to_parser(super::Parser::Json)
+                .unwrap_or_else(|_| Args::empty(super::Parser::Json))
+        };
+        let (namespace, id, args) = match self {
             Packet::Event {
                 namespace,
-                name,
                 args,
                 id,
-            } => {
-                body.push(b'[');
-                Value::String(name.clone()).write_json(&mut body, &mut attachments);
-                for arg in args {
-                    body.push(b',');
-                    arg.write_json(&mut body, &mut attachments);
-                }
-                body.push(b']');
-                (namespace, *id)
-            }
+                ..
+            } => (namespace, *id, Some(json_args(args))),
             Packet::Ack {
                 namespace,
                 args,
                 id,
-            } => {
-                write_array(args, &mut body, &mut attachments);
-                (namespace, Some(*id))
-            }
-            Packet::ConnectError { namespace, data } => {
-                write_plain_json(data, &mut body);
-                (namespace, None)
-            }
+                ..
+            } => (namespace, Some(*id), Some(json_args(args))),
+            Packet::Connect { namespace, .. }
+            | Packet::Disconnect { namespace }
+            | Packet::ConnectError { namespace, .. } => (namespace, None, None),
         };
-        // The attachments just written decide between the plain and the binary type.
-        let kind = match self {
-            Packet::Event { .. } if !attachments.is_empty() => PacketType::BinaryEvent,
-            Packet::Event { .. } => PacketType::Event,
-            Packet::Ack { .. } if !attachments.is_empty() => PacketType::BinaryAck,
-            Packet::Ack { .. } => PacketType::Ack,
-            other => other.packet_type(),
+        let attachments = args
+            .as_ref()
+            .map_or_else(Vec::new, |a| a.attachments().to_vec());
+        let kind = match self.packet_type() {
+            PacketType::Event | PacketType::BinaryEvent if !attachments.is_empty() => {
+                PacketType::BinaryEvent
+            }
+            PacketType::Ack | PacketType::BinaryAck if !attachments.is_empty() => {
+                PacketType::BinaryAck
+            }
+            PacketType::BinaryEvent => PacketType::Event,
+            PacketType::BinaryAck => PacketType::Ack,
+            other => other,
         };
-        let mut text = String::with_capacity(prefix.len() + body.len() + namespace.len() + 24);
-        text.push_str(prefix);
-        text.push((b'0' + kind as u8) as char);
+        let size_hint = args.as_ref().map_or(16, |a| a.elements().len() + 16);
+        let mut text = Vec::with_capacity(prefix.len() + namespace.len() + size_hint + 24);
+        text.extend_from_slice(prefix.as_bytes());
+        text.push(b'0' + kind as u8);
         if matches!(kind, PacketType::BinaryEvent | PacketType::BinaryAck) {
-            text.push_str(&attachments.len().to_string());
-            text.push('-');
+            text.extend_from_slice(attachments.len().to_string().as_bytes());
+            text.push(b'-');
         }
         if namespace != "/" {
-            text.push_str(namespace);
-            text.push(',');
+            text.extend_from_slice(namespace.as_bytes());
+            text.push(b',');
         }
         if let Some(id) = id {
-            text.push_str(&id.to_string());
+            text.extend_from_slice(id.to_string().as_bytes());
         }
-        // `body` holds JSON written from valid UTF-8 strings only.
-        text.push_str(std::str::from_utf8(&body).expect("JSON output is UTF-8"));
+        match (self, &args) {
+            (Packet::Event { name, .. }, Some(args)) => {
+                args.write_json_array(Some(name), &mut text)
+            }
+            (_, Some(args)) => args.write_json_array(None, &mut text),
+            // Only events and acks carry attachments; binary elsewhere is written as a
+            // JSON array of bytes so the packet stays decodable.
+            (
+                Packet::Connect {
+                    data: Some(data), ..
+                },
+                None,
+            )
+            | (Packet::ConnectError { data, .. }, None) => write_plain_json(data, &mut text),
+            _ => {}
+        }
+        // Written from Rust strings, and from argument bytes checked when they were
+        // framed or serialized.
+        let text = String::from_utf8(text)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Encoded { text, attachments }
     }
 
@@ -218,58 +224,52 @@ impl Packet {
     }
 }
 
+/// Writes data outside events and acks: binary parts as arrays of byte numbers.
 fn write_plain_json(value: &Value, out: &mut Vec<u8>) {
     if value.has_binary() {
         serde_json::to_writer(out, &value.to_json()).expect("writing JSON into a Vec cannot fail");
     } else {
-        value.write_json(out, &mut Vec::new());
+        write_json(out, &mut Vec::new(), value).expect("a value always serializes");
     }
-}
-
-fn write_array(items: &[Value], out: &mut Vec<u8>, attachments: &mut Vec<Bytes>) {
-    out.push(b'[');
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        item.write_json(out, attachments);
-    }
-    out.push(b']');
 }
 
 /// The parts of a packet's text header, before its JSON data is interpreted.
 #[derive(Debug)]
-pub(crate) struct Header<'a> {
+pub(crate) struct Header {
     pub kind: PacketType,
     pub attachments: usize,
-    pub namespace: &'a str,
+    pub namespace: String,
     pub id: Option<u64>,
-    pub data: &'a str,
+    pub data: Bytes,
 }
 
 /// Splits a packet's text into its header fields. `max_attachments` bounds the count a
 /// binary packet may announce.
 pub(crate) fn parse_header(
-    text: &str,
+    text: Bytes,
     max_attachments: usize,
-) -> Result<Header<'_>, super::DecodeError> {
+) -> Result<Header, super::DecodeError> {
     use super::DecodeError;
-    let bytes = text.as_bytes();
+    let bytes = &text[..];
     let first = *bytes.first().ok_or(DecodeError::Empty)?;
     let kind = PacketType::from_digit(first).ok_or(DecodeError::UnknownType)?;
+    let digits_from = |start: usize| {
+        start
+            + bytes[start..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count()
+    };
     let mut i = 1;
     let mut attachments = 0;
     if matches!(kind, PacketType::BinaryEvent | PacketType::BinaryAck) {
         let start = i;
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
-            i += 1;
-        }
+        i = digits_from(i);
         if i == start || i >= bytes.len() || bytes[i] != b'-' {
             return Err(DecodeError::InvalidAttachmentCount);
         }
-        attachments = text[start..i]
-            .parse::<usize>()
-            .map_err(|_| DecodeError::InvalidAttachmentCount)?;
+        attachments =
+            ascii_number::<usize>(&bytes[start..i]).ok_or(DecodeError::InvalidAttachmentCount)?;
         // A binary packet without attachments is refused, as socket.io-parser does
         // ("Illegal attachments"): no encoder writes one.
         if attachments == 0 {
@@ -283,33 +283,31 @@ pub(crate) fn parse_header(
     let mut namespace = "/";
     if bytes.get(i) == Some(&b'/') {
         let start = i;
-        while i < bytes.len() && bytes[i] != b',' {
-            i += 1;
-        }
-        namespace = &text[start..i];
+        i += bytes[i..].iter().take_while(|&&b| b != b',').count();
+        namespace =
+            std::str::from_utf8(&bytes[start..i]).map_err(|_| DecodeError::InvalidPayload(kind))?;
         if i < bytes.len() {
             i += 1; // the comma
         }
     }
     let mut id = None;
     let start = i;
-    while i < bytes.len() && bytes[i].is_ascii_digit() {
-        i += 1;
-    }
+    i = digits_from(i);
     if i > start {
-        id = Some(
-            text[start..i]
-                .parse::<u64>()
-                .map_err(|_| DecodeError::InvalidAckId)?,
-        );
+        id = Some(ascii_number::<u64>(&bytes[start..i]).ok_or(DecodeError::InvalidAckId)?);
     }
     Ok(Header {
         kind,
         attachments,
-        namespace,
+        namespace: namespace.to_owned(),
         id,
-        data: &text[i..],
+        data: text.slice(i..),
     })
+}
+
+/// An ASCII decimal number, `None` when it overflows `T`.
+fn ascii_number<T: std::str::FromStr>(digits: &[u8]) -> Option<T> {
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -344,17 +342,17 @@ mod tests {
             "1/admin,"
         );
         assert_eq!(
-            text(&Packet::event("/", "foo", vec![], None)),
+            text(&Packet::event("/", "foo", vec![].into(), None)),
             r#"2["foo"]"#
         );
         assert_eq!(
-            text(&Packet::event("/admin", "bar", vec![], Some(12))),
+            text(&Packet::event("/admin", "bar", vec![].into(), Some(12))),
             r#"2/admin,12["bar"]"#
         );
         assert_eq!(
             text(&Packet::Ack {
                 namespace: "/admin".into(),
-                args: vec![json!("bar")],
+                args: vec![json!("bar")].into(),
                 id: 13
             }),
             r#"3/admin,13["bar"]"#
@@ -373,7 +371,7 @@ mod tests {
         let p = Packet::event(
             "/",
             "baz",
-            vec![Value::Binary(Bytes::from_static(&[1, 2, 3, 4]))],
+            vec![Value::Binary(Bytes::from_static(&[1, 2, 3, 4]))].into(),
             None,
         );
         let e = p.encode();
@@ -381,7 +379,7 @@ mod tests {
         assert_eq!(e.attachments, vec![Bytes::from_static(&[1, 2, 3, 4])]);
         let a = Packet::Ack {
             namespace: "/admin".into(),
-            args: vec![Value::Binary(Bytes::from_static(&[3]))],
+            args: vec![Value::Binary(Bytes::from_static(&[3]))].into(),
             id: 15,
         };
         assert_eq!(
@@ -407,7 +405,7 @@ mod tests {
     #[test]
     fn prefix_goes_first() {
         assert_eq!(
-            Packet::event("/", "a", vec![json!(1)], None)
+            Packet::event("/", "a", vec![json!(1)].into(), None)
                 .encode_with_prefix("4")
                 .text,
             r#"42["a",1]"#

@@ -1,0 +1,726 @@
+//! The arguments of an event or an ack, kept as the bytes they travel as.
+//!
+//! A packet's arguments are framed, not parsed: decoding finds where they start and
+//! end in the packet and checks that they are well formed, and nothing more. Whoever
+//! wants them asks for them as their own serde types ([`Args::deserialize`]) or as
+//! [`Value`]s ([`Args::values`]), and the bytes are parsed then, once. Arguments that
+//! are only forwarded (an echo, a broadcast to a room) go out as the same bytes, with
+//! the same attachments.
+//!
+//! With the default parser the bytes are a JSON array, and binary parts travel as
+//! attachments that `{"_placeholder":true,"num":N}` objects stand for. With the
+//! msgpack parser (feature `msgpack`) they are a msgpack array with binary inline.
+
+use crate::value::ValueError;
+use crate::Value;
+use bytes::Bytes;
+use serde::de::{self, DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+use std::marker::PhantomData;
+
+/// The wire format of Socket.IO packets: socket.io's `parser` option. Both ends of a
+/// connection must use the same one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Parser {
+    /// socket.io-parser: text packets, JSON data, binary parts as attachments.
+    #[default]
+    Json,
+    /// socket.io-msgpack-parser: each packet one binary message, msgpack data, binary
+    /// inline.
+    #[cfg(feature = "msgpack")]
+    MsgPack,
+}
+
+/// Why arguments could not be serialized, or not read as the type asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgsError {
+    /// The arguments are not what the type expects (count, or the type of one).
+    #[error("arguments do not match: {0}")]
+    Mismatch(String),
+    /// The value could not be serialized in the parser's format.
+    #[error("arguments not serializable: {0}")]
+    Serialize(String),
+}
+
+impl From<ValueError> for ArgsError {
+    fn from(e: ValueError) -> Self {
+        ArgsError::Mismatch(e.to_string())
+    }
+}
+
+/// The deepest nesting accepted in a packet's data, as serde_json's own limit when it
+/// builds a tree: input nested deeper is refused when the packet is framed.
+pub const MAX_DEPTH: usize = 128;
+
+/// The arguments of one event or ack, serialized.
+///
+/// Cheap to clone: the bytes are shared. Two `Args` are equal when they hold the same
+/// bytes in the same format, however they were framed.
+#[derive(Clone)]
+pub struct Args {
+    parser: Parser,
+    /// One complete serialized array; the event name is its first element when
+    /// `named`.
+    data: Bytes,
+    named: bool,
+    /// Where the arguments are in `data`: JSON, the elements between the name's comma
+    /// (or `[`) and the closing `]`; msgpack, the elements after the name.
+    start: usize,
+    end: usize,
+    /// How many arguments (the msgpack array header needs it).
+    #[cfg_attr(not(feature = "msgpack"), allow(dead_code))]
+    count: usize,
+    /// The binary parts of a JSON packet, in placeholder order.
+    attachments: Vec<Bytes>,
+}
+
+impl PartialEq for Args {
+    fn eq(&self, other: &Args) -> bool {
+        self.parser == other.parser
+            && self.elements() == other.elements()
+            && self.attachments == other.attachments
+    }
+}
+
+/// Values as JSON-parser arguments (the default parser's).
+impl From<Vec<Value>> for Args {
+    fn from(values: Vec<Value>) -> Args {
+        Args::from_values(Parser::Json, &values)
+    }
+}
+
+impl fmt::Debug for Args {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Args");
+        d.field("parser", &self.parser);
+        match self.parser {
+            Parser::Json => d.field(
+                "json",
+                &String::from_utf8_lossy(&self.data[self.start..self.end]),
+            ),
+            #[cfg(feature = "msgpack")]
+            Parser::MsgPack => d.field("msgpack", &&self.data[self.start..self.end]),
+        };
+        d.field("attachments", &self.attachments.len()).finish()
+    }
+}
+
+impl Args {
+    /// No arguments.
+    pub fn empty(parser: Parser) -> Args {
+        match parser {
+            Parser::Json => Args::from_json_array(Bytes::from_static(b"[]"), 1, Vec::new()),
+            #[cfg(feature = "msgpack")]
+            Parser::MsgPack => crate::socket::msgpack::args_of_array(Bytes::from_static(&[0x90]))
+                .expect("an empty msgpack array"),
+        }
+    }
+
+    /// Serializes an argument list: `list` is a tuple (or a sequence) whose elements are
+    /// the arguments; `()` is no argument. Binary parts (`Bytes`, `Value::Binary`, any
+    /// `serialize_bytes`) become attachments with the JSON parser.
+    pub fn serialize<T: Serialize + ?Sized>(parser: Parser, list: &T) -> Result<Args, ArgsError> {
+        match parser {
+            Parser::Json => {
+                let mut data = Vec::with_capacity(64);
+                let mut attachments = Vec::new();
+                write_json(&mut data, &mut attachments, list)?;
+                match data.first() {
+                    Some(b'[') => {}
+                    // `()` serializes as `null`: no arguments.
+                    _ if data == b"null" => return Ok(Args::empty(parser)),
+                    _ => {
+                        return Err(ArgsError::Serialize(
+                            "an argument list is a tuple or a sequence".into(),
+                        ))
+                    }
+                }
+                let end = data.len() - 1;
+                Ok(Args::from_json_array(data.into(), end, attachments))
+            }
+            #[cfg(feature = "msgpack")]
+            Parser::MsgPack => crate::socket::msgpack::serialize_args(list),
+        }
+    }
+
+    /// The arguments of a list of values.
+    pub fn from_values(parser: Parser, values: &[Value]) -> Args {
+        Args::serialize(parser, values).expect("a value always serializes")
+    }
+
+    /// A JSON array `data` (`[` at 0, `]` at `end`) that holds the arguments only.
+    fn from_json_array(data: Bytes, end: usize, attachments: Vec<Bytes>) -> Args {
+        Args {
+            parser: Parser::Json,
+            data,
+            named: false,
+            start: 1,
+            end,
+            count: 0,
+            attachments,
+        }
+    }
+
+    /// The parser whose format the bytes are in.
+    pub fn parser(&self) -> Parser {
+        self.parser
+    }
+
+    /// Whether there are no arguments.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// The binary attachments (JSON parser), in placeholder order.
+    pub fn attachments(&self) -> &[Bytes] {
+        &self.attachments
+    }
+
+    /// The serialized arguments without the array around them: JSON elements separated
+    /// by commas, or msgpack elements one after the other.
+    pub fn elements(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    /// The whole serialized array these arguments came in, and whether its first
+    /// element is the event name rather than an argument. A consumer with its own JSON
+    /// parser (the browser) parses this and drops the name.
+    pub fn array(&self) -> (&Bytes, bool) {
+        (&self.data, self.named)
+    }
+
+    /// Reads the arguments as `T`, a tuple with one type per argument (`(T,)` for one,
+    /// `()` for none) or a sequence (`Vec<Value>` takes them all). Arguments past the
+    /// tuple's length are ignored, as a JavaScript listener ignores them.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ArgsError> {
+        let list = ListVisitor::<T> {
+            skip_name: self.named,
+            marker: PhantomData,
+        };
+        let mismatch = |e: &dyn fmt::Display| ArgsError::Mismatch(e.to_string());
+        match self.parser {
+            Parser::Json if self.attachments.is_empty() => {
+                let mut de = serde_json::Deserializer::from_slice(&self.data);
+                let value = de.deserialize_seq(list).map_err(|e| mismatch(&e))?;
+                de.end().map_err(|e| mismatch(&e))?;
+                Ok(value)
+            }
+            Parser::Json => {
+                // A binary packet: the attachments go back in place of their
+                // placeholders in a tree first (binary packets are the rare case).
+                let values = self.values()?;
+                let json = serde_json::to_vec(&values).map_err(|e| mismatch(&e))?;
+                let mut de = serde_json::Deserializer::from_slice(&json);
+                de.deserialize_seq(ListVisitor::<T> {
+                    skip_name: false,
+                    marker: PhantomData,
+                })
+                .map_err(|e| mismatch(&e))
+            }
+            #[cfg(feature = "msgpack")]
+            Parser::MsgPack => crate::socket::msgpack::deserialize_list(&self.data, list),
+        }
+    }
+
+    /// The arguments as values, binary parts in place.
+    pub fn values(&self) -> Result<Vec<Value>, ArgsError> {
+        let mut values: Vec<Value> = match self.parser {
+            Parser::Json => {
+                let list = ListVisitor::<Vec<Value>> {
+                    skip_name: self.named,
+                    marker: PhantomData,
+                };
+                let mut de = serde_json::Deserializer::from_slice(&self.data);
+                de.deserialize_seq(list)
+                    .map_err(|e| ArgsError::Mismatch(e.to_string()))?
+            }
+            #[cfg(feature = "msgpack")]
+            Parser::MsgPack => return self.deserialize(),
+        };
+        if !self.attachments.is_empty() {
+            for value in &mut values {
+                value.reconstruct(&self.attachments).map_err(|have| {
+                    ArgsError::Mismatch(format!("placeholder without attachment (have {have})"))
+                })?;
+            }
+        }
+        Ok(values)
+    }
+
+    /// The same arguments in another parser's format (re-serialized only when the
+    /// formats differ).
+    pub fn to_parser(&self, parser: Parser) -> Result<Args, ArgsError> {
+        if parser == self.parser {
+            return Ok(self.clone());
+        }
+        Ok(Args::from_values(parser, &self.values()?))
+    }
+
+    /// These arguments with one more after them (connection state recovery's offset).
+    pub fn appended<T: Serialize + ?Sized>(&self, arg: &T) -> Result<Args, ArgsError> {
+        match self.parser {
+            Parser::Json => {
+                let mut data = Vec::with_capacity(self.end - self.start + 32);
+                let mut attachments = self.attachments.clone();
+                data.push(b'[');
+                data.extend_from_slice(self.elements());
+                if !self.is_empty() {
+                    data.push(b',');
+                }
+                write_json(&mut data, &mut attachments, arg)?;
+                data.push(b']');
+                let end = data.len() - 1;
+                Ok(Args::from_json_array(data.into(), end, attachments))
+            }
+            #[cfg(feature = "msgpack")]
+            Parser::MsgPack => crate::socket::msgpack::appended(self, arg),
+        }
+    }
+
+    /// Writes `[<name>,<args>]` (or `[<args>]` without a name) as JSON: the packet data
+    /// of an event or an ack. The arguments' bytes are copied as they are.
+    pub(crate) fn write_json_array(&self, name: Option<&str>, out: &mut Vec<u8>) {
+        debug_assert_eq!(self.parser, Parser::Json);
+        if name.is_none() && !self.named && self.start == 1 && self.end + 1 == self.data.len() {
+            out.extend_from_slice(&self.data);
+            return;
+        }
+        out.push(b'[');
+        if let Some(name) = name {
+            write_json_str(out, name);
+            if !self.is_empty() {
+                out.push(b',');
+            }
+        }
+        out.extend_from_slice(self.elements());
+        out.push(b']');
+    }
+
+    /// Frames the JSON data of an event (`named`: its first element is the event name,
+    /// returned) or of an ack, announced with `attachments` attachments: checks that
+    /// it is one well-formed array no deeper than [`MAX_DEPTH`], and finds where the
+    /// arguments are, without building anything.
+    pub(crate) fn frame_json(
+        data: Bytes,
+        named: bool,
+    ) -> Result<(Option<String>, Args), FrameError> {
+        if exceeds_depth(&data, MAX_DEPTH) {
+            return Err(FrameError::Syntax("nested too deeply".into()));
+        }
+        let base = data.as_ptr() as usize;
+        let mut de = serde_json::Deserializer::from_slice(&data);
+        let span = de
+            .deserialize_seq(SpanVisitor { named, base })
+            .map_err(FrameError::from_json)?;
+        de.end().map_err(FrameError::from_json)?;
+        let (start, end) = match span.args {
+            Some(range) => range,
+            // No arguments: an empty range just before the closing bracket.
+            None => (data.len() - 1, data.len() - 1),
+        };
+        let args = Args {
+            parser: Parser::Json,
+            data,
+            named,
+            start,
+            end,
+            count: span.count,
+            attachments: Vec::new(),
+        };
+        Ok((span.name, args))
+    }
+
+    /// Gives a framed binary packet its attachments, checking that every placeholder
+    /// names one that came.
+    pub(crate) fn attach(&mut self, attachments: Vec<Bytes>) -> Result<(), usize> {
+        self.attachments = attachments;
+        match self.values() {
+            Ok(_) => Ok(()),
+            Err(_) => Err(self.attachments.len()),
+        }
+    }
+
+    /// Arguments framed by the msgpack codec.
+    #[cfg(feature = "msgpack")]
+    pub(crate) fn from_msgpack_parts(data: Bytes, named: bool, start: usize, count: usize) -> Args {
+        Args {
+            parser: Parser::MsgPack,
+            end: data.len(),
+            data,
+            named,
+            start,
+            count,
+            attachments: Vec::new(),
+        }
+    }
+
+    /// How many arguments, for the msgpack array header.
+    #[cfg(feature = "msgpack")]
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+}
+
+/// What went wrong when framing a packet's data.
+#[derive(Debug)]
+pub(crate) enum FrameError {
+    /// Not well-formed (or too deep).
+    Syntax(String),
+    /// Well formed, but not the shape the packet type carries.
+    Shape,
+}
+
+impl FrameError {
+    fn from_json(e: serde_json::Error) -> FrameError {
+        match e.classify() {
+            serde_json::error::Category::Data => FrameError::Shape,
+            _ => FrameError::Syntax(e.to_string()),
+        }
+    }
+}
+
+/// Whether JSON text nests arrays and objects deeper than `max` (brackets inside
+/// strings do not count).
+fn exceeds_depth(json: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Where the parts of an event's or ack's array are.
+struct Span {
+    name: Option<String>,
+    args: Option<(usize, usize)>,
+    count: usize,
+}
+
+struct SpanVisitor {
+    named: bool,
+    base: usize,
+}
+
+impl<'de> Visitor<'de> for SpanVisitor {
+    type Value = Span;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Span, A::Error> {
+        let name = if self.named {
+            let Some(EventName(name)) = seq.next_element()? else {
+                return Err(de::Error::custom("an event has a name"));
+            };
+            Some(name)
+        } else {
+            None
+        };
+        let (mut args, mut count) = (None::<(usize, usize)>, 0);
+        while let Some(raw) = seq.next_element::<&serde_json::value::RawValue>()? {
+            let text = raw.get();
+            let start = text.as_ptr() as usize - self.base;
+            let end = start + text.len();
+            args = Some((args.map_or(start, |(s, _)| s), end));
+            count += 1;
+        }
+        Ok(Span { name, args, count })
+    }
+}
+
+/// An event's name: a string, or a number (socket.io-parser accepts those, and they
+/// arrive here as their text).
+struct EventName(String);
+
+impl<'de> Deserialize<'de> for EventName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl Visitor<'_> for NameVisitor {
+            type Value = EventName;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an event name")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<EventName, E> {
+                Ok(EventName(s.to_owned()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<EventName, E> {
+                Ok(EventName(s))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<EventName, E> {
+                Ok(EventName(n.to_string()))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<EventName, E> {
+                Ok(EventName(n.to_string()))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<EventName, E> {
+                Ok(EventName(Value::from(n).to_json().to_string()))
+            }
+        }
+        d.deserialize_any(NameVisitor)
+    }
+}
+
+/// Reads an argument array (skipping the event name first) as `T`.
+pub(crate) struct ListVisitor<T> {
+    pub(crate) skip_name: bool,
+    pub(crate) marker: PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an argument list")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        if self.skip_name {
+            seq.next_element::<IgnoredAny>()?;
+        }
+        let value = T::deserialize(ArgList(&mut seq))?;
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(value)
+    }
+}
+
+/// The arguments as a deserializer that only a list type can read: a struct or a map
+/// asked of it is an error, not the arguments taken field by field.
+struct ArgList<'a, A>(&'a mut A);
+
+impl<'de, A: SeqAccess<'de>> Deserializer<'de> for ArgList<'_, A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_seq(self.0)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, A::Error> {
+        Err(not_a_list())
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, _: V) -> Result<V::Value, A::Error> {
+        Err(not_a_list())
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit_struct newtype_struct seq tuple
+        tuple_struct enum identifier
+    }
+}
+
+fn not_a_list<E: de::Error>() -> E {
+    E::custom("the arguments are a list: read them as a tuple, `(T,)` for one argument")
+}
+
+/// serde_json output where each byte string is a placeholder and its bytes an
+/// attachment: the JSON side of the placeholder rule.
+struct PlaceholderFormatter<'a> {
+    attachments: &'a mut Vec<Bytes>,
+}
+
+impl serde_json::ser::Formatter for PlaceholderFormatter<'_> {
+    fn write_byte_array<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        value: &[u8],
+    ) -> std::io::Result<()> {
+        write!(
+            writer,
+            "{{\"_placeholder\":true,\"num\":{}}}",
+            self.attachments.len()
+        )?;
+        self.attachments.push(Bytes::copy_from_slice(value));
+        Ok(())
+    }
+}
+
+/// Writes `value` as compact JSON, binary parts as placeholders pushed to
+/// `attachments`.
+pub(crate) fn write_json<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    attachments: &mut Vec<Bytes>,
+    value: &T,
+) -> Result<(), ArgsError> {
+    let mut ser = serde_json::Serializer::with_formatter(out, PlaceholderFormatter { attachments });
+    value
+        .serialize(&mut ser)
+        .map_err(|e| ArgsError::Serialize(e.to_string()))
+}
+
+/// Writes a JSON string.
+pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
+    serde_json::to_writer(out, s).expect("writing a str into a Vec cannot fail");
+}
+
+/// What an event handler takes as its arguments: any list type (`(String, u32)`,
+/// `Vec<Value>`, `()`), read once from the packet's bytes, or [`Args`] itself to keep
+/// them unparsed (to forward them).
+pub trait FromArgs: Sized {
+    /// Reads the arguments.
+    fn from_args(args: Args) -> Result<Self, ArgsError>;
+}
+
+impl<T: DeserializeOwned> FromArgs for T {
+    fn from_args(args: Args) -> Result<Self, ArgsError> {
+        args.deserialize()
+    }
+}
+
+impl FromArgs for Args {
+    fn from_args(args: Args) -> Result<Self, ArgsError> {
+        Ok(args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json;
+
+    fn frame(text: &str) -> (Option<String>, Args) {
+        Args::frame_json(Bytes::copy_from_slice(text.as_bytes()), true).unwrap()
+    }
+
+    #[test]
+    fn frames_without_parsing_and_reads_on_demand() {
+        let (name, args) = frame(r#"[ "say" , "lobby", {"n": 1.5} ]"#);
+        assert_eq!(name.as_deref(), Some("say"));
+        assert_eq!(args.elements(), br#""lobby", {"n": 1.5}"#);
+        let (room, body): (String, Value) = args.deserialize().unwrap();
+        assert_eq!((room.as_str(), body), ("lobby", json!({"n": 1.5})));
+        assert_eq!(
+            args.values().unwrap(),
+            vec![json!("lobby"), json!({"n": 1.5})]
+        );
+        let mut out = Vec::new();
+        args.write_json_array(Some("relay"), &mut out);
+        assert_eq!(out, br#"["relay","lobby", {"n": 1.5}]"#);
+        let mut out = Vec::new();
+        args.write_json_array(None, &mut out);
+        assert_eq!(out, br#"["lobby", {"n": 1.5}]"#);
+    }
+
+    #[test]
+    fn no_arguments() {
+        let (name, args) = frame(r#"["ping"]"#);
+        assert_eq!(name.as_deref(), Some("ping"));
+        assert!(args.is_empty());
+        args.deserialize::<()>().unwrap();
+        assert_eq!(args.deserialize::<Vec<Value>>().unwrap(), vec![]);
+        let mut out = Vec::new();
+        args.write_json_array(Some("pong"), &mut out);
+        assert_eq!(out, br#"["pong"]"#);
+        let empty = Args::empty(Parser::Json);
+        assert!(empty.is_empty());
+        let mut out = Vec::new();
+        empty.write_json_array(Some("x"), &mut out);
+        assert_eq!(out, br#"["x"]"#);
+    }
+
+    #[test]
+    fn numeric_names_and_bad_shapes() {
+        assert_eq!(frame("[42,1]").0.as_deref(), Some("42"));
+        let shape = |t: &str| Args::frame_json(Bytes::copy_from_slice(t.as_bytes()), true);
+        assert!(matches!(shape("[]"), Err(FrameError::Shape)));
+        assert!(matches!(shape("[null]"), Err(FrameError::Shape)));
+        assert!(matches!(shape("{}"), Err(FrameError::Shape)));
+        assert!(matches!(shape(r#"["a""#), Err(FrameError::Syntax(_))));
+        assert!(matches!(shape(r#"["a"] x"#), Err(FrameError::Syntax(_))));
+        assert!(matches!(shape(r#"["a",]"#), Err(FrameError::Syntax(_))));
+        let deep = format!(r#"["a",{}{}]"#, "[".repeat(200), "]".repeat(200));
+        assert!(matches!(shape(&deep), Err(FrameError::Syntax(_))));
+        // Brackets inside strings are not nesting.
+        let text = format!(r#"["a","{}"]"#, "[".repeat(200));
+        assert!(shape(&text).is_ok());
+    }
+
+    #[test]
+    fn tuples_read_the_list_and_ignore_extras() {
+        let (_, args) = frame(r#"["e",1,"a",[true],"extra"]"#);
+        let back: (u32, String, Vec<bool>) = args.deserialize().unwrap();
+        assert_eq!(back, (1, "a".into(), vec![true]));
+        assert!(args.deserialize::<(u32, u32)>().is_err());
+        let (_, one) = frame(r#"["e",1]"#);
+        assert!(one.deserialize::<(u32, u32)>().is_err());
+        assert_eq!(one.deserialize::<(u8,)>().unwrap(), (1,));
+    }
+
+    #[test]
+    fn a_struct_is_not_the_argument_list() {
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Msg {
+            text: String,
+        }
+        let (_, args) = frame(r#"["e","hi"]"#);
+        let err = args.deserialize::<Msg>().unwrap_err().to_string();
+        assert!(err.contains("(T,)"), "{err}");
+        let (_, args) = frame(r#"["e",{"text":"hi"}]"#);
+        assert_eq!(args.deserialize::<(Msg,)>().unwrap().0.text, "hi");
+    }
+
+    #[test]
+    fn serializes_tuples_with_binary_as_attachments() {
+        let args = Args::serialize(
+            Parser::Json,
+            &("a", Bytes::from_static(b"\x01\x02"), json!({"k": 1})),
+        )
+        .unwrap();
+        assert_eq!(
+            args.elements(),
+            br#""a",{"_placeholder":true,"num":0},{"k":1}"#
+        );
+        assert_eq!(args.attachments(), &[Bytes::from_static(b"\x01\x02")]);
+        let values = args.values().unwrap();
+        assert_eq!(values[1], Value::Binary(Bytes::from_static(b"\x01\x02")));
+        let (_, bin, _): (String, Bytes, Value) = args.deserialize().unwrap();
+        assert_eq!(bin, Bytes::from_static(b"\x01\x02"));
+        let none = Args::serialize(Parser::Json, &()).unwrap();
+        assert!(none.is_empty());
+        assert!(Args::serialize(Parser::Json, &"x").is_err());
+        let listed = Args::from_values(Parser::Json, &[json!(1), json!("b")]);
+        assert_eq!(listed.elements(), br#"1,"b""#);
+    }
+}
