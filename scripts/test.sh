@@ -82,6 +82,15 @@ label="interop: official socket.io-client against the official Node server"
 SERVER_CMD="node $(printf '%q' "$ROOT/tests/js/interop/reference-server.mjs")" \
   node_suite "$label" "$LOGS/interop-reference.log" interop/
 
+# The interop suite again with socket.io-msgpack-parser on both ends (SOCKEYE_PARSER:
+# the clients get its `parser`, Sockeye's fixture `--parser msgpack`, the reference
+# server reads the variable), against Sockeye and against the official Node server.
+label="interop (msgpack parser): official socket.io-client + socket.io-msgpack-parser against Sockeye"
+built "$label" && SOCKEYE_PARSER=msgpack node_suite "$label" "$LOGS/interop-msgpack.log" interop/
+label="interop (msgpack parser): official socket.io-client + socket.io-msgpack-parser against the official Node server"
+SOCKEYE_PARSER=msgpack SERVER_CMD="node $(printf '%q' "$ROOT/tests/js/interop/reference-server.mjs")" \
+  node_suite "$label" "$LOGS/interop-msgpack-reference.log" interop/
+
 # The official Python client (python-socketio, in tests/python/.venv) against Sockeye in
 # each transport; then the same tests against the official Node server, which proves
 # them right about the protocol.

@@ -8,6 +8,12 @@
 //                           server under test is its examples/interop_fixture
 //   SERVER_CMD              instead, a shell command that starts another fixture server
 //                           (see FIXTURE.md), e.g. "node interop/reference-server.mjs"
+//   SOCKEYE_PARSER          the Socket.IO parser on both ends: "json" (default, the
+//                           built-in one) or "msgpack" (socket.io-msgpack-parser). With
+//                           "msgpack" every client gets `parser` from socket.io-msgpack-parser,
+//                           Sockeye's fixture is started with `--parser msgpack`, and a
+//                           SERVER_CMD server must use that parser itself (the reference
+//                           server reads this variable, which its environment inherits)
 //   INTEROP_START_TIMEOUT_MS  how long to wait for "listening on" (default 60000)
 //   INTEROP_TIMEOUT_MS      how long any single wait may take (default 10000)
 //   TEST_VERBOSE=1          copy the server's stdout/stderr to this process's stderr
@@ -15,6 +21,7 @@
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Manager } from "socket.io-client";
+import msgpackParser from "socket.io-msgpack-parser";
 import { sockeyeCommand } from "../lib/bins.mjs";
 import { push } from "../lib/http.mjs";
 import { START_TIMEOUT_MS, shellQuote } from "../lib/process.mjs";
@@ -23,8 +30,29 @@ import { TIMEOUT_MS, waitForEvent, withTimeout } from "../lib/wait.mjs";
 
 export { START_TIMEOUT_MS, TIMEOUT_MS, push, shellQuote, waitForEvent, withTimeout };
 
-/** The shell command starting the fixture: SERVER_CMD, or Sockeye's interop_fixture. */
-export const SERVER_CMD = process.env.SERVER_CMD || sockeyeCommand("examples/interop_fixture");
+// ---- the parser ---------------------------------------------------------------------------
+
+/**
+ * The Socket.IO parser both ends use (SOCKEYE_PARSER). `name`: "json" or "msgpack";
+ * `clientOpts`: what every Manager gets; `fixtureArgs`: appended to Sockeye's fixture.
+ */
+export const PARSER = (() => {
+  const name = process.env.SOCKEYE_PARSER || "json";
+  switch (name) {
+    case "json":
+      return { name, clientOpts: {}, fixtureArgs: [] };
+    case "msgpack":
+      return { name, clientOpts: { parser: msgpackParser }, fixtureArgs: ["--parser", "msgpack"] };
+    default:
+      throw new Error(`SOCKEYE_PARSER=${name}: expected "json" or "msgpack"`);
+  }
+})();
+
+/**
+ * The shell command starting the fixture: SERVER_CMD, or Sockeye's interop_fixture (with
+ * `--parser msgpack` under the msgpack parser).
+ */
+export const SERVER_CMD = process.env.SERVER_CMD || sockeyeCommand("examples/interop_fixture", ...PARSER.fixtureArgs);
 /** Upper bound for one whole test (several waits in a row). */
 export const TEST_TIMEOUT_MS = Math.max(60_000, 4 * TIMEOUT_MS);
 
@@ -170,6 +198,7 @@ export class ClientPool {
     const manager = new Manager(this.url, {
       path: "/socket.io/",
       reconnection: false,
+      ...PARSER.clientOpts,
       ...this.mode.opts,
       ...opts,
     });

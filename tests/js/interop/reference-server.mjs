@@ -3,9 +3,21 @@
 // against it. Sockeye's `interop_fixture` example implements the same contract.
 //
 //   PORT=0 node reference-server.mjs   ->  prints "listening on 127.0.0.1:<port>"
+//
+// SOCKEYE_PARSER=msgpack: the server uses socket.io-msgpack-parser (the interop suite's
+// msgpack run sets it for the clients and, through the environment, for this server);
+// unset or "json": the built-in parser.
 
 import { createServer } from "node:http";
 import { Server } from "socket.io";
+import msgpackParser from "socket.io-msgpack-parser";
+
+const PARSERS = { json: {}, msgpack: { parser: msgpackParser } };
+const parserName = process.env.SOCKEYE_PARSER || "json";
+if (!Object.hasOwn(PARSERS, parserName)) {
+  process.stderr.write(`SOCKEYE_PARSER=${parserName}: expected "json" or "msgpack"\n`);
+  process.exit(2);
+}
 
 const port = Number.parseInt(process.env.PORT ?? "0", 10);
 
@@ -49,6 +61,7 @@ const io = new Server(httpServer, {
   pingTimeout: 400,
   cors: { origin: "*" },
   // connectionStateRecovery is off unless configured.
+  ...PARSERS[parserName],
 });
 
 // ---- namespace "/" -------------------------------------------------------------------
