@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 RUNS=${1:-1000000}
 MAX_LEN=${FUZZ_MAX_LEN:-4096}
-read -r -a TARGETS <<<"${FUZZ_TARGETS:-engine_packet engine_payload socket_decoder value_json server_entry}"
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-engine_packet engine_payload socket_decoder socket_msgpack value_json server_entry}"
 LOGS=target/fuzz-logs
 mkdir -p "$LOGS"
 

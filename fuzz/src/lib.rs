@@ -60,7 +60,7 @@ pub fn socket_decoder(data: &[u8]) {
 }
 
 fn feed_text(decoder: &mut Decoder, text: &str) {
-    match decoder.decode_text(text) {
+    match decoder.decode_text(Bytes::copy_from_slice(text.as_bytes())) {
         Ok(Some(p)) => {
             assert!(!decoder.is_reconstructing());
             check_socket_packet(&p);
@@ -86,12 +86,30 @@ fn feed_binary(decoder: &mut Decoder, data: Bytes) {
 fn check_socket_packet(p: &socket::Packet) {
     let encoded = p.encode();
     let mut decoder = Decoder::new(usize::MAX);
-    let mut result = decoder.decode_text(&encoded.text);
+    let mut result = decoder.decode_text(encoded.text.clone());
     for attachment in &encoded.attachments {
         assert_eq!(result, Ok(None));
         result = decoder.decode_binary(attachment.clone());
     }
     assert_eq!(result.as_ref(), Ok(&Some(p.clone())), "{encoded:?}");
+    // Arguments the framer accepted are readable as values.
+    if let socket::Packet::Event { args, .. } | socket::Packet::Ack { args, .. } = p {
+        let _ = args.values();
+    }
+}
+
+/// socket.io-msgpack-parser messages: whatever decodes encodes back to a message that
+/// decodes to the same packet, and its arguments never panic when read.
+pub fn socket_msgpack(data: &[u8]) {
+    let Ok(p) = socket::msgpack::decode(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    let again = socket::msgpack::decode(socket::msgpack::encode(&p).into());
+    assert_eq!(again.as_ref(), Ok(&p));
+    if let socket::Packet::Event { args, .. } | socket::Packet::Ack { args, .. } = &p {
+        let _ = args.values();
+        let _ = args.to_parser(socket::Parser::Json);
+    }
 }
 
 /// JSON into [`Value`], written back by `write_json`: it must parse to the same value

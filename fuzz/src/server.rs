@@ -41,7 +41,7 @@ fn server() -> &'static Server {
                 .ping_timeout(Duration::from_millis(500))
                 .build();
             io.of("/").on_connection(|socket| async move {
-                socket.on("echo", |_, args| async move { args });
+                socket.on("echo", |_, args: sockeye_server::Args| async move { args });
             });
             io
         });

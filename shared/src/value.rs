@@ -100,43 +100,11 @@ impl Value {
     }
 
     /// Writes this value as compact JSON into `out`, replacing each binary part by a
-    /// placeholder and pushing its bytes onto `attachments`, in order.
+    /// placeholder and pushing its bytes onto `attachments`, in order (the same writer
+    /// as every argument list's).
     pub fn write_json(&self, out: &mut Vec<u8>, attachments: &mut Vec<Bytes>) {
-        match self {
-            Value::Null => out.extend_from_slice(b"null"),
-            Value::Bool(true) => out.extend_from_slice(b"true"),
-            Value::Bool(false) => out.extend_from_slice(b"false"),
-            Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
-            Value::String(s) => write_json_string(out, s),
-            Value::Binary(b) => {
-                out.extend_from_slice(b"{\"_placeholder\":true,\"num\":");
-                out.extend_from_slice(attachments.len().to_string().as_bytes());
-                out.push(b'}');
-                attachments.push(b.clone());
-            }
-            Value::Array(items) => {
-                out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    item.write_json(out, attachments);
-                }
-                out.push(b']');
-            }
-            Value::Object(entries) => {
-                out.push(b'{');
-                for (i, (k, v)) in entries.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    write_json_string(out, k);
-                    out.push(b':');
-                    v.write_json(out, attachments);
-                }
-                out.push(b'}');
-            }
-        }
+        crate::socket::args::write_json(out, attachments, self)
+            .expect("a value always serializes into a Vec");
     }
 
     /// Puts attachments back in place of their placeholders. Fails if a placeholder
@@ -165,20 +133,6 @@ impl Value {
             _ => Ok(()),
         }
     }
-}
-
-fn write_json_string(out: &mut Vec<u8>, s: &str) {
-    // Most strings need no escape (no quote, backslash or control character): copy
-    // them as they are. The rest go through serde_json, whose escaping matches
-    // JSON.stringify for every code point a Rust string can hold.
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-        return;
-    }
-    serde_json::to_writer(out, s).expect("writing a str into a Vec cannot fail");
 }
 
 impl From<serde_json::Value> for Value {
