@@ -1,5 +1,6 @@
 //! The `connect` scenario: W workers each repeat connect → join `/` → close, as fast as
-//! the server lets them; reports completed cycles per second.
+//! the server lets them; reports completed cycles per second, and the server's CPU per
+//! cycle.
 
 use crate::cpu::{self, CpuSample};
 use crate::session::Session;
@@ -34,16 +35,16 @@ pub async fn run(
         cycles += task.await.map_err(|e| e.to_string())??;
     }
     let elapsed = began.elapsed().as_secs_f64();
-    let (server_cpu, bench_cpu) = (cpu::percent(&server_cpu)?, bench_cpu.percent()?);
-    Ok(serde_json::json!({
+    let (server_used, bench_cpu) = (cpu::used(&server_cpu)?, bench_cpu.percent()?);
+    let line = serde_json::json!({
         "scenario": "connect",
         "transport": "websocket",
         "workers": workers,
         "seconds": (elapsed * 1000.0).round() / 1000.0,
         "cycles": cycles,
         "cycles_per_sec": (cycles as f64 / elapsed).round(),
-        "server_cpu": server_cpu,
+        "server_cpu": null,
         "bench_cpu": bench_cpu,
-    })
-    .to_string())
+    });
+    Ok(cpu::with_server_figures(line, server_used, cycles))
 }

@@ -4,13 +4,17 @@
 //!
 //! A connection answers every ack it has received with a new emit, all of them in one
 //! write, as an application that emits from its ack callbacks would.
+//!
+//! The measured window runs from the moment every connection is up to the last ack:
+//! the server's CPU time over exactly that window, divided by the acks counted in it,
+//! is its CPU per ack. Connections close after the window.
 
 use crate::cpu::{self, CpuSample};
-use crate::frames::FrameStream;
+use crate::frames::{FrameStream, Message};
 use crate::polling::PollingSession;
 use crate::report::{Latencies, Tally};
 use crate::session::connect_frames;
-use crate::wire::{ack_id, EventTemplate};
+use crate::wire::{EventTemplate, Parser};
 use sockeye_protocol::socket::Packet;
 use sockeye_protocol::{json, Value};
 use std::collections::{HashMap, VecDeque};
@@ -43,15 +47,37 @@ impl Transport {
 /// No ack for this long means the server has stopped answering.
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A connection kept open past the measured window, to be closed after it.
+enum Open {
+    Frames(FrameStream),
+    Polling(PollingSession),
+}
+
+impl Open {
+    async fn close(self) {
+        match self {
+            Open::Frames(stream) => stream.close().await,
+            Open::Polling(session) => session.close().await,
+        }
+    }
+}
+
 /// Runs the scenario and returns its JSON line.
 pub async fn run(
     url: &str,
     transport: Transport,
+    parser: Parser,
     connections: usize,
     in_flight: usize,
     duration: Duration,
     pid: Option<u32>,
 ) -> Result<String, String> {
+    if parser != Parser::Json && transport != Transport::Websocket {
+        return Err(format!(
+            "--parser {} is for --transport websocket only",
+            parser.name()
+        ));
+    }
     let connections = connections.max(1);
     let in_flight = in_flight.max(1);
     let start = Arc::new(Barrier::new(connections + 1));
@@ -60,8 +86,8 @@ pub async fn run(
         let start = start.clone();
         let task = match transport {
             Transport::Websocket => {
-                let stream = connect_frames(url).await?;
-                tokio::spawn(over_websocket(stream, in_flight, start, duration))
+                let stream = connect_frames(url, parser).await?;
+                tokio::spawn(over_websocket(stream, parser, in_flight, start, duration))
             }
             Transport::Polling => {
                 let session = PollingSession::connect(url).await?;
@@ -81,18 +107,30 @@ pub async fn run(
     let bench_cpu = CpuSample::take(None)?;
     let began = Instant::now();
     let mut tallies = Vec::with_capacity(connections);
+    let mut open = Vec::with_capacity(connections);
     for task in tasks {
-        tallies.push(task.await.map_err(|e| e.to_string())??);
+        let (tally, connection) = task.await.map_err(|e| e.to_string())??;
+        tallies.push(tally);
+        open.push(connection);
     }
+    // The window ends with the last ack: the closes that follow are not measured.
     let elapsed = began.elapsed().as_secs_f64();
-    let (server_cpu, bench_cpu) = (cpu::percent(&server_cpu)?, bench_cpu.percent()?);
+    let (server_used, bench_cpu) = (cpu::used(&server_cpu)?, bench_cpu.percent()?);
+    let closing: Vec<_> = open
+        .into_iter()
+        .map(|connection| tokio::spawn(connection.close()))
+        .collect();
+    for close in closing {
+        let _ = close.await;
+    }
     let acks: u64 = tallies.iter().map(|t| t.count).sum();
     let min = tallies.iter().map(|t| t.count).min().unwrap_or(0);
     let max = tallies.iter().map(|t| t.count).max().unwrap_or(0);
     let latencies = Latencies::merge(tallies.into_iter().map(|t| t.latencies));
-    Ok(serde_json::json!({
+    let line = serde_json::json!({
         "scenario": if transport == Transport::Polling { "polling-echo" } else { "echo" },
         "transport": transport.name(),
+        "parser": parser.name(),
         "connections": connections,
         "in_flight": in_flight,
         "seconds": (elapsed * 1000.0).round() / 1000.0,
@@ -102,10 +140,11 @@ pub async fn run(
         "p99_ms": latencies.percentile(0.99),
         "max_ms": latencies.percentile(1.0),
         "fairness": if max == 0 { 0.0 } else { (min as f64 / max as f64 * 1000.0).round() / 1000.0 },
-        "server_cpu": server_cpu,
+        "server_cpu": null,
         "bench_cpu": bench_cpu,
-    })
-    .to_string())
+    });
+    // The server's CPU per ack (per echo, for the raw echo server).
+    Ok(cpu::with_server_figures(line, server_used, acks))
 }
 
 /// The argument of every echo: 64 bytes of JSON.
@@ -175,19 +214,21 @@ fn ack_of(packet: Packet) -> Option<u64> {
 
 async fn over_websocket(
     mut stream: FrameStream,
+    parser: Parser,
     in_flight: usize,
     start: Arc<Barrier>,
     duration: Duration,
-) -> Result<Tally, String> {
-    let template = EventTemplate::new("echo", vec![payload()]);
-    let mut text = String::with_capacity(128);
+) -> Result<(Tally, Open), String> {
+    let template = EventTemplate::new(parser, "echo", vec![payload()]);
+    let binary = parser.binary();
+    let mut emit = Vec::with_capacity(128);
     start.wait().await;
     let mut window = InFlight::new(in_flight, duration);
     let mut tally = Tally::default();
     let now = Instant::now();
     for _ in 0..in_flight {
-        template.write_with_id(window.emit(now), &mut text);
-        stream.feed_text(text.as_bytes());
+        template.write_with_id(window.emit(now), &mut emit);
+        stream.feed_message(binary, &emit);
     }
     stream.flush().await?;
     while !window.sent.is_empty() {
@@ -197,32 +238,31 @@ async fn over_websocket(
         {
             // Acks are only scanned for their id (see `wire`): the bench must outrun
             // the server, and decoding every ack's JSON would make it the bottleneck.
-            let mut on_text = |text: &[u8]| {
+            let mut on_message = |message: Message<'_>| {
                 let now = *read_at.get_or_insert_with(Instant::now);
-                if text == b"2" {
+                if message == Message::Text(b"2") {
                     ping = true;
-                } else if window.ack(ack_id(text), &mut tally, now) {
+                } else if window.ack(parser.ack_id(message), &mut tally, now) {
                     replies += 1;
                 }
             };
-            tokio::time::timeout(ACK_TIMEOUT, stream.read_texts(&mut on_text))
+            tokio::time::timeout(ACK_TIMEOUT, stream.read_messages(&mut on_message))
                 .await
                 .map_err(|_| "no ack within 30 s".to_string())??;
             // And whatever else has already arrived, to answer it all in one write.
-            stream.try_read_texts(&mut on_text)?;
+            stream.try_read_messages(&mut on_message)?;
         }
         let now = read_at.unwrap_or_else(Instant::now);
         for _ in 0..replies {
-            template.write_with_id(window.emit(now), &mut text);
-            stream.feed_text(text.as_bytes());
+            template.write_with_id(window.emit(now), &mut emit);
+            stream.feed_message(binary, &emit);
         }
         if ping {
             stream.feed_text(b"3");
         }
         stream.flush().await?;
     }
-    stream.close().await;
-    Ok(tally)
+    Ok((tally, Open::Frames(stream)))
 }
 
 async fn over_polling(
@@ -230,14 +270,19 @@ async fn over_polling(
     in_flight: usize,
     start: Arc<Barrier>,
     duration: Duration,
-) -> Result<Tally, String> {
+) -> Result<(Tally, Open), String> {
     let payload = payload();
     start.wait().await;
     let mut window = InFlight::new(in_flight, duration);
     let mut tally = Tally::default();
     let now = Instant::now();
     let emit = |window: &mut InFlight, now| {
-        Packet::event("/", "echo", vec![payload.clone()], Some(window.emit(now)))
+        Packet::event(
+            "/",
+            "echo",
+            vec![payload.clone()].into(),
+            Some(window.emit(now)),
+        )
     };
     let first: Vec<Packet> = (0..in_flight).map(|_| emit(&mut window, now)).collect();
     session.post(&first).await?;
@@ -255,8 +300,7 @@ async fn over_polling(
             session.post(&emits).await?;
         }
     }
-    session.close().await;
-    Ok(tally)
+    Ok((tally, Open::Polling(session)))
 }
 
 /// Plain WebSocket echoes: the same 64 bytes, answered in order (a FIFO of send times
@@ -266,7 +310,7 @@ async fn raw(
     in_flight: usize,
     start: Arc<Barrier>,
     duration: Duration,
-) -> Result<Tally, String> {
+) -> Result<(Tally, Open), String> {
     let text = payload().to_json().to_string();
     start.wait().await;
     let deadline = Instant::now() + duration;
@@ -298,6 +342,5 @@ async fn raw(
         // Also carries the pongs of any pings read.
         stream.flush().await?;
     }
-    stream.close().await;
-    Ok(tally)
+    Ok((tally, Open::Frames(stream)))
 }

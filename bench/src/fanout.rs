@@ -1,17 +1,20 @@
 //! The `fanout` scenario: C receivers in `/`, one sender keeping W acked `broadcast`
-//! emits in flight; the server sends each to every receiver as `fanout`. Each emit
-//! carries its send time, so a receiver measures the latency from the sender's emit
-//! to its own delivery (one process, one clock).
+//! emits in flight, or (`--rate`) emitting R broadcasts a second with at most W in
+//! flight; the server sends each to every receiver as `fanout`. Each emit carries its
+//! send time, so a receiver measures the latency from the sender's emit to its own
+//! delivery (one process, one clock).
 //!
 //! Receivers only scan a delivery for its time stamp: with one core for a thousand
 //! connections, decoding every delivery would make the load generator the bottleneck.
+//!
+//! The measured window is the sending window: the server's CPU time over it, divided
+//! by the deliveries counted in it, is its CPU per delivery.
 
 use crate::cpu::{self, CpuSample};
-use crate::frames::FrameStream;
+use crate::frames::{FrameStream, Message};
 use crate::report::{Latencies, Tally};
-use crate::session::{connect_frames, Session};
-use crate::wire::stamp_of;
-use sockeye_protocol::socket::Packet;
+use crate::session::connect_frames;
+use crate::wire::Parser;
 use sockeye_protocol::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,32 +24,42 @@ use tokio::sync::watch;
 
 /// How long deliveries may trail the last ack before the rest count as lost.
 const DRAIN: Duration = Duration::from_secs(5);
+/// No ack for this long means the server has stopped answering.
+const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs the scenario and returns its JSON line.
 pub async fn run(
     url: &str,
+    parser: Parser,
     receivers: usize,
     in_flight: usize,
+    rate: Option<f64>,
     duration: Duration,
     pid: Option<u32>,
 ) -> Result<String, String> {
     let receivers = receivers.max(1);
     let in_flight = in_flight.max(1);
+    if let Some(rate) = rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(format!("--rate must be a positive number, not {rate}"));
+        }
+    }
     let epoch = Instant::now();
     let delivered = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks = Vec::with_capacity(receivers);
     for _ in 0..receivers {
-        let stream = connect_frames(url).await?;
+        let stream = connect_frames(url, parser).await?;
         tasks.push(tokio::spawn(receive(
             stream,
+            parser,
             epoch,
             delivered.clone(),
             stop.clone(),
         )));
     }
-    let mut sender = Session::connect(url).await?;
-    // The rates and CPU shares cover the sending window only: a snapshot at its end,
+    let mut sender = connect_frames(url, parser).await?;
+    // The rates and CPU figures cover the sending window only: a snapshot at its end,
     // taken while the sender waits for its last acks.
     let window = tokio::spawn({
         let delivered = delivered.clone();
@@ -56,17 +69,16 @@ pub async fn run(
             tokio::time::sleep(duration).await;
             let count = delivered.load(Ordering::Relaxed);
             let elapsed = began.elapsed().as_secs_f64();
-            let (server_cpu, bench_cpu) = (cpu::percent(&server_cpu)?, bench_cpu.percent()?);
-            Ok::<_, String>((count, elapsed, server_cpu, bench_cpu))
+            let (server_used, bench_cpu) = (cpu::used(&server_cpu)?, bench_cpu.percent()?);
+            Ok::<_, String>((count, elapsed, server_used, bench_cpu))
         }
     });
-    let (broadcasts, in_window, ack_latencies) =
-        send(&mut sender, in_flight, duration, epoch).await?;
-    let (delivered_in_window, elapsed, server_cpu, bench_cpu) =
+    let sent = send(&mut sender, parser, in_flight, rate, duration, epoch).await?;
+    let (delivered_in_window, elapsed, server_used, bench_cpu) =
         window.await.map_err(|e| e.to_string())??;
     // Every acked broadcast is due at every receiver; wait a bounded time for the
     // stragglers before counting the rest as lost.
-    let expected = broadcasts * receivers as u64;
+    let expected = sent.acked * receivers as u64;
     let drain_until = Instant::now() + DRAIN;
     while delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -79,68 +91,122 @@ pub async fn run(
     sender.close().await;
     let received: u64 = tallies.iter().map(|t| t.count).sum();
     let latencies = Latencies::merge(tallies.into_iter().map(|t| t.latencies));
-    Ok(serde_json::json!({
+    let line = serde_json::json!({
         "scenario": "fanout",
         "transport": "websocket",
+        "parser": parser.name(),
         "receivers": receivers,
         "in_flight": in_flight,
+        "rate": rate,
         "seconds": (elapsed * 1000.0).round() / 1000.0,
-        "broadcasts": broadcasts,
-        "broadcasts_per_sec": (in_window as f64 / elapsed).round(),
+        "broadcasts": sent.acked,
+        "broadcasts_per_sec": (sent.in_window as f64 / elapsed).round(),
+        // What the sender offered: with --rate, the pace it kept.
+        "sent_per_sec": (sent.sent as f64 / elapsed).round(),
         "deliveries": received,
+        "deliveries_in_window": delivered_in_window,
         "deliveries_per_sec": (delivered_in_window as f64 / elapsed).round(),
         "lost": expected.saturating_sub(received),
         "p50_ms": latencies.percentile(0.50),
         "p99_ms": latencies.percentile(0.99),
         "max_ms": latencies.percentile(1.0),
-        "ack_p99_ms": ack_latencies.percentile(0.99),
-        "server_cpu": server_cpu,
+        "ack_p99_ms": sent.latencies.percentile(0.99),
+        "server_cpu": null,
         "bench_cpu": bench_cpu,
-    })
-    .to_string())
+    });
+    // The server's CPU per delivery.
+    Ok(cpu::with_server_figures(
+        line,
+        server_used,
+        delivered_in_window,
+    ))
 }
 
-/// Keeps `in_flight` broadcasts going until `duration` has passed, then waits for the
-/// last acks. Returns how many were acked in all and within the window, and the ack
-/// latencies.
+/// What the sender sent.
+struct Sent {
+    /// Broadcasts sent (all within the sending window).
+    sent: u64,
+    /// Broadcasts acked, in all.
+    acked: u64,
+    /// Acks received within the sending window.
+    in_window: u64,
+    /// The ack latencies.
+    latencies: Latencies,
+}
+
+/// Until `duration` has passed, keeps `in_flight` broadcasts going, or with a `rate`
+/// emits that many a second (at most `in_flight` unacked; a broadcast due while the
+/// bound holds is sent once an ack makes room, late); then waits for the last acks.
 async fn send(
-    sender: &mut Session,
+    sender: &mut FrameStream,
+    parser: Parser,
     in_flight: usize,
+    rate: Option<f64>,
     duration: Duration,
     epoch: Instant,
-) -> Result<(u64, u64, Latencies), String> {
-    let deadline = Instant::now() + duration;
+) -> Result<Sent, String> {
+    let began = Instant::now();
+    let deadline = began + duration;
     let mut sent: HashMap<u64, Instant> = HashMap::with_capacity(in_flight);
     let mut next_id = 0u64;
     let mut acked = Tally::default();
     let mut in_window = 0;
-    let mut broadcast = |sent: &mut HashMap<u64, Instant>| {
+    let mut emit = Vec::with_capacity(128);
+    loop {
         let now = Instant::now();
-        let stamp = epoch.elapsed().as_micros() as u64;
-        sent.insert(next_id, now);
-        let packet = Packet::event("/", "broadcast", vec![stamped(stamp)], Some(next_id));
-        next_id += 1;
-        packet
-    };
-    for _ in 0..in_flight {
-        sender.feed(&broadcast(&mut sent)).await?;
-    }
-    sender.flush().await?;
-    while !sent.is_empty() {
-        let packet = tokio::time::timeout(Duration::from_secs(30), sender.next())
-            .await
-            .map_err(|_| "no broadcast ack within 30 s".to_string())??;
-        let Packet::Ack { id, .. } = packet else {
-            continue;
+        let open = now < deadline;
+        if open {
+            // How many broadcasts are due by now: all that the bound allows, or one
+            // at the start and then one every 1/rate seconds.
+            let due = rate.map_or(u64::MAX, |rate| {
+                (now.duration_since(began).as_secs_f64() * rate) as u64 + 1
+            });
+            while next_id < due && sent.len() < in_flight {
+                let stamp = epoch.elapsed().as_micros() as u64;
+                parser.write_event("broadcast", vec![stamped(stamp)], Some(next_id), &mut emit);
+                sender.feed_message(parser.binary(), &emit);
+                sent.insert(next_id, Instant::now());
+                next_id += 1;
+            }
+            sender.flush().await?;
+        } else if sent.is_empty() {
+            break;
+        }
+        // Paced and below the bound: wake for the next broadcast due, if no ack first.
+        let next_due = match rate {
+            Some(rate) if open && sent.len() < in_flight => {
+                Some(began + Duration::from_secs_f64(next_id as f64 / rate))
+            }
+            _ => None,
         };
-        let Some(at) = sent.remove(&id) else { continue };
-        acked.record(at.elapsed());
-        if Instant::now() < deadline {
-            in_window += 1;
-            sender.send(&broadcast(&mut sent)).await?;
+        let mut ping = false;
+        let read = sender.read_messages(|message| {
+            if message == Message::Text(b"2") {
+                ping = true;
+            } else if let Some(at) = parser.ack_id(message).and_then(|id| sent.remove(&id)) {
+                let now = Instant::now();
+                acked.record(now.duration_since(at));
+                if now < deadline {
+                    in_window += 1;
+                }
+            }
+        });
+        tokio::select! {
+            read = tokio::time::timeout(ACK_TIMEOUT, read) => {
+                read.map_err(|_| "no broadcast ack within 30 s".to_string())??;
+            }
+            () = tokio::time::sleep_until(next_due.unwrap_or(deadline).into()), if next_due.is_some() => {}
+        }
+        if ping {
+            sender.feed_text(b"3");
         }
     }
-    Ok((acked.count, in_window, Latencies::merge([acked.latencies])))
+    Ok(Sent {
+        sent: next_id,
+        acked: acked.count,
+        in_window,
+        latencies: Latencies::merge([acked.latencies]),
+    })
 }
 
 /// A 64-byte JSON argument holding its send time in microseconds.
@@ -152,6 +218,7 @@ fn stamped(micros: u64) -> Value {
 /// Counts `fanout` deliveries and their latencies until told to stop.
 async fn receive(
     mut stream: FrameStream,
+    parser: Parser,
     epoch: Instant,
     delivered: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
@@ -162,23 +229,23 @@ async fn receive(
         let mut ping = false;
         let mut read_at = None;
         {
-            let mut on_text = |text: &[u8]| {
+            let mut on_message = |message: Message<'_>| {
                 // One clock reading per burst: the deliveries of a burst were all
                 // there when it was read.
                 let now = *read_at.get_or_insert_with(|| epoch.elapsed().as_micros() as u64);
-                if let Some(stamp) = stamp_of(text, "fanout") {
+                if let Some(stamp) = parser.stamp_of(message, "fanout") {
                     tally.record(Duration::from_micros(now.saturating_sub(stamp)));
                     count += 1;
-                } else if text == b"2" {
+                } else if message == Message::Text(b"2") {
                     ping = true;
                 }
             };
             tokio::select! {
                 biased;
                 _ = stop.changed() => break,
-                read = stream.read_texts(&mut on_text) => read?,
+                read = stream.read_messages(&mut on_message) => read?,
             };
-            stream.try_read_texts(&mut on_text)?;
+            stream.try_read_messages(&mut on_message)?;
         }
         delivered.fetch_add(count, Ordering::Relaxed);
         if ping {
@@ -198,7 +265,13 @@ mod tests {
     #[test]
     fn the_argument_is_64_bytes_and_its_stamp_is_found() {
         let text = format!("42[\"fanout\",{}]", stamped(1234567).to_json());
-        assert_eq!(stamp_of(text.as_bytes(), "fanout"), Some(1234567));
+        let found = Parser::Json.stamp_of(Message::Text(text.as_bytes()), "fanout");
+        assert_eq!(found, Some(1234567));
         assert_eq!(stamped(1234567).to_json().to_string().len(), 64);
+        // The same argument in a msgpack broadcast.
+        let mut bytes = Vec::new();
+        Parser::Msgpack.write_event("fanout", vec![stamped(1234567)], None, &mut bytes);
+        let found = Parser::Msgpack.stamp_of(Message::Binary(&bytes), "fanout");
+        assert_eq!(found, Some(1234567));
     }
 }

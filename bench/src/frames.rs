@@ -1,12 +1,12 @@
-//! A bare WebSocket client for the hot loops (echo, raw echo, fanout receivers): the
-//! HTTP upgrade, then text frames written into one buffer and parsed in place from
-//! another.
+//! A bare WebSocket client for the hot loops (echo, raw echo, fanout receivers and
+//! sender): the HTTP upgrade, then text or binary frames written into one buffer and
+//! parsed in place from another.
 //!
 //! Why not tokio-tungstenite here: with one core for a hundred connections at a million
 //! messages a second, its per-message costs (a waker registered per poll, a buffer per
 //! frame, a ChaCha draw per mask) made the load generator the bottleneck of the raw
 //! echo. The bytes on the wire are the same; the rest of the bench (handshake-heavy
-//! scenarios, the fanout sender) keeps tungstenite.
+//! scenarios) keeps tungstenite.
 
 use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,13 +17,21 @@ const MAX_HEAD: usize = 16 * 1024;
 /// How much room a read asks for.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// A data message as received: its payload, borrowed from the read buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Message<'a> {
+    Text(&'a [u8]),
+    Binary(&'a [u8]),
+}
+
 /// A client WebSocket after the upgrade.
 pub struct FrameStream {
     stream: TcpStream,
     /// Bytes received; frames not yet handed over start at `start`.
     read: Vec<u8>,
     start: usize,
-    /// Frames queued by [`FrameStream::feed_text`], written by [`FrameStream::flush`].
+    /// Frames queued by [`FrameStream::feed_text`] and [`FrameStream::feed_message`],
+    /// written by [`FrameStream::flush`].
     write: Vec<u8>,
     /// xorshift state for the masks clients must apply (RFC 6455, 5.3).
     mask: u32,
@@ -90,6 +98,11 @@ impl FrameStream {
         self.feed(0x1, payload);
     }
 
+    /// Queues a binary frame if `binary`, else a text frame.
+    pub fn feed_message(&mut self, binary: bool, payload: &[u8]) {
+        self.feed(if binary { 0x2 } else { 0x1 }, payload);
+    }
+
     /// Writes every queued frame.
     pub async fn flush(&mut self) -> Result<(), String> {
         if !self.write.is_empty() {
@@ -103,11 +116,37 @@ impl FrameStream {
     }
 
     /// Hands every complete text frame to `on_text`, first waiting for more bytes if
-    /// none is complete; returns how many it handed. Pings are answered (with the next
-    /// flush); a close frame or the end of the stream is an error.
+    /// none is complete; returns how many data frames it read (binary frames are read
+    /// and dropped). Pings are answered (with the next flush); a close frame or the end
+    /// of the stream is an error.
     pub async fn read_texts(&mut self, mut on_text: impl FnMut(&[u8])) -> Result<usize, String> {
+        self.read_messages(|message| {
+            if let Message::Text(text) = message {
+                on_text(text);
+            }
+        })
+        .await
+    }
+
+    /// [`FrameStream::read_texts`] without waiting: 0 if nothing complete has arrived.
+    pub fn try_read_texts(&mut self, mut on_text: impl FnMut(&[u8])) -> Result<usize, String> {
+        self.try_read_messages(|message| {
+            if let Message::Text(text) = message {
+                on_text(text);
+            }
+        })
+    }
+
+    /// Hands every complete data frame, text or binary, to `on_message`, first waiting
+    /// for more bytes if none is complete; returns how many it handed. Pings are
+    /// answered (with the next flush); a close frame or the end of the stream is an
+    /// error. Cancel-safe: a read cancelled while it waits loses nothing.
+    pub async fn read_messages(
+        &mut self,
+        mut on_message: impl FnMut(Message<'_>),
+    ) -> Result<usize, String> {
         loop {
-            let handed = self.parse(&mut on_text)?;
+            let handed = self.parse(&mut on_message)?;
             if handed > 0 {
                 return Ok(handed);
             }
@@ -115,14 +154,18 @@ impl FrameStream {
         }
     }
 
-    /// [`FrameStream::read_texts`] without waiting: 0 if nothing complete has arrived.
-    pub fn try_read_texts(&mut self, mut on_text: impl FnMut(&[u8])) -> Result<usize, String> {
-        let handed = self.parse(&mut on_text)?;
+    /// [`FrameStream::read_messages`] without waiting: 0 if nothing complete has
+    /// arrived.
+    pub fn try_read_messages(
+        &mut self,
+        mut on_message: impl FnMut(Message<'_>),
+    ) -> Result<usize, String> {
+        let handed = self.parse(&mut on_message)?;
         if handed > 0 {
             return Ok(handed);
         }
         match self.try_fill() {
-            Ok(true) => self.parse(&mut on_text),
+            Ok(true) => self.parse(&mut on_message),
             Ok(false) => Ok(0),
             Err(e) => Err(e),
         }
@@ -201,19 +244,23 @@ impl FrameStream {
         self.read.reserve(READ_CHUNK);
     }
 
-    /// Hands over the complete frames at `start`; how many text frames.
-    fn parse(&mut self, on_text: &mut impl FnMut(&[u8])) -> Result<usize, String> {
+    /// Hands over the complete frames at `start`; how many data frames.
+    fn parse(&mut self, on_message: &mut impl FnMut(Message<'_>)) -> Result<usize, String> {
         let mut handed = 0;
         while let Some((opcode, fin, payload)) = frame_at(&self.read[self.start..])? {
             let (begin, end) = (self.start + payload.start, self.start + payload.end);
             self.start = end;
             match opcode {
                 0x1 if fin => {
-                    on_text(&self.read[begin..end]);
+                    on_message(Message::Text(&self.read[begin..end]));
                     handed += 1;
                 }
-                0x1 | 0x0 => return Err("fragmented messages are not expected".into()),
-                0x2 | 0xA => {}
+                0x2 if fin => {
+                    on_message(Message::Binary(&self.read[begin..end]));
+                    handed += 1;
+                }
+                0x0..=0x2 => return Err("fragmented messages are not expected".into()),
+                0xA => {}
                 0x8 => return Err("the server closed the WebSocket".into()),
                 0x9 => {
                     let ping = self.read[begin..end].to_vec();
@@ -280,15 +327,15 @@ mod tests {
         use tokio_tungstenite::tungstenite::Message;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        // Echoes texts; after the tenth, a ping and then a last text.
+        // Echoes texts and binaries; after the tenth, a ping and then a last text.
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
             let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
             let mut seen = 0;
             while let Some(Ok(message)) = ws.next().await {
-                if let Message::Text(text) = message {
+                if message.is_text() || message.is_binary() {
                     seen += 1;
-                    ws.send(Message::Text(text)).await.unwrap();
+                    ws.send(message).await.unwrap();
                     if seen == 10 {
                         ws.send(Message::Ping(vec![7].into())).await.unwrap();
                         ws.send(Message::text("done")).await.unwrap();
@@ -310,19 +357,27 @@ mod tests {
             } else {
                 format!("m{i}")
             };
-            client.feed_text(text.as_bytes());
+            // The fourth goes as a binary message.
+            client.feed_message(i == 3, text.as_bytes());
         }
         client.flush().await.unwrap();
         let mut echoed = Vec::new();
-        while echoed.last().map(String::as_str) != Some("done") {
+        while echoed.last().map(|(_, t): &(bool, String)| t.as_str()) != Some("done") {
             client
-                .read_texts(|t| echoed.push(String::from_utf8(t.to_vec()).unwrap()))
+                .read_messages(|m| {
+                    let (binary, bytes) = match m {
+                        super::Message::Text(t) => (false, t),
+                        super::Message::Binary(b) => (true, b),
+                    };
+                    echoed.push((binary, String::from_utf8(bytes.to_vec()).unwrap()));
+                })
                 .await
                 .unwrap();
         }
-        assert_eq!(echoed[0], "m0");
-        assert_eq!(echoed[5], long);
-        assert_eq!(echoed[9], "m9");
+        assert_eq!(echoed[0], (false, "m0".to_owned()));
+        assert_eq!(echoed[3], (true, "m3".to_owned()));
+        assert_eq!(echoed[5], (false, long));
+        assert_eq!(echoed[9], (false, "m9".to_owned()));
         // The ping came before "done": its pong goes out with the next flush.
         assert!(!client.write.is_empty());
         client.flush().await.unwrap();

@@ -2,16 +2,24 @@
 //! built on `sockeye-protocol` (the same codec the server and the browser client use).
 //!
 //! Each scenario prints one JSON line. With `--pid` (the server's process id) it also
-//! reports the server's CPU share beside the load generator's own, so a run bound by
-//! the load generator shows as such (without it, `server_cpu` is null). A CPU or memory
-//! figure that cannot be read from `/proc` fails the run (exit 1), never reads as 0. The servers must follow the contract of
+//! reports the server's CPU beside the load generator's own share, so a run bound by
+//! the load generator shows as such: `server_cpu` (% of one core), `server_cpu_s` (CPU
+//! seconds, utime + stime of all the server's threads from `/proc/<pid>/stat`, over the
+//! measured window) and `server_us_per_msg` (that CPU time in µs over the messages
+//! counted in the same window: acks, echoes, deliveries or connect cycles); all null
+//! without a pid. A CPU or memory figure that cannot be read from `/proc` fails the
+//! run (exit 1), never reads as 0. The servers must follow the contract of
 //! `bench/src/bin/sockeye-bench-server.rs` (`echo`, `broadcast` → `fanout`).
 //! - `echo`: C connections each keep W acked `echo` emits in flight (64-byte JSON
 //!   argument): acks/s, latency percentiles, fairness (the slowest connection's acks
 //!   over the fastest's). `--transport polling` runs it over long-polling;
 //!   `--transport raw` sends plain WebSocket echoes to `raw-ws-echo`.
-//! - `fanout`: C receivers, one sender keeping W broadcasts in flight: deliveries/s,
+//! - `fanout`: C receivers, one sender keeping W broadcasts in flight (or, with
+//!   `--rate R`, emitting R a second with at most W in flight): deliveries/s,
 //!   end-to-end latency, lost deliveries.
+//! - `echo` and `fanout` over WebSocket speak socket.io-parser's JSON packets, or with
+//!   `--parser msgpack` socket.io-msgpack-parser's (the server must be started with the
+//!   same parser).
 //! - `idle`: C idle sockets: the server's RSS per socket (needs `--pid`).
 //! - `connect`: W workers repeat connect, join `/`, close: cycles/s.
 //! - `soak`: chaos (connections cut at random while broadcasts and acked emits flow)
@@ -26,6 +34,7 @@ mod echo;
 mod fanout;
 mod frames;
 mod idle;
+mod msgpack;
 mod polling;
 mod report;
 mod session;
@@ -51,6 +60,9 @@ enum Scenario {
         /// Socket.IO over websocket or polling, or raw WebSocket echoes.
         #[arg(long, value_enum, default_value = "websocket")]
         transport: echo::Transport,
+        /// The Socket.IO packet format (msgpack: websocket only).
+        #[arg(long, value_enum, default_value = "json")]
+        parser: wire::Parser,
         /// Connections.
         #[arg(short = 'c', long, default_value_t = 100)]
         connections: usize,
@@ -68,9 +80,15 @@ enum Scenario {
         /// Receivers.
         #[arg(short = 'c', long, default_value_t = 1000)]
         receivers: usize,
-        /// Broadcasts in flight.
+        /// Broadcasts in flight (with --rate: the most unacked at once).
         #[arg(short = 'w', long, default_value_t = 16)]
         in_flight: usize,
+        /// Broadcasts per second, paced (default: as many as the in-flight bound allows).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// The Socket.IO packet format.
+        #[arg(long, value_enum, default_value = "json")]
+        parser: wire::Parser,
         /// Seconds of sending.
         #[arg(short = 'd', long, default_value_t = 10.0)]
         duration: f64,
@@ -153,6 +171,7 @@ async fn main() {
         Scenario::Echo {
             server,
             transport,
+            parser,
             connections,
             in_flight,
             duration,
@@ -160,6 +179,7 @@ async fn main() {
             echo::run(
                 &server.url,
                 transport,
+                parser,
                 connections,
                 in_flight,
                 seconds(duration),
@@ -171,12 +191,16 @@ async fn main() {
             server,
             receivers,
             in_flight,
+            rate,
+            parser,
             duration,
         } => {
             fanout::run(
                 &server.url,
+                parser,
                 receivers,
                 in_flight,
+                rate,
                 seconds(duration),
                 server.pid,
             )

@@ -126,7 +126,7 @@ async fn read_loop(
         };
         for packet in packets {
             let decoded = match packet {
-                EnginePacket::Message(text) => decoder.decode_text(&text),
+                EnginePacket::Message(text) => decoder.decode_text(text),
                 EnginePacket::Binary(data) => decoder.decode_binary(data),
                 EnginePacket::Ping(_) => {
                     let pong = posting.lock().await.post(&endpoint, "3".to_owned()).await;

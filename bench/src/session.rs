@@ -6,6 +6,7 @@
 //! answer a burst with one write.
 
 use crate::frames::FrameStream;
+use crate::wire::Parser;
 use futures_util::{SinkExt, StreamExt};
 use sockeye_protocol::engine::Packet as EnginePacket;
 use sockeye_protocol::socket::{Decoder, Packet};
@@ -61,31 +62,23 @@ pub fn socketio_ws_url(url: &str) -> String {
     )
 }
 
-/// Connects a bare [`FrameStream`] to `url` (`http://host:port`) and joins `/`, for the
-/// hot loops; the packets are the protocol crate's, as in [`Session::connect`].
-pub async fn connect_frames(url: &str) -> Result<FrameStream, String> {
+/// Connects a bare [`FrameStream`] to `url` (`http://host:port`) and joins `/` with
+/// `parser`'s CONNECT, for the hot loops; the JSON packets are the protocol crate's, as
+/// in [`Session::connect`].
+pub async fn connect_frames(url: &str, parser: Parser) -> Result<FrameStream, String> {
     let mut ws = FrameStream::connect(&socketio_ws_url(url)).await?;
     let mut opened = false;
     while !opened {
         ws.read_texts(|text| opened |= text.first() == Some(&b'0'))
             .await?;
     }
-    let join = Packet::Connect {
-        namespace: "/".into(),
-        data: None,
-    };
-    ws.feed_text(join.encode_with_prefix("4").text.as_bytes());
+    ws.feed_message(parser.binary(), &parser.join());
     ws.flush().await?;
     let mut joined = None;
     while joined.is_none() {
-        ws.read_texts(|text| {
-            if text.starts_with(b"40") {
-                joined = Some(Ok(()));
-            } else if text.starts_with(b"44") {
-                joined = Some(Err(format!(
-                    "join refused: {}",
-                    String::from_utf8_lossy(text)
-                )));
+        ws.read_messages(|message| {
+            if let Some(answer) = parser.join_answer(message) {
+                joined.get_or_insert(answer);
             }
         })
         .await?;
@@ -191,7 +184,7 @@ impl Session {
     /// Decodes a message into a Socket.IO packet, answering pings.
     async fn packet_of(&mut self, message: Message) -> Result<Option<Packet>, String> {
         let decoded = match decode_engine(message)? {
-            Some(EnginePacket::Message(text)) => self.decoder.decode_text(&text),
+            Some(EnginePacket::Message(text)) => self.decoder.decode_text(text),
             Some(EnginePacket::Binary(data)) => self.decoder.decode_binary(data),
             Some(EnginePacket::Ping(_)) => {
                 self.pong().await?;

@@ -257,8 +257,13 @@ async fn sender(url: String, rate: u32, duration: Duration) -> Result<u64, Strin
     while started.elapsed() < duration {
         pace.tick().await;
         let payload = Value::Object(vec![("seq".into(), Value::Number(seq.into()))]);
-        link.send(&Packet::event("/", "broadcast", vec![payload], Some(seq)))
-            .await?;
+        link.send(&Packet::event(
+            "/",
+            "broadcast",
+            vec![payload].into(),
+            Some(seq),
+        ))
+        .await?;
         // The ack says the server has handed it to every target: the next one follows.
         loop {
             match link.next().await? {
@@ -321,6 +326,7 @@ async fn client(
             tokio::select! {
                 packet = link.next() => match packet {
                     Ok(Some(Packet::Event { name, args, .. })) if name == "fanout" => {
+                        let args = args.values().unwrap_or_default();
                         let seq = match args.first().and_then(|p| p.get("seq")) {
                             Some(Value::Number(n)) => n.as_u64(),
                             _ => None,
@@ -345,7 +351,7 @@ async fn client(
                     next_ack += 1;
                     pending.insert(id);
                     set("sending an echo");
-                    if link.send(&Packet::event("/", "echo", vec![Value::Number(id.into())], Some(id))).await.is_err() {
+                    if link.send(&Packet::event("/", "echo", vec![Value::Number(id.into())].into(), Some(id))).await.is_err() {
                         break false;
                     }
                 }
@@ -362,7 +368,7 @@ async fn client(
                     }
                     Some(Cut::Kick) => {
                         stats.lock().expect("stats lock").cuts_kick += 1;
-                        if link.send(&Packet::event("/", "kick", vec![], None)).await.is_err() {
+                        if link.send(&Packet::event("/", "kick", Vec::new().into(), None)).await.is_err() {
                             break false;
                         }
                     }
@@ -483,7 +489,7 @@ impl Link {
             EnginePacket::Close => Err("closed by the server".into()),
             EnginePacket::Message(text) => self
                 .decoder
-                .decode_text(&text)
+                .decode_text(text)
                 .map_err(|e| format!("packet: {e}")),
             EnginePacket::Binary(data) => self
                 .decoder

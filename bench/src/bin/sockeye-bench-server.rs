@@ -18,7 +18,7 @@ use axum::serve::ListenerExt;
 use clap::Parser;
 use sockeye_protocol::Value;
 use sockeye_server::redis::RedisAdapter;
-use sockeye_server::SocketIo;
+use sockeye_server::{Args, SocketIo};
 use std::future::IntoFuture;
 use std::time::Duration;
 
@@ -100,15 +100,19 @@ async fn serve() {
     }
     let io = builder.build();
     io.of("/").on_connection(|socket| async move {
-        socket.on("kick", |socket, _| async move { socket.close_transport() });
-        socket.on("echo", |_, args| async move { args });
-        socket.on("broadcast", |socket, args| async move {
+        // `Args`: the arguments as they came, passed on without being parsed.
+        socket.on(
+            "kick",
+            |socket, _: Args| async move { socket.close_transport() },
+        );
+        socket.on("echo", |_, args: Args| async move { args });
+        socket.on("broadcast", |socket, args: Args| async move {
             if let Err(e) = socket.broadcast().emit("fanout", args) {
                 eprintln!("broadcast: {e}");
             }
             Vec::<Value>::new()
         });
-        socket.on("flood", |socket, args| async move {
+        socket.on("flood", |socket, args: Vec<Value>| async move {
             let count = match args.first() {
                 Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
                 _ => 0,
