@@ -1,5 +1,6 @@
-//! The few browser facilities the client uses: global `fetch`, timers, the clock and
-//! randomness. Bound to the global scope so the client works in pages and workers.
+//! The few browser facilities the client uses: global `fetch`, timers, the clock,
+//! randomness and console warnings. Bound to the global scope so the client works in
+//! pages and workers.
 
 use std::time::Duration;
 use wasm_bindgen::prelude::*;
@@ -17,6 +18,14 @@ extern "C" {
 
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
     fn performance_now() -> f64;
+
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    fn console_warn(message: &str);
+}
+
+/// Writes a warning to the console.
+pub fn warn(message: &str) {
+    console_warn(message);
 }
 
 /// Time since the page loaded, the clock fed to the protocol state machines.

@@ -4,7 +4,9 @@
 //! travel as Socket.IO attachments; binary that arrives becomes an `ArrayBuffer`, as
 //! socket.io-client gives it in the browser.
 
+use crate::browser::warn;
 use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
+use sockeye_protocol::socket::Args;
 use sockeye_protocol::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -106,4 +108,17 @@ pub fn from_value(value: &Value) -> JsValue {
 /// Converts a list of arguments into a JavaScript array.
 pub fn args_to_array(args: &[Value]) -> Array {
     args.iter().map(from_value).collect()
+}
+
+/// Reads the arguments of an event or an ack from the server as values. Arguments that
+/// do not read are a malformed packet from the server: logged with `what` (the packet
+/// they came in), and `None`, so the packet is dropped.
+pub fn values_or_warn(args: &Args, what: impl FnOnce() -> String) -> Option<Vec<Value>> {
+    match args.values() {
+        Ok(values) => Some(values),
+        Err(e) => {
+            warn(&format!("sockeye: {} dropped: {e}", what()));
+            None
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //! The glue keeps only what JavaScript does best: listener lists, variadic arguments,
 //! Promises and the manager cache. Everything about the protocol happens here.
 
-use crate::convert::{args_to_array, from_value, to_value};
+use crate::convert::{args_to_array, from_value, to_value, values_or_warn};
 use crate::manager::{AckCallback, AuthProvider, Manager, ManagerEvent, Notice, Socket};
 use crate::options::Options;
 use js_sys::{Array, Function};
@@ -134,9 +134,12 @@ impl JsSocket {
             }
             Notice::Disconnect(reason) => call(&listener, &["disconnect".into(), reason.into()]),
             Notice::Event { name, args, ack } => {
+                let Some(args) = values_or_warn(&args, || format!("event {name:?}")) else {
+                    return;
+                };
                 let ack = match ack {
                     Some(responder) => Closure::once_into_js(move |args: JsValue| {
-                        let args = Array::from(&args)
+                        let args: Vec<Value> = Array::from(&args)
                             .iter()
                             .map(|arg| to_value(&arg).unwrap_or(Value::Null))
                             .collect();
@@ -195,13 +198,18 @@ impl JsSocket {
         let args = args
             .iter()
             .map(|a| to_value(&a))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<Value>, _>>()?;
         let timeout = timeout_ms
             .filter(|ms| ms.is_finite() && *ms >= 0.0)
             .map(|ms| Duration::from_millis(ms as u64));
         let ack: Option<AckCallback> = ack.map(|f| -> AckCallback {
+            let event = name.to_owned();
             Box::new(move |result| match result {
-                Ok(args) => call(&f, &[JsValue::NULL, args_to_array(&args).into()]),
+                Ok(args) => {
+                    if let Some(args) = values_or_warn(&args, || format!("ack of {event:?}")) {
+                        call(&f, &[JsValue::NULL, args_to_array(&args).into()]);
+                    }
+                }
                 Err(e) => {
                     let error = js_sys::Error::new(&e.to_string());
                     call(&f, &[error.into(), Array::new().into()]);

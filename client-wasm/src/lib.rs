@@ -20,6 +20,7 @@ pub mod typed;
 pub use manager::{AckError, AckResponder, Manager, ManagerEvent, Notice, Socket};
 pub use options::Options;
 pub use sockeye_protocol as protocol;
-pub use sockeye_protocol::event::{Args, Event, Request};
+pub use sockeye_protocol::event::{Event, Request};
+pub use sockeye_protocol::socket::{Args, ArgsError};
 pub use sockeye_protocol::Value;
 pub use typed::{Client, EmitError};

@@ -17,7 +17,7 @@ use sockeye_protocol::client::{
     Emit, EngineClient, EngineOutput, Probe, Reconnection, SocketClient, SocketEvent, SocketOutput,
 };
 use sockeye_protocol::engine::Packet as EnginePacket;
-use sockeye_protocol::socket::{Decoder, Packet};
+use sockeye_protocol::socket::{Args, Decoder, Packet};
 use sockeye_protocol::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -66,8 +66,9 @@ pub enum Notice {
     Event {
         /// The event name.
         name: String,
-        /// Its arguments.
-        args: Vec<Value>,
+        /// Its arguments, as they came (read them with [`Args::values`] or
+        /// [`Args::deserialize`]).
+        args: Args,
         /// The answer, when the server waits for one.
         ack: Option<AckResponder>,
     },
@@ -94,8 +95,8 @@ impl fmt::Display for AckError {
 
 impl std::error::Error for AckError {}
 
-/// The callback waiting for an ack.
-pub type AckCallback = Box<dyn FnOnce(Result<Vec<Value>, AckError>)>;
+/// The callback waiting for an ack: the answer's arguments as they came.
+pub type AckCallback = Box<dyn FnOnce(Result<Args, AckError>)>;
 
 /// Supplies the auth payload of a join, possibly later (socket.io-client's `auth`
 /// function takes a callback).
@@ -109,8 +110,10 @@ pub struct AckResponder {
 }
 
 impl AckResponder {
-    /// Sends the ack with `args`. Does nothing if the socket is no longer connected.
-    pub fn send(self, args: Vec<Value>) {
+    /// Sends the ack with `args` (a `Vec<Value>` or [`Args`]). Does nothing if the
+    /// socket is no longer connected.
+    pub fn send(self, args: impl Into<Args>) {
+        let args = args.into();
         let Some(inner) = self.manager.upgrade() else {
             return;
         };
@@ -463,8 +466,9 @@ impl Socket {
     }
 
     /// Emits `name` with `args`. With `ack`, the callback gets the answer or an
-    /// [`AckError`]; `how.timeout` bounds the wait.
-    pub fn emit(&self, name: &str, args: Vec<Value>, how: Emit, ack: Option<AckCallback>) {
+    /// [`AckError`]; `how.timeout` bounds the wait. `args` is a `Vec<Value>` or [`Args`].
+    pub fn emit(&self, name: &str, args: impl Into<Args>, how: Emit, ack: Option<AckCallback>) {
+        let args = args.into();
         self.with(|s, fx| {
             let how = Emit {
                 ack: ack.is_some(),
@@ -805,7 +809,7 @@ impl State {
 
     fn on_message(&mut self, packet: EnginePacket, fx: &mut Effects) {
         let decoded = match packet {
-            EnginePacket::Message(text) => self.decoder.decode_text(&text),
+            EnginePacket::Message(text) => self.decoder.decode_text(text),
             EnginePacket::Binary(data) => self.decoder.decode_binary(data),
             _ => return,
         };
@@ -861,13 +865,7 @@ impl State {
         self.notify_socket(ns, notice, fx);
     }
 
-    fn ack_result(
-        &mut self,
-        ns: &str,
-        id: u64,
-        result: Result<Vec<Value>, AckError>,
-        fx: &mut Effects,
-    ) {
+    fn ack_result(&mut self, ns: &str, id: u64, result: Result<Args, AckError>, fx: &mut Effects) {
         if let Some(callback) = self.slot(ns).acks.remove(&id) {
             fx.push(Box::new(move || callback(result)));
         }

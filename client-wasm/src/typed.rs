@@ -19,11 +19,13 @@
 //! # fn web_sys_log(_: &str) {}
 //! ```
 
+use crate::browser::warn;
+use crate::convert::values_or_warn;
 use crate::manager::{AckError, AckResponder, Manager, Notice, Socket};
 use crate::options::Options;
 use sockeye_protocol::client::Emit;
-use sockeye_protocol::event::{Args, ArgsError, Event, Request};
-use sockeye_protocol::value::ValueError;
+use sockeye_protocol::event::{Event, Request};
+use sockeye_protocol::socket::{Args, ArgsError, Parser};
 use sockeye_protocol::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -33,7 +35,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-type EventHandler = Rc<dyn Fn(Vec<Value>, Option<AckResponder>)>;
+type EventHandler = Rc<dyn Fn(&Args, Option<AckResponder>)>;
 type ConnectErrorHandler = Rc<dyn Fn(&str, Option<&Value>)>;
 type DisconnectHandler = Rc<dyn Fn(&str)>;
 
@@ -50,13 +52,13 @@ struct Handlers {
 pub enum EmitError {
     /// The arguments did not serialize.
     #[error("arguments: {0}")]
-    Serialize(#[from] ValueError),
+    Serialize(ArgsError),
     /// No ack came.
     #[error("{0}")]
     Ack(#[from] AckError),
     /// The ack's arguments did not have the expected types.
     #[error("ack: {0}")]
-    Answer(#[from] ArgsError),
+    Answer(ArgsError),
 }
 
 /// A socket of one namespace, with listeners registered by event type.
@@ -128,30 +130,46 @@ impl Client {
     /// Calls `f` with the arguments of every `E`; arguments of the wrong types are
     /// dropped with a console warning.
     pub fn on<E: Event + 'static>(&self, f: impl Fn(E::Args) + 'static) {
-        self.on_raw(E::NAME, move |args, _| match E::Args::from_values(args) {
-            Ok(args) => f(args),
-            Err(e) => warn(&format!("sockeye: event {:?} ignored: {e}", E::NAME)),
+        self.on_args(E::NAME, move |args, _| {
+            match args.deserialize::<E::Args>() {
+                Ok(args) => f(args),
+                Err(e) => warn(&format!("sockeye: event {:?} ignored: {e}", E::NAME)),
+            }
         });
     }
 
     /// Answers every `E` with what `f` returns.
     pub fn on_request<E: Request + 'static>(&self, f: impl Fn(E::Args) -> E::Ack + 'static) {
-        self.on_raw(E::NAME, move |args, ack| match E::Args::from_values(args) {
-            Ok(args) => {
-                let answer = f(args).into_values();
-                match (ack, answer) {
-                    (Some(ack), Ok(answer)) => ack.send(answer),
-                    (_, Err(e)) => warn(&format!("sockeye: ack of {:?} not sent: {e}", E::NAME)),
-                    (None, Ok(_)) => {}
+        self.on_args(E::NAME, move |args, ack| {
+            match args.deserialize::<E::Args>() {
+                Ok(args) => {
+                    let answer = Args::serialize(Parser::Json, &f(args));
+                    match (ack, answer) {
+                        (Some(ack), Ok(answer)) => ack.send(answer),
+                        (_, Err(e)) => {
+                            warn(&format!("sockeye: ack of {:?} not sent: {e}", E::NAME))
+                        }
+                        (None, Ok(_)) => {}
+                    }
                 }
+                Err(e) => warn(&format!("sockeye: event {:?} ignored: {e}", E::NAME)),
             }
-            Err(e) => warn(&format!("sockeye: event {:?} ignored: {e}", E::NAME)),
         });
     }
 
     /// Calls `f` with the raw arguments of every `name`, and the ack when the server
     /// asked for one.
     pub fn on_raw(&self, name: &str, f: impl Fn(Vec<Value>, Option<AckResponder>) + 'static) {
+        let event = name.to_owned();
+        self.on_args(name, move |args, ack| {
+            if let Some(args) = values_or_warn(args, || format!("event {event:?}")) {
+                f(args, ack);
+            }
+        });
+    }
+
+    /// Calls `f` with the arguments of every `name` as they came.
+    fn on_args(&self, name: &str, f: impl Fn(&Args, Option<AckResponder>) + 'static) {
         self.handlers
             .borrow_mut()
             .events
@@ -161,19 +179,20 @@ impl Client {
     }
 
     /// Emits `E` (buffered until connected).
-    pub fn emit<E: Event>(&self, args: E::Args) -> Result<(), ValueError> {
-        self.socket
-            .emit(E::NAME, args.into_values()?, Emit::default(), None);
+    pub fn emit<E: Event>(&self, args: E::Args) -> Result<(), ArgsError> {
+        let args = Args::serialize(Parser::Json, &args)?;
+        self.socket.emit(E::NAME, args, Emit::default(), None);
         Ok(())
     }
 
     /// Emits `E` only if connected now (socket.io-client's `volatile`).
-    pub fn emit_volatile<E: Event>(&self, args: E::Args) -> Result<(), ValueError> {
+    pub fn emit_volatile<E: Event>(&self, args: E::Args) -> Result<(), ArgsError> {
+        let args = Args::serialize(Parser::Json, &args)?;
         let how = Emit {
             volatile: true,
             ..Emit::default()
         };
-        self.socket.emit(E::NAME, args.into_values()?, how, None);
+        self.socket.emit(E::NAME, args, how, None);
         Ok(())
     }
 
@@ -185,19 +204,18 @@ impl Client {
         timeout: Option<Duration>,
     ) -> impl Future<Output = Result<E::Ack, EmitError>> {
         let slot = Rc::new(RefCell::new(Oneshot::default()));
-        let values = args.into_values();
-        match values {
-            Err(e) => slot.borrow_mut().value = Some(Err(EmitError::from(e))),
-            Ok(values) => {
+        match Args::serialize(Parser::Json, &args) {
+            Err(e) => slot.borrow_mut().value = Some(Err(EmitError::Serialize(e))),
+            Ok(args) => {
                 let how = Emit {
                     timeout: timeout.or(self.socket.manager().options().ack_timeout),
                     ..Emit::default()
                 };
                 let answer = slot.clone();
-                let callback = Box::new(move |result: Result<Vec<Value>, AckError>| {
+                let callback = Box::new(move |result: Result<Args, AckError>| {
                     let result = result
                         .map_err(EmitError::from)
-                        .and_then(|args| E::Ack::from_values(args).map_err(EmitError::from));
+                        .and_then(|args| args.deserialize::<E::Ack>().map_err(EmitError::Answer));
                     let waker = {
                         let mut slot = answer.borrow_mut();
                         slot.value = Some(result);
@@ -207,7 +225,7 @@ impl Client {
                         waker.wake();
                     }
                 });
-                self.socket.emit(E::NAME, values, how, Some(callback));
+                self.socket.emit(E::NAME, args, how, Some(callback));
             }
         }
         AckFuture { slot }
@@ -235,7 +253,7 @@ fn dispatch(handlers: &RefCell<Handlers>, notice: Notice) {
             // The ack goes to the first handler; an ack is answered once.
             let mut ack = ack;
             for f in list {
-                f(args.clone(), ack.take());
+                f(&args, ack.take());
             }
         }
     }
@@ -253,16 +271,6 @@ fn split_url(url: &str) -> (&str, &str) {
         Some(i) => (&url[..after_scheme + i], "/"),
         None => (url, "/"),
     }
-}
-
-fn warn(message: &str) {
-    web_sys_warn(message);
-}
-
-#[wasm_bindgen::prelude::wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_namespace = console, js_name = warn)]
-    fn web_sys_warn(message: &str);
 }
 
 /// A value handed from a callback to a future.

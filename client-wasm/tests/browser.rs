@@ -388,7 +388,11 @@ async fn binary_both_ways() {
             Some(Box::new(move |result| inbox.push(result))),
         );
         let back = acks.next("the binary ack").await.unwrap();
-        assert_eq!(back, vec![blob.clone(), nested.clone()], "{mode:?}");
+        assert_eq!(
+            back.values().unwrap(),
+            vec![blob.clone(), nested.clone()],
+            "{mode:?}"
+        );
 
         // Down: the server emits binary to us (`echo` sends the arguments back).
         let echoes = Inbox::new();
