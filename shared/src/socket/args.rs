@@ -334,10 +334,12 @@ impl Args {
     /// Gives a framed binary packet its attachments, checking that every placeholder
     /// names one that came.
     pub(crate) fn attach(&mut self, attachments: Vec<Bytes>) -> Result<(), usize> {
+        let count = attachments.len();
         self.attachments = attachments;
-        match self.values() {
-            Ok(_) => Ok(()),
-            Err(_) => Err(self.attachments.len()),
+        let mut de = serde_json::Deserializer::from_slice(&self.data);
+        match de.deserialize_any(Walk { count }) {
+            Ok(Walked { valid: true, .. }) => Ok(()),
+            _ => Err(count),
         }
     }
 
@@ -407,6 +409,136 @@ fn exceeds_depth(json: &[u8], max: usize) -> bool {
         }
     }
     false
+}
+
+/// What a walk over one JSON value found: whether every placeholder in it names an
+/// attachment that exists, and what a placeholder object needs to know of it (whether
+/// it is `true`, its value as an index).
+#[derive(Default)]
+struct Walked {
+    valid: bool,
+    is_true: bool,
+    num: Option<u64>,
+}
+
+/// Checks the placeholders of a binary packet's data against its `count` attachments
+/// without building anything, with [`Value`]'s rule: an object whose (last)
+/// `_placeholder` is `true` stands for the attachment its `num` names; any other value
+/// is checked inside.
+struct Walk {
+    count: usize,
+}
+
+impl<'de> de::DeserializeSeed<'de> for Walk {
+    type Value = Walked;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Walked, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// A key of a JSON object, as far as placeholders care.
+enum Key {
+    Placeholder,
+    Num,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key, E> {
+                Ok(match s {
+                    "_placeholder" => Key::Placeholder,
+                    "num" => Key::Num,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk {
+    type Value = Walked;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Walked, E> {
+        Ok(Walked {
+            valid: true,
+            is_true: b,
+            num: None,
+        })
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Walked, E> {
+        Ok(Walked {
+            valid: true,
+            is_true: false,
+            num: Some(n),
+        })
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Walked, E> {
+        Ok(Walked {
+            valid: true,
+            is_true: false,
+            num: u64::try_from(n).ok(),
+        })
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Walked, E> {
+        Ok(Walked {
+            valid: true,
+            ..Walked::default()
+        })
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Walked, E> {
+        Ok(Walked {
+            valid: true,
+            ..Walked::default()
+        })
+    }
+    fn visit_unit<E>(self) -> Result<Walked, E> {
+        Ok(Walked {
+            valid: true,
+            ..Walked::default()
+        })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Walked, A::Error> {
+        let mut valid = true;
+        while let Some(item) = seq.next_element_seed(Walk { count: self.count })? {
+            valid &= item.valid;
+        }
+        Ok(Walked {
+            valid,
+            ..Walked::default()
+        })
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Walked, A::Error> {
+        let (mut children_valid, mut placeholder, mut num) = (true, false, None);
+        while let Some(key) = map.next_key::<Key>()? {
+            let value = map.next_value_seed(Walk { count: self.count })?;
+            children_valid &= value.valid;
+            match key {
+                Key::Placeholder => placeholder = value.is_true,
+                Key::Num => num = value.num,
+                Key::Other => {}
+            }
+        }
+        let valid = if placeholder {
+            num.is_some_and(|n| usize::try_from(n).is_ok_and(|n| n < self.count))
+        } else {
+            children_valid
+        };
+        Ok(Walked {
+            valid,
+            ..Walked::default()
+        })
+    }
 }
 
 /// Where the parts of an event's or ack's array are.
@@ -699,6 +831,38 @@ mod tests {
         assert!(err.contains("(T,)"), "{err}");
         let (_, args) = frame(r#"["e",{"text":"hi"}]"#);
         assert_eq!(args.deserialize::<(Msg,)>().unwrap().0.text, "hi");
+    }
+
+    /// The walk that checks a binary packet's placeholders agrees with the tree's rule
+    /// (`Value::reconstruct`) without building the tree.
+    #[test]
+    fn placeholder_walk_follows_the_tree_rule() {
+        let cases = [
+            (r#"["a",{"_placeholder":true,"num":0}]"#, true),
+            (r#"["a",{"_placeholder":true,"num":1}]"#, false),
+            (r#"["a",{"_placeholder":true,"num":-1}]"#, false),
+            (r#"["a",{"_placeholder":true,"num":0.0}]"#, false),
+            (r#"["a",{"_placeholder":true}]"#, false),
+            (r#"["a",{"num":0,"_placeholder":true}]"#, true),
+            (r#"["a",{"_placeholder":true,"num":5,"num":0}]"#, true),
+            (
+                r#"["a",{"_placeholder":true,"num":0,"x":{"_placeholder":true,"num":9}}]"#,
+                true,
+            ),
+            (
+                r#"["a",{"_placeholder":false,"x":{"_placeholder":true,"num":9}}]"#,
+                false,
+            ),
+            (r#"["a",[[{"_placeholder":true,"num":3}]]]"#, false),
+            (r#"["a",{"_placeholder":"yes","num":9}]"#, true),
+        ];
+        for (text, valid) in cases {
+            let (_, mut args) = frame(text);
+            let walked = args.attach(vec![Bytes::from_static(b"x")]).is_ok();
+            let mut tree: Value = serde_json::from_str(text).unwrap();
+            let rebuilt = tree.reconstruct(&[Bytes::from_static(b"x")]).is_ok();
+            assert_eq!((walked, rebuilt), (valid, valid), "{text}");
+        }
     }
 
     #[test]
