@@ -38,11 +38,14 @@ impl EngineHandler for Echo {
 impl Connection for EchoConnection {
     fn on_message(&mut self, message: Message) {
         let _ = match message {
-            Message::Text(text) if text == "close" => {
+            Message::Text(text) if text == "close".as_bytes() => {
                 self.0.close(CloseReason::ForcedClose);
                 Ok(())
             }
-            Message::Text(text) => self.0.send_text(&text),
+            Message::Text(text) => match std::str::from_utf8(&text) {
+                Ok(text) => self.0.send_text(text),
+                Err(e) => panic!("a text message that is not UTF-8: {e}"),
+            },
             Message::Binary(data) => self.0.send(Frame::Binary(data)),
         };
     }

@@ -75,7 +75,10 @@ async fn websocket_only_handshake_sends_open_first() {
 async fn polling_upgrades_to_websocket() {
     let (io, addr) = start(SocketIo::builder()).await;
     io.of("/").on_connection(|socket| async move {
-        socket.on("echo", |_socket, args| async move { args });
+        socket.on(
+            "echo",
+            |_socket, args: sockeye_server::Args| async move { args },
+        );
     });
     let (polling, _) = Polling::open(addr).await;
     // Join over polling first, as the official client does.
@@ -239,7 +242,10 @@ async fn a_post_over_max_payload_is_413_and_closes() {
 async fn a_websocket_message_over_max_payload_closes_that_socket() {
     let (io, addr) = start(SocketIo::builder().max_payload(1000)).await;
     io.of("/").on_connection(|socket| async move {
-        socket.on("echo", |_socket, args| async move { args });
+        socket.on(
+            "echo",
+            |_socket, args: sockeye_server::Args| async move { args },
+        );
     });
     let (mut other, _) = Ws::open(addr).await;
     let (mut ws, _) = Ws::open(addr).await;

@@ -5,11 +5,11 @@ mod common;
 
 use axum::routing::post;
 use bytes::Bytes;
-use common::{decode_sio, report_disconnects, within, Http, Polling, Read, Sio, Ws};
+use common::{decode_sio, report_disconnects, values, within, Http, Polling, Read, Sio, Ws};
 use sockeye_protocol::engine::Packet as EioPacket;
-use sockeye_protocol::socket::{Decoder, Packet};
+use sockeye_protocol::socket::{Args, Decoder, Packet, Parser};
 use sockeye_protocol::{json, Value};
-use sockeye_server::{AckError, ConnectError, DisconnectReason, EmitError, SocketIo};
+use sockeye_server::{AckError, ConnectError, Disconnect, DisconnectReason, EmitError, SocketIo};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -183,7 +183,7 @@ async fn dynamic_namespaces_are_created_on_first_join() {
         client.join(ns, None).await;
         assert_eq!(
             client.recv().await,
-            Packet::event(ns, "where", vec![json!(ns)], None)
+            Packet::event(ns, "where", vec![json!(ns)].into(), None)
         );
     }
     assert_eq!(
@@ -206,7 +206,7 @@ async fn dynamic_namespaces_are_created_on_first_join() {
     dyn_a.emit("hello", 1).unwrap();
     assert_eq!(
         client.recv().await,
-        Packet::event("/dyn-a", "hello", vec![json!(1)], None)
+        Packet::event("/dyn-a", "hello", vec![json!(1)].into(), None)
     );
 }
 
@@ -309,16 +309,27 @@ impl sockeye_protocol::event::Request for Add {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_events_and_requests() {
     let io = SocketIo::new();
-    io.of("/").on_connection(|socket| async move {
-        socket.on_event::<Chat, _, _>(|socket, (room, text)| async move {
-            socket
-                .emit_event::<Chat>((room, text.to_uppercase()))
-                .unwrap();
-        });
-        socket.on_request::<Add, _, _>(|_socket, (a, b)| async move { (a + b,) });
+    let (tx, mut reasons) = unbounded_channel();
+    io.of("/").on_connection(move |socket| {
+        let tx = tx.clone();
+        async move {
+            socket.on_event::<Chat, _, _>(|socket, (room, text)| async move {
+                socket
+                    .emit_event::<Chat>((room, text.to_uppercase()))
+                    .unwrap();
+            });
+            socket.on_request::<Add, _, _>(|_socket, (a, b)| async move { (a + b,) });
+            socket.on_disconnect(move |socket, reason| {
+                let tx = tx.clone();
+                async move {
+                    tx.send((socket.id().to_owned(), reason)).ok();
+                }
+            });
+        }
     });
     let addr = start(&io).await;
-    let (mut client, _) = Sio::connect(addr).await;
+    let (mut client, sid) = Sio::connect(addr).await;
+    let (mut other, _) = Sio::connect(addr).await;
     client
         .emit("chat", vec![json!("lobby"), json!("hi")], None)
         .await;
@@ -330,10 +341,17 @@ async fn typed_events_and_requests() {
         client.call("add", vec![json!(40), json!(2)], 1).await,
         vec![json!(42)]
     );
-    // Arguments of the wrong types are dropped: no ack, and the socket lives on.
+    // Arguments of the wrong types are a bad packet: no ack, and the connection is
+    // closed with "parse error"; another connection is not touched.
     client.emit("add", vec![json!("x")], Some(2)).await;
+    let seen = client.ws.expect_closed().await;
+    assert!(seen.is_empty(), "{seen:?}");
     assert_eq!(
-        client.call("add", vec![json!(1), json!(1)], 3).await,
+        next(&mut reasons).await,
+        (sid, DisconnectReason::ParseError)
+    );
+    assert_eq!(
+        other.call("add", vec![json!(1), json!(1)], 3).await,
         vec![json!(2)]
     );
 }
@@ -345,18 +363,18 @@ async fn events_carry_json_arguments_and_acks() {
     io.of("/").on_connection(move |socket| {
         let tx = tx.clone();
         async move {
-            socket.on("echo", |_socket, args| async move { args });
+            socket.on("echo", |_socket, args: Args| async move { args });
             let tx = tx.clone();
-            socket.on("no-ack", move |_socket, args| {
+            socket.on("no-ack", move |_socket, args: Vec<Value>| {
                 let tx = tx.clone();
                 async move {
                     tx.send(args).ok();
                 }
             });
-            socket.on("message", |socket, args| async move {
+            socket.on("message", |socket, args: Args| async move {
                 socket.send(args).unwrap();
             });
-            socket.on("sum", |_socket, args| async move {
+            socket.on("sum", |_socket, args: Vec<Value>| async move {
                 let total: i64 = args
                     .iter()
                     .filter_map(|a| a.deserialize::<i64>().ok())
@@ -420,7 +438,7 @@ async fn binary_arguments_are_reassembled_at_any_depth() {
     io.of("/").on_connection(move |socket| {
         let tx = tx.clone();
         async move {
-            socket.on("bin", move |_socket, args| {
+            socket.on("bin", move |_socket, args: Vec<Value>| {
                 let tx = tx.clone();
                 async move {
                     tx.send(args.clone()).ok();
@@ -455,7 +473,12 @@ async fn binary_arguments_are_reassembled_at_any_depth() {
     };
     assert!(header.starts_with("462-9["), "{header}");
     let mut decoder = Decoder::default();
-    assert_eq!(decoder.decode_text(&header[1..]).unwrap(), None);
+    assert_eq!(
+        decoder
+            .decode_text(Bytes::copy_from_slice(&header.as_bytes()[1..]))
+            .unwrap(),
+        None
+    );
     let mut parts = Vec::new();
     for _ in 0..2 {
         match client.ws.read().await {
@@ -470,7 +493,7 @@ async fn binary_arguments_are_reassembled_at_any_depth() {
         ack,
         Packet::Ack {
             namespace: "/".into(),
-            args: args.clone(),
+            args: args.clone().into(),
             id: 9
         }
     );
@@ -491,7 +514,7 @@ async fn binary_arguments_are_reassembled_at_any_depth() {
         [Packet::Connect { .. }]
     ));
     polling
-        .post_sio(&Packet::event("/", "bin", args.clone(), Some(1)))
+        .post_sio(&Packet::event("/", "bin", args.clone().into(), Some(1)))
         .await;
     assert_eq!(next(&mut seen).await, args);
     let reply = polling.get_raw().await;
@@ -502,7 +525,7 @@ async fn binary_arguments_are_reassembled_at_any_depth() {
         decode_sio(&mut decoder, packets),
         vec![Packet::Ack {
             namespace: "/".into(),
-            args,
+            args: args.into(),
             id: 1
         }]
     );
@@ -511,19 +534,19 @@ async fn binary_arguments_are_reassembled_at_any_depth() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_waits_for_client_acks() {
     let io = SocketIo::new();
-    let (tx, mut results) = unbounded_channel::<Result<Vec<Value>, AckError>>();
+    let (tx, mut results) = unbounded_channel::<Result<Args, AckError>>();
     io.of("/").on_connection(move |socket| {
         let tx = tx.clone();
         async move {
             let t = tx.clone();
-            socket.on("ask-me", move |socket, args| {
+            socket.on("ask-me", move |socket, args: Args| {
                 let t = t.clone();
                 async move {
                     t.send(socket.emit_with_ack("question", args).await).ok();
                 }
             });
             let t = tx.clone();
-            socket.on("ask-me-briefly", move |socket, args| {
+            socket.on("ask-me-briefly", move |socket, args: Args| {
                 let t = t.clone();
                 async move {
                     let answer = socket
@@ -533,7 +556,7 @@ async fn the_server_waits_for_client_acks() {
                     t.send(answer).ok();
                 }
             });
-            socket.on("echo", |_socket, args| async move { args });
+            socket.on("echo", |_socket, args: Args| async move { args });
         }
     });
     let addr = start(&io).await;
@@ -546,12 +569,12 @@ async fn the_server_waits_for_client_acks() {
     client
         .send(&Packet::Ack {
             namespace: "/".into(),
-            args: vec![json!("a1"), json!({"ok": true})],
+            args: vec![json!("a1"), json!({"ok": true})].into(),
             id,
         })
         .await;
     assert_eq!(
-        next(&mut results).await,
+        next(&mut results).await.map(values),
         Ok(vec![json!("a1"), json!({"ok": true})])
     );
 
@@ -563,7 +586,7 @@ async fn the_server_waits_for_client_acks() {
     client
         .send(&Packet::Ack {
             namespace: "/".into(),
-            args: vec![],
+            args: Args::empty(Parser::Json),
             id: late_id.unwrap(),
         })
         .await;
@@ -611,35 +634,35 @@ async fn rooms_and_broadcasts() {
     io.of("/").on_connection(move |socket| {
         let main = main.clone();
         async move {
-            socket.on("join", |socket, args| async move {
+            socket.on("join", |socket, args: Vec<Value>| async move {
                 socket.join(strings(&args));
                 true
             });
-            socket.on("leave", |socket, args| async move {
+            socket.on("leave", |socket, args: Vec<Value>| async move {
                 socket.leave(args[0].as_str().unwrap());
                 true
             });
-            socket.on("leave_all", |socket, _| async move {
+            socket.on("leave_all", |socket, _: Args| async move {
                 socket.leave_all();
                 true
             });
-            socket.on("rooms", |socket, _| async move {
+            socket.on("rooms", |socket, _: Args| async move {
                 let rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
                 Value::from(sorted(rooms))
             });
-            socket.on("to", |socket, args| async move {
+            socket.on("to", |socket, args: Vec<Value>| async move {
                 socket.to(strings(&args)).emit("to", "x").unwrap();
                 true
             });
-            socket.on("except", |socket, args| async move {
+            socket.on("except", |socket, args: Vec<Value>| async move {
                 socket.except(strings(&args)).emit("except", "x").unwrap();
                 true
             });
-            socket.on("broadcast", |socket, _| async move {
+            socket.on("broadcast", |socket, _: Args| async move {
                 socket.broadcast().emit("broadcast", "x").unwrap();
                 true
             });
-            socket.on("everyone", move |_socket, _| {
+            socket.on("everyone", move |_socket, _: Args| {
                 let main = main.clone();
                 async move {
                     main.emit("everyone", "x").unwrap();
@@ -844,16 +867,16 @@ async fn per_socket_extensions_and_shared_state() {
             .unwrap_or("anonymous")
             .to_owned();
         assert_eq!(socket.insert_extension(User(name)), None);
-        socket.on("whoami", |socket, _| async move {
+        socket.on("whoami", |socket, _: Args| async move {
             let greeting = socket.state::<AppState>().expect("state").greeting;
             let user = socket.extension::<User>().map(|u| u.0);
             (greeting, user, socket.state::<u32>().is_none())
         });
-        socket.on("rename", |socket, args| async move {
+        socket.on("rename", |socket, args: Vec<Value>| async move {
             let new = User(args[0].as_str().unwrap().to_owned());
             socket.insert_extension(new).map(|u| u.0)
         });
-        socket.on("forget", |socket, _| async move {
+        socket.on("forget", |socket, _: Args| async move {
             socket.remove_extension::<User>().map(|u| u.0)
         });
     });
@@ -1173,7 +1196,7 @@ async fn a_placeholder_object_in_a_plain_event_is_data() {
         client.recv().await,
         Packet::Ack {
             namespace: "/".into(),
-            args: vec![placeholder.clone()],
+            args: vec![placeholder.clone()].into(),
             id: 7
         }
     );
@@ -1195,7 +1218,7 @@ async fn a_placeholder_object_in_a_plain_event_is_data() {
         decode_sio(&mut decoder, polling.get().await),
         vec![Packet::Ack {
             namespace: "/".into(),
-            args: vec![json!({"a": [{"_placeholder": true, "num": 3}]})],
+            args: vec![json!({"a": [{"_placeholder": true, "num": 3}]})].into(),
             id: 8
         }]
     );
@@ -1228,7 +1251,9 @@ fn report_two_namespaces(
     io.of("/admin").on_connection(move |socket| {
         let tx = tx.clone();
         async move {
-            socket.on("leave", |socket, _args| async move { socket.disconnect() });
+            socket.on("leave", |socket, _args: Args| async move {
+                socket.disconnect(Disconnect::Namespace)
+            });
             socket.on_disconnect(move |socket, reason| {
                 let tx = tx.clone();
                 async move {
@@ -1313,7 +1338,12 @@ async fn a_packet_for_a_namespace_the_server_left_closes_the_connection() {
     let (mut client, main_sid) = Sio::connect(addr).await;
     let admin_sid = client.join("/admin", None).await;
     client
-        .send(&Packet::event("/admin", "leave", vec![], None))
+        .send(&Packet::event(
+            "/admin",
+            "leave",
+            Args::empty(Parser::Json),
+            None,
+        ))
         .await;
     assert_eq!(
         client.recv().await,
@@ -1329,7 +1359,12 @@ async fn a_packet_for_a_namespace_the_server_left_closes_the_connection() {
     assert_eq!(client.call("echo", vec![json!(1)], 1).await, vec![json!(1)]);
     // Sent before it saw the DISCONNECT, as far as the server can tell.
     client
-        .send(&Packet::event("/admin", "leave", vec![], None))
+        .send(&Packet::event(
+            "/admin",
+            "leave",
+            Args::empty(Parser::Json),
+            None,
+        ))
         .await;
     client.ws.expect_closed().await;
     assert_eq!(

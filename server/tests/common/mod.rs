@@ -6,7 +6,7 @@
 use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use sockeye_protocol::engine::{self as eio, payload};
-use sockeye_protocol::socket::{Decoder, Packet};
+use sockeye_protocol::socket::{Args, Decoder, Packet};
 use sockeye_protocol::Value;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -218,7 +218,7 @@ pub fn decode_sio(decoder: &mut Decoder, packets: Vec<eio::Packet>) -> Vec<Packe
     let mut out = Vec::new();
     for packet in packets {
         let decoded = match packet {
-            eio::Packet::Message(text) => decoder.decode_text(&text),
+            eio::Packet::Message(text) => decoder.decode_text(text),
             eio::Packet::Binary(data) => decoder.decode_binary(data),
             _ => continue,
         };
@@ -452,12 +452,24 @@ impl Sio {
 
     /// Emits an event to the main namespace.
     pub async fn emit(&mut self, event: &str, args: Vec<Value>, id: Option<u64>) {
+        let args = Args::from(args);
+        self.emit_args(event, args, id).await;
+    }
+
+    /// Emits an event with arguments already serialized.
+    pub async fn emit_args(&mut self, event: &str, args: Args, id: Option<u64>) {
         self.send(&Packet::event("/", event, args, id)).await;
     }
 
-    /// Emits an event and returns the arguments of its ack.
+    /// Emits an event and returns the arguments of its ack, as values.
     pub async fn call(&mut self, event: &str, args: Vec<Value>, id: u64) -> Vec<Value> {
-        self.emit(event, args, Some(id)).await;
+        let args = Args::from(args);
+        values(self.call_args(event, args, id).await)
+    }
+
+    /// Emits an event and returns the arguments of its ack as they came.
+    pub async fn call_args(&mut self, event: &str, args: Args, id: u64) -> Args {
+        self.emit_args(event, args, Some(id)).await;
         match self.recv().await {
             Packet::Ack { id: got, args, .. } if got == id => args,
             other => panic!("expected ack {id} of {event}, got {other:?}"),
@@ -475,7 +487,7 @@ impl Sio {
                     }
                     continue;
                 }
-                eio::Packet::Message(text) => self.decoder.decode_text(&text),
+                eio::Packet::Message(text) => self.decoder.decode_text(text),
                 eio::Packet::Binary(data) => self.decoder.decode_binary(data),
                 other => panic!("unexpected Engine.IO packet {other:?}"),
             };
@@ -485,8 +497,16 @@ impl Sio {
         }
     }
 
-    /// The next packet, which must be an event; its name, arguments and ack id.
+    /// The next packet, which must be an event; its name, arguments (as values) and
+    /// ack id.
     pub async fn recv_event(&mut self) -> (String, Vec<Value>, Option<u64>) {
+        let (name, args, id) = self.recv_event_args().await;
+        (name, values(args), id)
+    }
+
+    /// The next packet, which must be an event; its name, arguments as they came and
+    /// ack id.
+    pub async fn recv_event_args(&mut self) -> (String, Args, Option<u64>) {
         match self.recv().await {
             Packet::Event { name, args, id, .. } => (name, args, id),
             other => panic!("expected an event, got {other:?}"),
@@ -501,6 +521,12 @@ impl Sio {
     }
 }
 
+/// Received arguments as values; fails the test when they cannot be read.
+pub fn values(args: Args) -> Vec<Value> {
+    args.values()
+        .unwrap_or_else(|e| panic!("arguments {args:?} are not values: {e}"))
+}
+
 /// Reports each socket's disconnect reason (with its id) on the channel.
 /// (Every socket of `/` also answers `echo` with its arguments.)
 pub fn report_disconnects(
@@ -510,7 +536,7 @@ pub fn report_disconnects(
     io.of("/").on_connection(move |socket| {
         let tx = tx.clone();
         async move {
-            socket.on("echo", |_socket, args| async move { args });
+            socket.on("echo", |_socket, args: Args| async move { args });
             socket.on_disconnect(move |socket, reason| {
                 let tx = tx.clone();
                 async move {
