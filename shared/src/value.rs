@@ -75,10 +75,10 @@ impl Value {
         Ok(Value::from(serde_json::to_value(value)?))
     }
 
-    /// Deserializes this value into `T`. Binary parts are seen as arrays of byte numbers,
-    /// which is what `Vec<u8>` expects.
+    /// Deserializes this value into `T`. Binary parts are byte strings (`Bytes`,
+    /// `serde_bytes`, a `Value`) or sequences of byte numbers (`Vec<u8>`).
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
-        Ok(serde_json::from_value(self.to_json())?)
+        T::deserialize(self.clone()).map_err(|e| ValueError(de::Error::custom(e)))
     }
 
     /// The JSON view of this value; binary parts become arrays of byte numbers.
@@ -303,6 +303,85 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
     fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<Value, E> {
         Ok(Value::Binary(Bytes::copy_from_slice(b)))
+    }
+    fn visit_byte_buf<E: de::Error>(self, b: Vec<u8>) -> Result<Value, E> {
+        Ok(Value::Binary(b.into()))
+    }
+}
+
+/// A value is itself a deserializer, so that a tree with binary parts reads into serde
+/// types with the binary kept: a byte string to `deserialize_any`, a sequence of byte
+/// numbers to `deserialize_seq`.
+impl<'de> Deserializer<'de> for Value {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        use de::value::{MapDeserializer, SeqDeserializer};
+        match self {
+            Value::Null => visitor.visit_unit(),
+            Value::Bool(b) => visitor.visit_bool(b),
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => visitor.visit_u64(u),
+                (None, Some(i)) => visitor.visit_i64(i),
+                _ => visitor.visit_f64(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => visitor.visit_string(s),
+            Value::Binary(b) => visitor.visit_byte_buf(b.to_vec()),
+            Value::Array(items) => visitor.visit_seq(SeqDeserializer::new(items.into_iter())),
+            Value::Object(entries) => visitor.visit_map(MapDeserializer::new(entries.into_iter())),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self {
+            Value::Null => visitor.visit_none(),
+            other => visitor.visit_some(other),
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self {
+            Value::Binary(b) => visitor.visit_seq(de::value::SeqDeserializer::new(b.into_iter())),
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self {
+            Value::String(s) => visitor.visit_enum(de::IntoDeserializer::into_deserializer(s)),
+            Value::Object(mut entries) if entries.len() == 1 => {
+                let (variant, value) = entries.pop().expect("one entry");
+                visitor.visit_enum(de::value::MapAccessDeserializer::new(
+                    de::value::MapDeserializer::new(std::iter::once((variant, value))),
+                ))
+            }
+            _ => Err(de::Error::custom("expected an enum")),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+impl<'de> de::IntoDeserializer<'de, de::value::Error> for Value {
+    type Deserializer = Value;
+    fn into_deserializer(self) -> Value {
+        self
     }
 }
 

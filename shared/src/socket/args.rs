@@ -208,15 +208,12 @@ impl Args {
             }
             Parser::Json => {
                 // A binary packet: the attachments go back in place of their
-                // placeholders in a tree first (binary packets are the rare case).
+                // placeholders in a tree first (binary packets are the rare case), and
+                // the tree, binary parts kept, is read into `T`.
                 let values = self.values()?;
-                let json = serde_json::to_vec(&values).map_err(|e| mismatch(&e))?;
-                let mut de = serde_json::Deserializer::from_slice(&json);
-                de.deserialize_seq(ListVisitor::<T> {
-                    skip_name: false,
-                    marker: PhantomData,
-                })
-                .map_err(|e| mismatch(&e))
+                let mut seq =
+                    de::value::SeqDeserializer::<_, de::value::Error>::new(values.into_iter());
+                T::deserialize(ArgList(&mut seq)).map_err(|e| mismatch(&e))
             }
             #[cfg(feature = "msgpack")]
             Parser::MsgPack => crate::socket::msgpack::deserialize_list(&self.data, list),
@@ -881,6 +878,13 @@ mod tests {
         assert_eq!(values[1], Value::Binary(Bytes::from_static(b"\x01\x02")));
         let (_, bin, _): (String, Bytes, Value) = args.deserialize().unwrap();
         assert_eq!(bin, Bytes::from_static(b"\x01\x02"));
+        // Values read from a binary packet keep their binary parts, as do byte vectors.
+        let (_, bin, _): (String, Value, Value) = args.deserialize().unwrap();
+        assert_eq!(bin, Value::Binary(Bytes::from_static(b"\x01\x02")));
+        let all: Vec<Value> = args.deserialize().unwrap();
+        assert_eq!(all, values);
+        let (_, bytes): (String, Vec<u8>) = args.deserialize().unwrap();
+        assert_eq!(bytes, vec![1, 2]);
         let none = Args::serialize(Parser::Json, &()).unwrap();
         assert!(none.is_empty());
         assert!(Args::serialize(Parser::Json, &"x").is_err());

@@ -4,8 +4,14 @@
 //!
 //! Framing reads the map and finds where the data is, without building it, with the
 //! same bounds as the JSON parser (depth, and lengths that must fit in the message).
-//! Absent fields are left out of the map, as notepack.io leaves out `undefined` ones:
+//! Absent fields are left out of the map, as notepack.io 3 leaves out `undefined` ones:
 //! the official decoder refuses `nil` where it expects an absent `id` or `data`.
+//!
+//! socket.io-msgpack-parser 3.0 ships notepack.io 2, which writes `undefined` as the
+//! extension `d4 00 00` (also as a packet's absent `data`) and an `ArrayBuffer` or typed
+//! array as extension type 0. Both are read as notepack.io reads them: `undefined` is an
+//! absent field, or `nil` inside the data; extension type 0 is binary. Data holding any
+//! extension is rewritten into plain msgpack once, when it is framed.
 
 use super::args::{ArgsError, ListVisitor, MAX_DEPTH};
 use super::decoder::build_with;
@@ -31,6 +37,8 @@ pub fn decode(message: Bytes) -> Result<Packet, DecodeError> {
                     .ok_or(DecodeError::InvalidPayload(PacketType::Connect))?;
                 nsp = Some(ns.to_owned());
             }
+            // notepack.io 2's `undefined`: the field is absent.
+            _ if r.undefined() => r.pos += 3,
             "id" => id = Some(r.integer()?.ok_or(DecodeError::InvalidAckId)?),
             "data" => {
                 let start = r.pos;
@@ -59,7 +67,10 @@ pub fn decode(message: Bytes) -> Result<Packet, DecodeError> {
         None => None,
         Some(n) => Some(u64::try_from(n).map_err(|_| DecodeError::InvalidAckId)?),
     };
-    let data = data.map(|(start, end)| message.slice(start..end));
+    let data = match data {
+        Some((start, end)) => Some(without_extensions(message.slice(start..end))?),
+        None => None,
+    };
     if matches!(kind, PacketType::Event | PacketType::Ack) {
         let data = data.ok_or(DecodeError::InvalidPayload(kind))?;
         return build_with(kind, namespace, id, None, |named| frame(kind, data, named));
@@ -101,6 +112,68 @@ fn frame(
     let start = r.pos;
     let count = len - usize::from(named);
     Ok((name, Args::from_msgpack_parts(data, named, start, count)))
+}
+
+/// `data` with notepack.io's extensions rewritten as plain msgpack: `undefined` as
+/// `nil`, extension type 0 (an `ArrayBuffer`) as `bin`, any other extension as
+/// `[type, bin]` (what notepack.io decodes it to). Data without extensions is returned
+/// as it is.
+fn without_extensions(data: Bytes) -> Result<Bytes, DecodeError> {
+    let maybe_ext = |b: &u8| matches!(b, 0xc7..=0xc9 | 0xd4..=0xd8);
+    if !data.iter().any(maybe_ext) {
+        return Ok(data);
+    }
+    let mut out = Vec::with_capacity(data.len());
+    let mut r = Reader::new(&data);
+    rewrite(&mut r, &mut out, 0)?;
+    if r.pos != data.len() {
+        return Err(malformed());
+    }
+    Ok(out.into())
+}
+
+fn rewrite(r: &mut Reader<'_>, out: &mut Vec<u8>, depth: usize) -> Result<(), DecodeError> {
+    if depth > MAX_DEPTH {
+        return Err(DecodeError::InvalidJson("nested too deeply".into()));
+    }
+    let start = r.pos;
+    if let Some(len) = r.array_len()? {
+        out.extend_from_slice(&r.buf[start..r.pos]);
+        return (0..len).try_for_each(|_| rewrite(r, out, depth + 1));
+    }
+    if let Some(len) = r.map_len()? {
+        out.extend_from_slice(&r.buf[start..r.pos]);
+        return (0..len * 2).try_for_each(|_| rewrite(r, out, depth + 1));
+    }
+    if r.undefined() {
+        r.pos += 3;
+        out.push(0xc0);
+        return Ok(());
+    }
+    let m = r.peek()?;
+    let (kind, len) = match m {
+        0xd4..=0xd8 => {
+            r.pos += 1;
+            (r.take(1)?[0] as i8, 1usize << (m - 0xd4))
+        }
+        0xc7..=0xc9 => {
+            r.pos += 1;
+            let len = r.uint(1 << (m - 0xc7))?;
+            (r.take(1)?[0] as i8, len)
+        }
+        _ => {
+            r.skip(depth)?;
+            out.extend_from_slice(&r.buf[start..r.pos]);
+            return Ok(());
+        }
+    };
+    let bytes = r.take(len)?;
+    if kind != 0 {
+        out.push(0x92);
+        rmp::encode::write_sint(out, i64::from(kind)).expect("writing into a Vec cannot fail");
+    }
+    rmp::encode::write_bin(out, bytes).expect("writing into a Vec cannot fail");
+    Ok(())
 }
 
 /// Encodes a packet into one binary message.
@@ -229,6 +302,11 @@ fn malformed() -> DecodeError {
 impl<'a> Reader<'a> {
     fn new(buf: &'a [u8]) -> Self {
         Reader { buf, pos: 0 }
+    }
+
+    /// Whether the next value is notepack.io 2's `undefined` (`d4 00 00`).
+    fn undefined(&self) -> bool {
+        self.buf.get(self.pos..self.pos + 3) == Some(&[0xd4, 0x00, 0x00][..])
     }
 
     fn peek(&self) -> Result<u8, DecodeError> {
@@ -489,6 +567,41 @@ mod tests {
         // Forwarded to a JSON peer, the binary part becomes an attachment.
         let json = args.to_parser(Parser::Json).unwrap();
         assert_eq!(json.attachments().len(), 1);
+    }
+
+    /// What socket.io-msgpack-parser 3.0.2 (notepack.io 2.2) writes for a CONNECT
+    /// without auth, and for `emit("x", undefined, new Uint8Array([1, 2]))`.
+    #[test]
+    fn reads_notepack_2_extensions() {
+        let connect = b"\x83\xa4type\x00\xa4data\xd4\x00\x00\xa3nsp\xa1/";
+        assert_eq!(
+            decode(Bytes::from_static(connect)).unwrap(),
+            Packet::Connect {
+                namespace: "/".into(),
+                data: None
+            }
+        );
+        let event =
+            b"\x83\xa4type\x02\xa4data\x93\xa1x\xd4\x00\x00\xc7\x02\x00\x01\x02\xa3nsp\xa1/";
+        let Packet::Event { args, .. } = decode(Bytes::from_static(event)).unwrap() else {
+            panic!("not an event")
+        };
+        assert_eq!(
+            args.values().unwrap(),
+            vec![Value::Null, Value::Binary(Bytes::from_static(b"\x01\x02"))]
+        );
+        // Another extension type reads as notepack.io reads it: [type, bytes].
+        let other = b"\x83\xa4type\x02\xa4data\x92\xa1x\xd5\x05\x01\x02\xa3nsp\xa1/";
+        let Packet::Event { args, .. } = decode(Bytes::from_static(other)).unwrap() else {
+            panic!("not an event")
+        };
+        assert_eq!(
+            args.values().unwrap(),
+            vec![Value::Array(vec![
+                json!(5),
+                Value::Binary(Bytes::from_static(b"\x01\x02"))
+            ])]
+        );
     }
 
     #[test]
