@@ -101,8 +101,9 @@ pub async fn run(
         "seconds": (elapsed * 1000.0).round() / 1000.0,
         "broadcasts": sent.acked,
         "broadcasts_per_sec": (sent.in_window as f64 / elapsed).round(),
-        // What the sender offered: with --rate, the pace it kept.
-        "sent_per_sec": (sent.sent as f64 / elapsed).round(),
+        // What the sender offered over its window: with --rate, the pace it kept.
+        "sent_per_sec": (sent.sent as f64 / duration.as_secs_f64()).round(),
+        "max_in_flight": sent.max_in_flight,
         "deliveries": received,
         "deliveries_in_window": delivered_in_window,
         "deliveries_per_sec": (delivered_in_window as f64 / elapsed).round(),
@@ -124,8 +125,10 @@ pub async fn run(
 
 /// What the sender sent.
 struct Sent {
-    /// Broadcasts sent (all within the sending window).
+    /// Broadcasts sent.
     sent: u64,
+    /// The most unacked at once.
+    max_in_flight: usize,
     /// Broadcasts acked, in all.
     acked: u64,
     /// Acks received within the sending window.
@@ -135,8 +138,11 @@ struct Sent {
 }
 
 /// Until `duration` has passed, keeps `in_flight` broadcasts going, or with a `rate`
-/// emits that many a second (at most `in_flight` unacked; a broadcast due while the
-/// bound holds is sent once an ack makes room, late); then waits for the last acks.
+/// emits on a schedule: one at the start, then one every 1/rate seconds until
+/// `duration`, at most `in_flight` unacked (a broadcast due while the bound holds waits
+/// for an ack to make room). Broadcasts due within the window that the sender could
+/// only send after it (its own core busy with the receivers) go out at once then. Then
+/// waits for the last acks.
 async fn send(
     sender: &mut FrameStream,
     parser: Parser,
@@ -147,20 +153,26 @@ async fn send(
 ) -> Result<Sent, String> {
     let began = Instant::now();
     let deadline = began + duration;
+    // Paced: how many broadcasts are due by `at` (the schedule ends at the deadline).
+    let scheduled = |rate: f64, at: Instant| {
+        let by = at.min(deadline).duration_since(began).as_secs_f64();
+        ((by * rate) as u64 + 1).min((duration.as_secs_f64() * rate).ceil() as u64)
+    };
     let mut sent: HashMap<u64, Instant> = HashMap::with_capacity(in_flight);
     let mut next_id = 0u64;
+    let mut max_in_flight = 0;
     let mut acked = Tally::default();
     let mut in_window = 0;
     let mut emit = Vec::with_capacity(128);
+    let mut sending = true;
     loop {
         let now = Instant::now();
-        let open = now < deadline;
-        if open {
-            // How many broadcasts are due by now: all that the bound allows, or one
-            // at the start and then one every 1/rate seconds.
-            let due = rate.map_or(u64::MAX, |rate| {
-                (now.duration_since(began).as_secs_f64() * rate) as u64 + 1
-            });
+        if sending {
+            let due = match rate {
+                Some(rate) => scheduled(rate, now),
+                None if now < deadline => u64::MAX,
+                None => 0,
+            };
             while next_id < due && sent.len() < in_flight {
                 let stamp = epoch.elapsed().as_micros() as u64;
                 parser.write_event("broadcast", vec![stamped(stamp)], Some(next_id), &mut emit);
@@ -168,13 +180,16 @@ async fn send(
                 sent.insert(next_id, Instant::now());
                 next_id += 1;
             }
+            max_in_flight = max_in_flight.max(sent.len());
             sender.flush().await?;
-        } else if sent.is_empty() {
+            sending = now < deadline;
+        }
+        if !sending && sent.is_empty() {
             break;
         }
         // Paced and below the bound: wake for the next broadcast due, if no ack first.
         let next_due = match rate {
-            Some(rate) if open && sent.len() < in_flight => {
+            Some(rate) if sending && sent.len() < in_flight => {
                 Some(began + Duration::from_secs_f64(next_id as f64 / rate))
             }
             _ => None,
@@ -203,6 +218,7 @@ async fn send(
     }
     Ok(Sent {
         sent: next_id,
+        max_in_flight,
         acked: acked.count,
         in_window,
         latencies: Latencies::merge([acked.latencies]),
