@@ -314,17 +314,7 @@ impl Connection for SocketConnection {
         let reason = self
             .closing
             .unwrap_or_else(|| DisconnectReason::from(reason));
-        let sockets: Vec<Socket> = self
-            .sockets
-            .by_namespace
-            .lock()
-            .expect("conn sockets lock")
-            .values()
-            .cloned()
-            .collect();
-        for socket in sockets {
-            socket.close(reason);
-        }
+        self.sockets.close_all(reason);
         self.sockets.stop_join_timer();
         // Handlers still in flight finish on their own; the connection is gone.
         let mut tasks = std::mem::take(&mut self.tasks);

@@ -34,6 +34,20 @@ pub(crate) struct ConnSockets {
 }
 
 impl ConnSockets {
+    /// Makes every socket of the connection leave, for `reason`.
+    pub(crate) fn close_all(&self, reason: DisconnectReason) {
+        let sockets: Vec<Socket> = self
+            .by_namespace
+            .lock()
+            .expect("conn sockets lock")
+            .values()
+            .cloned()
+            .collect();
+        for socket in sockets {
+            socket.close(reason);
+        }
+    }
+
     /// Stops the connect timeout's timer, if it still runs.
     pub(crate) fn stop_join_timer(&self) {
         if let Some(timer) = self.join_timer.lock().expect("join timer lock").take() {
@@ -432,16 +446,7 @@ impl Socket {
     /// handled: its sockets leave with "parse error".
     pub(crate) fn close_for_bad_packet(&self) {
         if let Some(conn) = self.inner.conn.upgrade() {
-            let sockets: Vec<Socket> = conn
-                .by_namespace
-                .lock()
-                .expect("conn sockets lock")
-                .values()
-                .cloned()
-                .collect();
-            for socket in sockets {
-                socket.close(DisconnectReason::ParseError);
-            }
+            conn.close_all(DisconnectReason::ParseError);
         }
         self.inner
             .engine
