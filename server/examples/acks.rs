@@ -20,23 +20,23 @@ use std::time::Duration;
 async fn main() {
     let io = SocketIo::builder().cors(Cors::Any).build();
     io.of("/").on_connection(|socket| async move {
-        // Client → server: what the handler returns is the ack.
-        socket.on("add", |_socket, args| async move {
-            let n = |i: usize| {
-                args.get(i)
-                    .and_then(|v| v.deserialize::<i64>().ok())
-                    .unwrap_or(0)
-            };
-            n(0) + n(1)
-        });
-        // Server → client: wait up to 5 s for the client's answer.
-        socket.on("ask-me", |socket, _args| async move {
+        // Client → server: the arguments come as the handler's types (a tuple, one per
+        // argument), and what the handler returns is the ack.
+        socket.on("add", |_socket, (a, b): (i64, i64)| async move { a + b });
+        // Server → client: wait up to 5 s for the client's answer. `()`: no arguments.
+        socket.on("ask-me", |socket, (): ()| async move {
             let answer = socket
                 .timeout(Duration::from_secs(5))
                 .emit_with_ack("confirm", "Do you confirm?")
                 .await;
             match answer {
-                Ok(reply) => json!({"confirmed": reply.first().cloned().unwrap_or(Value::Null)}),
+                // The answer's arguments are read the same way: here, its first one.
+                Ok(reply) => {
+                    let confirmed = reply
+                        .deserialize::<(Value,)>()
+                        .map_or(Value::Null, |(confirmed,)| confirmed);
+                    json!({ "confirmed": confirmed })
+                }
                 Err(e) => json!({"error": e.to_string()}),
             }
         });

@@ -37,7 +37,7 @@ async fn main() {
         }
     });
     ns.on_connection(|socket| async move {
-        socket.on("whoami", |socket, _| async move {
+        socket.on("whoami", |socket, (): ()| async move {
             socket.extension::<User>().map(|u| u.0).unwrap_or_default()
         });
     });

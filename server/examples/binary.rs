@@ -14,7 +14,15 @@
 mod common;
 
 use bytes::Bytes;
-use sockeye_server::{json, Cors, SocketIo, Value};
+use serde::{Deserialize, Serialize};
+use sockeye_server::{json, Cors, SocketIo};
+
+/// A named file, its bytes nested in an object: `{ name, data }`.
+#[derive(Deserialize, Serialize)]
+struct File {
+    name: String,
+    data: Bytes,
+}
 
 #[tokio::main]
 async fn main() {
@@ -26,28 +34,18 @@ async fn main() {
             .emit("blob", (json!({"kind": "all bytes"}), blob))
             .ok();
 
-        socket.on("checksum", |_socket, args| async move {
-            let bytes = args
-                .first()
-                .and_then(Value::as_binary)
-                .cloned()
-                .unwrap_or_default();
+        // A binary argument arrives as `Bytes`.
+        socket.on("checksum", |_socket, (bytes,): (Bytes,)| async move {
             bytes.iter().map(|&b| u64::from(b)).sum::<u64>()
         });
-        // Nested binary comes in and goes out in place.
-        socket.on("reverse", |_socket, args| async move {
-            let input = args.first().cloned().unwrap_or(Value::Null);
-            let mut data = input
-                .get("data")
-                .and_then(Value::as_binary)
-                .map(|b| b.to_vec())
-                .unwrap_or_default();
+        // Nested binary comes in and goes out in place: `Bytes` fields of serde types.
+        socket.on("reverse", |_socket, (file,): (File,)| async move {
+            let mut data = file.data.to_vec();
             data.reverse();
-            let name = input.get("name").cloned().unwrap_or(Value::Null);
-            Value::Object(vec![
-                ("name".into(), name),
-                ("data".into(), Value::Binary(data.into())),
-            ])
+            (File {
+                name: file.name,
+                data: data.into(),
+            },)
         });
     });
     common::serve(io, axum::Router::new()).await;

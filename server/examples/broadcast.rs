@@ -14,7 +14,7 @@
 
 mod common;
 
-use sockeye_server::{Cors, SocketIo};
+use sockeye_server::{Args, Cors, SocketIo};
 
 #[tokio::main]
 async fn main() {
@@ -24,21 +24,22 @@ async fn main() {
     ns.on_connection(move |socket| {
         let ns = all.clone();
         async move {
+            // `Args`: the arguments as they came, passed on without being parsed.
             let everyone = ns.clone();
-            socket.on("to-all", move |_socket, args| {
+            socket.on("to-all", move |_socket, args: Args| {
                 let ns = everyone.clone();
                 async move {
                     ns.emit("news", args).ok();
                 }
             });
-            socket.on("to-others", |socket, args| async move {
+            socket.on("to-others", |socket, args: Args| async move {
                 socket.broadcast().emit("news", args).ok();
             });
-            socket.on("mute", |socket, _| async move {
+            socket.on("mute", |socket, (): ()| async move {
                 socket.join("muted");
                 "muted"
             });
-            socket.on("to-unmuted", move |_socket, args| {
+            socket.on("to-unmuted", move |_socket, args: Args| {
                 let ns = ns.clone();
                 async move {
                     ns.except("muted").emit("news", args).ok();

@@ -26,13 +26,6 @@ use sockeye_server::redis::RedisAdapter;
 use sockeye_server::{json, Cors, SocketIo, Value};
 use std::time::Duration;
 
-fn text(args: &[Value], i: usize) -> String {
-    args.get(i)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn arg(args: &[Value], i: usize) -> Value {
     args.get(i).cloned().unwrap_or_default()
 }
@@ -93,88 +86,91 @@ async fn main() {
             if let Some(room) = socket.auth().get("room").and_then(Value::as_str) {
                 socket.join(room);
             }
-            socket.on("join", |socket, args| async move {
-                socket.join(text(&args, 0));
+            // Each event's arguments as a tuple: rooms and event names are strings, a
+            // payload any value.
+            socket.on("join", |socket, (room,): (String,)| async move {
+                socket.join(room);
                 true
             });
             let n = ns.clone();
-            socket.on("to", move |_, args| {
-                let ns = n.clone();
-                async move {
-                    ns.to(text(&args, 0))
-                        .emit(&text(&args, 1), arg(&args, 2))
-                        .is_ok()
-                }
-            });
+            socket.on(
+                "to",
+                move |_, (room, event, payload): (String, String, Value)| {
+                    let ns = n.clone();
+                    async move { ns.to(room).emit(&event, payload).is_ok() }
+                },
+            );
             let n = ns.clone();
-            socket.on("to-with-ack", move |_, args| {
-                let ns = n.clone();
-                async move {
-                    let acks = ns.to(text(&args, 0)).emit_with_ack(
-                        &text(&args, 1),
-                        arg(&args, 2),
-                        Duration::from_secs(3),
-                    );
-                    match acks.await {
-                        Ok(responses) => Value::Object(vec![
-                            ("err".into(), Value::Null),
-                            ("responses".into(), Value::Array(responses)),
-                        ]),
-                        Err(e) => Value::Object(vec![
-                            ("err".into(), "operation has timed out".into()),
-                            ("responses".into(), Value::Array(e.responses)),
-                        ]),
+            socket.on(
+                "to-with-ack",
+                move |_, (room, event, payload): (String, String, Value)| {
+                    let ns = n.clone();
+                    async move {
+                        let acks = ns
+                            .to(room)
+                            .timeout(Duration::from_secs(3))
+                            .emit_with_ack(&event, payload);
+                        match acks.await {
+                            Ok(responses) => Value::Object(vec![
+                                ("err".into(), Value::Null),
+                                ("responses".into(), Value::Array(responses)),
+                            ]),
+                            Err(e) => Value::Object(vec![
+                                ("err".into(), "operation has timed out".into()),
+                                ("responses".into(), Value::Array(e.responses)),
+                            ]),
+                        }
                     }
-                }
+                },
+            );
+            let n = ns.clone();
+            socket.on(
+                "except",
+                move |_, (room, event, payload): (String, String, Value)| {
+                    let ns = n.clone();
+                    async move { ns.except(room).emit(&event, payload).is_ok() }
+                },
+            );
+            let n = ns.clone();
+            socket.on("local", move |_, (event, payload): (String, Value)| {
+                let ns = n.clone();
+                async move { ns.broadcast().local().emit(&event, payload).is_ok() }
             });
             let n = ns.clone();
-            socket.on("except", move |_, args| {
-                let ns = n.clone();
-                async move {
-                    ns.except(text(&args, 0))
-                        .emit(&text(&args, 1), arg(&args, 2))
-                        .is_ok()
-                }
-            });
+            socket.on(
+                "sockets-join",
+                move |_, (target, room): (String, String)| {
+                    let ns = n.clone();
+                    async move {
+                        ns.to(target).join(room);
+                        true
+                    }
+                },
+            );
             let n = ns.clone();
-            socket.on("local", move |_, args| {
-                let ns = n.clone();
-                async move {
-                    ns.broadcast()
-                        .local()
-                        .emit(&text(&args, 0), arg(&args, 1))
-                        .is_ok()
-                }
-            });
+            socket.on(
+                "sockets-leave",
+                move |_, (target, room): (String, String)| {
+                    let ns = n.clone();
+                    async move {
+                        ns.to(target).leave(room);
+                        true
+                    }
+                },
+            );
             let n = ns.clone();
-            socket.on("sockets-join", move |_, args| {
+            socket.on("disconnect-sockets", move |_, (target,): (String,)| {
                 let ns = n.clone();
                 async move {
-                    ns.to(text(&args, 0)).join(text(&args, 1));
+                    ns.to(target).disconnect();
                     true
                 }
             });
             let n = ns.clone();
-            socket.on("sockets-leave", move |_, args| {
+            socket.on("fetch", move |_, (target,): (String,)| {
                 let ns = n.clone();
                 async move {
-                    ns.to(text(&args, 0)).leave(text(&args, 1));
-                    true
-                }
-            });
-            let n = ns.clone();
-            socket.on("disconnect-sockets", move |_, args| {
-                let ns = n.clone();
-                async move {
-                    ns.to(text(&args, 0)).disconnect();
-                    true
-                }
-            });
-            let n = ns.clone();
-            socket.on("fetch", move |_, args| {
-                let ns = n.clone();
-                async move {
-                    match ns.to(text(&args, 0)).fetch_sockets().await {
+                    match ns.to(target).fetch_sockets().await {
                         Ok(sockets) => Value::Array(
                             sockets
                                 .iter()
@@ -196,7 +192,7 @@ async fn main() {
                 }
             });
             let n = ns.clone();
-            socket.on("rooms", move |_, _| {
+            socket.on("rooms", move |_, (): ()| {
                 let ns = n.clone();
                 async move {
                     match ns.all_rooms().await {
@@ -211,7 +207,7 @@ async fn main() {
                 }
             });
             let n = ns.clone();
-            socket.on("servers", move |_, _| {
+            socket.on("servers", move |_, (): ()| {
                 let ns = n.clone();
                 async move {
                     ns.server_count()
@@ -220,14 +216,11 @@ async fn main() {
                 }
             });
             let n = ns.clone();
-            socket.on("sse", move |_, args| {
+            socket.on("sse", move |_, (event, payload): (String, Value)| {
                 let ns = n.clone();
                 async move {
-                    let sent = ns.server_side_emit_with_ack(
-                        &text(&args, 0),
-                        arg(&args, 1),
-                        Duration::from_secs(3),
-                    );
+                    let sent =
+                        ns.server_side_emit_with_ack(&event, payload, Duration::from_secs(3));
                     match sent.await {
                         Ok(responses) => Value::Object(vec![
                             ("err".into(), Value::Null),
@@ -238,9 +231,9 @@ async fn main() {
                 }
             });
             let n = ns.clone();
-            socket.on("notify", move |_, args| {
+            socket.on("notify", move |_, (payload,): (Value,)| {
                 let ns = n.clone();
-                async move { ns.server_side_emit("notify", arg(&args, 0)).is_ok() }
+                async move { ns.server_side_emit("notify", payload).is_ok() }
             });
         }
     });

@@ -17,7 +17,7 @@
 use sockeye_server::engine::{
     CloseReason, Connection, EngineHandler, EngineIo, EngineSocket, Frame, Message,
 };
-use sockeye_server::{Config, Cors, EngineConfig, SocketIo};
+use sockeye_server::{Args, Config, Cors, EngineConfig, SocketIo};
 use std::time::Duration;
 
 /// Echoes each message back on the same session.
@@ -35,7 +35,8 @@ impl EngineHandler for Echo {
 impl Connection for EchoConnection {
     fn on_message(&mut self, message: Message) {
         let _ = match message {
-            Message::Text(text) => self.0.send_text(&text),
+            // Text messages are UTF-8 (the engine checked them), so nothing is lost.
+            Message::Text(text) => self.0.send_text(&String::from_utf8_lossy(&text)),
             Message::Binary(data) => self.0.send(Frame::Binary(data)),
         };
     }
@@ -69,10 +70,14 @@ async fn main() {
     for name in ["/", "/custom"] {
         io.of(name).on_connection(|socket| async move {
             let _ = socket.emit("auth", socket.auth().clone());
-            socket.on("message", |socket, args| async move {
+            // The arguments are only passed on: `Args` keeps them as they came.
+            socket.on("message", |socket, args: Args| async move {
                 let _ = socket.emit("message-back", args);
             });
-            socket.on("message-with-ack", |_socket, args| async move { args });
+            socket.on(
+                "message-with-ack",
+                |_socket, args: Args| async move { args },
+            );
         });
     }
     let app = axum::Router::new()

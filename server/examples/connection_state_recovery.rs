@@ -28,19 +28,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-fn text(args: &[Value], i: usize) -> String {
-    args.get(i)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn count(args: &[Value], i: usize) -> u64 {
-    match args.get(i) {
-        Some(Value::Number(n)) => n.as_u64().unwrap_or(0).min(10_000),
-        _ => 0,
-    }
-}
+/// The most ticks one event asks for.
+const MAX_TICKS: u64 = 10_000;
 
 #[tokio::main]
 async fn main() {
@@ -74,44 +63,38 @@ async fn main() {
                 ("recovered".into(), socket.recovered().into()),
             ]);
             socket.emit("hello", hello).ok();
-            socket.on("join", |socket, args| async move {
-                socket.join(text(&args, 0));
+            socket.on("join", |socket, (room,): (String,)| async move {
+                socket.join(room);
                 let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
                 rooms.sort();
                 Value::from(rooms)
             });
-            let n = ns.clone();
-            socket.on("tick", move |_, args| {
-                let ns = n.clone();
+            let to_room = ns.clone();
+            socket.on("tick", move |_, (room, n): (String, u64)| {
+                let ns = to_room.clone();
                 async move {
-                    let room = text(&args, 0);
-                    for i in 1..=count(&args, 1) {
+                    for i in 1..=n.min(MAX_TICKS) {
                         ns.to(room.as_str()).emit("tick", i).ok();
                     }
                     true
                 }
             });
-            socket.on("tick-socket", move |_, args| {
+            socket.on("tick-socket", move |_, (id, n): (String, u64)| {
                 let handles = handles.clone();
                 async move {
-                    let target = handles
-                        .lock()
-                        .expect("handles lock")
-                        .get(&text(&args, 0))
-                        .cloned();
+                    let target = handles.lock().expect("handles lock").get(&id).cloned();
                     let Some(target) = target else {
                         return false;
                     };
-                    for i in 1..=count(&args, 1) {
+                    for i in 1..=n.min(MAX_TICKS) {
                         target.emit("tick", i).ok();
                     }
                     true
                 }
             });
-            let n = ns.clone();
-            socket.on("members", move |_, args| {
-                let ns = n.clone();
-                async move { ns.to(text(&args, 0)).local().sockets().len() as u64 }
+            socket.on("members", move |_, (room,): (String,)| {
+                let ns = ns.clone();
+                async move { ns.to(room).local().sockets().len() as u64 }
             });
         }
     });

@@ -3,25 +3,32 @@
 //!
 //! ```text
 //! PORT=0 cargo run -p sockeye-server --example interop_fixture
+//! PORT=0 cargo run -p sockeye-server --example interop_fixture -- --parser msgpack
 //! ```
 //!
-//! It prints `listening on 127.0.0.1:<port>` when ready and shuts down gracefully on
-//! SIGTERM or Ctrl-C.
+//! `--parser msgpack` speaks socket.io-msgpack-parser's format instead of the default
+//! parser's (`--parser json`). It prints `listening on 127.0.0.1:<port>` when ready and
+//! shuts down gracefully on SIGTERM or Ctrl-C.
 
 use axum::routing::post;
 use axum::Json;
-use sockeye_server::{json, ConnectError, Cors, Socket, SocketIo, Value};
+use sockeye_server::{json, Args, ConnectError, Cors, Disconnect, Parser, Socket, SocketIo, Value};
 use std::time::Duration;
 
-fn arg(args: &[Value], i: usize) -> Value {
-    args.get(i).cloned().unwrap_or_default()
+/// The server the interop suite drives (tests/js/interop/FIXTURE.md).
+#[derive(clap::Parser)]
+struct Cli {
+    /// The Socket.IO packet format; every client must use the same.
+    #[arg(long, value_enum, default_value_t = ParserArg::Json)]
+    parser: ParserArg,
 }
 
-fn room(args: &[Value], i: usize) -> String {
-    args.get(i)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ParserArg {
+    /// socket.io-parser, the default: JSON text, binary parts as attachments.
+    Json,
+    /// socket.io-msgpack-parser: each packet one msgpack message.
+    Msgpack,
 }
 
 fn welcome(socket: &Socket) {
@@ -33,16 +40,20 @@ fn welcome(socket: &Socket) {
     let _ = socket.emit("welcome", welcome);
 }
 
-async fn ask(socket: Socket, args: Vec<Value>, timeout: Duration) -> Value {
+/// Asks the client `question` with `payload` and answers with its reply's first
+/// argument (`null` when it sent none), or with `{error: "timeout"}`.
+async fn ask(socket: Socket, payload: Value, timeout: Duration) -> Value {
     match socket
         .timeout(timeout)
-        .emit_with_ack("question", arg(&args, 0))
+        .emit_with_ack("question", payload)
         .await
     {
-        Ok(answer) => Value::Object(vec![(
-            "answer".into(),
-            answer.into_iter().next().unwrap_or_default(),
-        )]),
+        Ok(answer) => {
+            let first = answer
+                .deserialize::<(Value,)>()
+                .map_or(Value::Null, |(first,)| first);
+            Value::Object(vec![("answer".into(), first)])
+        }
         Err(_) => json!({"error": "timeout"}),
     }
 }
@@ -77,74 +88,67 @@ fn main_namespace(io: &SocketIo) {
                     }
                 });
             }
-            socket.on("echo", |socket, args| async move {
+            // Echoes pass the arguments on as they came (`Args`): never parsed.
+            socket.on("echo", |socket, args: Args| async move {
                 let _ = socket.emit("echo", args);
             });
-            socket.on("echo-ack", |_, args| async move { args });
-            socket.on("message", |socket, args| async move {
+            socket.on("echo-ack", |_, args: Args| async move { args });
+            socket.on("message", |socket, args: Args| async move {
                 let _ = socket.send(args);
             });
-            socket.on("join", |socket, args| async move {
-                let room = room(&args, 0);
+            socket.on("join", |socket, (room,): (String,)| async move {
                 socket.join(room.as_str());
                 ("joined", room)
             });
-            socket.on("leave", |socket, args| async move {
-                let room = room(&args, 0);
-                socket.leave(&room);
+            socket.on("leave", |socket, (room,): (String,)| async move {
+                socket.leave(room.as_str());
                 ("left", room)
             });
+            // The other events' arguments come as tuples of their types; a message or
+            // payload may be anything (`Value`, binary parts included).
             let n = ns.clone();
-            socket.on("to-room", move |_, args| {
+            socket.on("to-room", move |_, (room, msg): (String, Value)| {
                 let n = n.clone();
                 async move {
-                    let _ = n
-                        .to(room(&args, 0))
-                        .emit("room-msg", vec![arg(&args, 0), arg(&args, 1)]);
+                    let _ = n.to(room.as_str()).emit("room-msg", (room, msg));
                 }
             });
-            socket.on("to-room-others", |socket, args| async move {
-                let _ = socket
-                    .to(room(&args, 0))
-                    .emit("room-msg", vec![arg(&args, 0), arg(&args, 1)]);
-            });
+            socket.on(
+                "to-room-others",
+                |socket, (room, msg): (String, Value)| async move {
+                    let _ = socket.to(room.as_str()).emit("room-msg", (room, msg));
+                },
+            );
             let n = ns.clone();
-            socket.on("to-rooms-except", move |_, args| {
+            socket.on(
+                "to-rooms-except",
+                move |_, (rooms, except, msg): (Vec<String>, String, Value)| {
+                    let n = n.clone();
+                    async move {
+                        let _ = n.to(rooms).except(except).emit("room-msg", ("multi", msg));
+                    }
+                },
+            );
+            let n = ns.clone();
+            socket.on("broadcast", move |_, (msg,): (Value,)| {
                 let n = n.clone();
                 async move {
-                    let rooms: Vec<String> = match arg(&args, 0) {
-                        Value::Array(items) => items
-                            .iter()
-                            .filter_map(|r| r.as_str().map(str::to_owned))
-                            .collect(),
-                        _ => vec![],
-                    };
-                    let _ = n
-                        .to(rooms)
-                        .except(room(&args, 1))
-                        .emit("room-msg", vec![Value::from("multi"), arg(&args, 2)]);
+                    let _ = n.emit("bcast", msg);
                 }
             });
-            let n = ns.clone();
-            socket.on("broadcast", move |_, args| {
-                let n = n.clone();
-                async move {
-                    let _ = n.emit("bcast", arg(&args, 0));
-                }
+            socket.on("broadcast-others", |socket, (msg,): (Value,)| async move {
+                let _ = socket.broadcast().emit("bcast", msg);
             });
-            socket.on("broadcast-others", |socket, args| async move {
-                let _ = socket.broadcast().emit("bcast", arg(&args, 0));
+            socket.on("ask-client", |socket, (payload,): (Value,)| {
+                ask(socket, payload, Duration::from_secs(5))
             });
-            socket.on("ask-client", |socket, args| {
-                ask(socket, args, Duration::from_secs(5))
+            socket.on("ask-client-timeout", |socket, (payload,): (Value,)| {
+                ask(socket, payload, Duration::from_millis(200))
             });
-            socket.on("ask-client-timeout", |socket, args| {
-                ask(socket, args, Duration::from_millis(200))
+            socket.on("server-disconnect", |socket, (): ()| async move {
+                socket.disconnect(Disconnect::Namespace);
             });
-            socket.on("server-disconnect", |socket, _| async move {
-                socket.disconnect();
-            });
-            socket.on("rooms", |socket, _| async move {
+            socket.on("rooms", |socket, (): ()| async move {
                 let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
                 rooms.sort();
                 Value::from(rooms)
@@ -160,14 +164,15 @@ fn custom_namespace(io: &SocketIo) {
         let ns = ns.clone();
         async move {
             welcome(&socket);
-            socket.on("echo-ack", |_, mut args| async move {
+            // Any arguments, with one more in front: dynamic, so values.
+            socket.on("echo-ack", |_, mut args: Vec<Value>| async move {
                 args.insert(0, Value::from("custom"));
                 args
             });
-            socket.on("broadcast", move |_, args| {
+            socket.on("broadcast", move |_, (msg,): (Value,)| {
                 let ns = ns.clone();
                 async move {
-                    let _ = ns.emit("bcast", arg(&args, 0));
+                    let _ = ns.emit("bcast", msg);
                 }
             });
         }
@@ -176,13 +181,19 @@ fn custom_namespace(io: &SocketIo) {
 
 #[tokio::main]
 async fn main() {
+    let cli = <Cli as clap::Parser>::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
+    let parser = match cli.parser {
+        ParserArg::Json => Parser::Json,
+        ParserArg::Msgpack => Parser::MsgPack,
+    };
     let io = SocketIo::builder()
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(400))
         .cors(Cors::Any)
+        .parser(parser)
         .build();
     main_namespace(&io);
     custom_namespace(&io);

@@ -20,7 +20,7 @@ async fn main() {
     let io = SocketIo::builder().cors(Cors::Any).build();
     for name in ["/orders", "/admin"] {
         io.of(name).on_connection(|socket| async move {
-            socket.on("whoami", |socket, _| async move {
+            socket.on("whoami", |socket, (): ()| async move {
                 socket.namespace().to_owned()
             });
         });
@@ -28,7 +28,7 @@ async fn main() {
     // Any `/team-*` namespace exists as soon as a client joins it.
     io.dynamic(|name| name.starts_with("/team-"))
         .on_connection(|socket| async move {
-            socket.on("whoami", |socket, _| async move {
+            socket.on("whoami", |socket, (): ()| async move {
                 socket.namespace().to_owned()
             });
         });

@@ -23,40 +23,37 @@ async fn main() {
     ns.on_connection(move |socket| {
         let ns = room_emitter.clone();
         async move {
-            socket.on("join", |socket, args| async move {
-                if let Some(room) = args.first().and_then(|r| r.as_str()) {
-                    socket.join(room);
-                }
+            // One argument, the room: a one-element tuple.
+            socket.on("join", |socket, (room,): (String,)| async move {
+                socket.join(room);
                 rooms(&socket)
             });
-            socket.on("leave", |socket, args| async move {
-                if let Some(room) = args.first().and_then(|r| r.as_str()) {
-                    socket.leave(room);
-                }
+            socket.on("leave", |socket, (room,): (String,)| async move {
+                socket.leave(room);
                 rooms(&socket)
             });
             // The namespace's emit to a room includes the sender if it is a member.
-            socket.on("say", move |_socket, args| {
+            socket.on("say", move |_socket, (room, text): (String, String)| {
                 let ns = ns.clone();
                 async move {
-                    if let Some(room) = args.first().and_then(|r| r.as_str()) {
-                        ns.to(room).emit("said", args.clone()).ok();
-                    }
+                    ns.to(room.as_str()).emit("said", (room, text)).ok();
                 }
             });
             // The socket's emit to a room leaves the sender out.
-            socket.on("whisper", |socket, args| async move {
-                if let Some(room) = args.first().and_then(|r| r.as_str()) {
-                    socket.to(room).emit("said", args.clone()).ok();
-                }
-            });
+            socket.on(
+                "whisper",
+                |socket, (room, text): (String, String)| async move {
+                    socket.to(room.as_str()).emit("said", (room, text)).ok();
+                },
+            );
         }
     });
     common::serve(io, axum::Router::new()).await;
 }
 
-/// The rooms a socket joined, without the room named after its own id.
-fn rooms(socket: &sockeye_server::Socket) -> Vec<sockeye_server::Value> {
+/// The rooms a socket joined, without the room named after its own id: the ack's one
+/// argument, a list.
+fn rooms(socket: &sockeye_server::Socket) -> (Vec<String>,) {
     let mut rooms: Vec<String> = socket
         .rooms()
         .into_iter()
@@ -64,5 +61,5 @@ fn rooms(socket: &sockeye_server::Socket) -> Vec<sockeye_server::Value> {
         .filter(|r| r != socket.id())
         .collect();
     rooms.sort();
-    vec![sockeye_server::json!(rooms)]
+    (rooms,)
 }

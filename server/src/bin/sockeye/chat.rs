@@ -10,7 +10,7 @@
 //! and private messages come from `fetch_sockets` (each socket's `data.name`), and the
 //! room broadcasts reach every node.
 
-use sockeye_server::{json, ConnectError, Namespace, Socket, SocketIo, Value};
+use sockeye_server::{json, ConnectError, Disconnect, Namespace, Socket, SocketIo, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -56,8 +56,9 @@ fn name_in(auth: &Value) -> Option<String> {
     (!name.is_empty() && name.chars().count() <= MAX_NAME).then(|| name.to_owned())
 }
 
-fn text_arg(args: &[Value], i: usize, max: usize) -> Option<String> {
-    let s = args.get(i)?.as_str()?.trim();
+/// `text` trimmed, if it is not empty and at most `max` characters long.
+fn bounded(text: &str, max: usize) -> Option<String> {
+    let s = text.trim();
     (!s.is_empty() && s.chars().count() <= max).then(|| s.to_owned())
 }
 
@@ -138,7 +139,7 @@ pub fn mount(io: &SocketIo) {
             // Two users racing for one name both pass the middleware; one wins here.
             if !users.claim(&name, socket.id()) {
                 socket.emit("system", "that name was just taken").ok();
-                socket.disconnect();
+                socket.disconnect(Disconnect::Namespace);
                 return;
             }
             socket.insert_extension(Name(name.clone()));
@@ -157,10 +158,11 @@ fn handlers(socket: &Socket, chat: &Namespace, users: &Users) {
     let name = |socket: &Socket| socket.extension::<Name>().map(|n| n.0).unwrap_or_default();
 
     let ns = chat.clone();
-    socket.on("join", move |socket, args| {
+    // Each event's arguments come as a tuple of the types the page sends.
+    socket.on("join", move |socket, (room,): (String,)| {
         let chat = ns.clone();
         async move {
-            if let Some(room) = text_arg(&args, 0, MAX_NAME) {
+            if let Some(room) = bounded(&room, MAX_NAME) {
                 if !rooms_of(&socket).contains(&room) {
                     socket.join(room.as_str());
                     let text = format!("{} joined {room}", name(&socket));
@@ -172,12 +174,12 @@ fn handlers(socket: &Socket, chat: &Namespace, users: &Users) {
     });
 
     let ns = chat.clone();
-    socket.on("leave", move |socket, args| {
+    socket.on("leave", move |socket, (room,): (String,)| {
         let chat = ns.clone();
         async move {
-            if let Some(room) = text_arg(&args, 0, MAX_NAME) {
+            if let Some(room) = bounded(&room, MAX_NAME) {
                 if rooms_of(&socket).contains(&room) {
-                    socket.leave(&room);
+                    socket.leave(room.as_str());
                     let who = name(&socket);
                     // Whoever was typing there is not any more: no indicator left behind.
                     let typing =
@@ -194,32 +196,33 @@ fn handlers(socket: &Socket, chat: &Namespace, users: &Users) {
 
     // To everyone in the room, the sender included: the sender's own copy is its echo.
     let ns = chat.clone();
-    socket.on("chat message", move |socket, args| {
-        let chat = ns.clone();
-        async move {
-            let (Some(room), Some(text)) =
-                (text_arg(&args, 0, MAX_NAME), text_arg(&args, 1, MAX_TEXT))
-            else {
-                return;
-            };
-            if rooms_of(&socket).contains(&room) {
-                let message = json!({"room": room.clone(), "from": name(&socket), "text": text});
-                chat.to(room.as_str()).emit("chat message", message).ok();
-            } else {
-                socket.emit("system", format!("join {room} first")).ok();
+    socket.on(
+        "chat message",
+        move |socket, (room, text): (String, String)| {
+            let chat = ns.clone();
+            async move {
+                let (Some(room), Some(text)) = (bounded(&room, MAX_NAME), bounded(&text, MAX_TEXT))
+                else {
+                    return;
+                };
+                if rooms_of(&socket).contains(&room) {
+                    let message =
+                        json!({"room": room.clone(), "from": name(&socket), "text": text});
+                    chat.to(room.as_str()).emit("chat message", message).ok();
+                } else {
+                    socket.emit("system", format!("join {room} first")).ok();
+                }
             }
-        }
-    });
+        },
+    );
 
     // A private message goes to the user's socket (its id is a room) and back to the
     // sender; an absent user gets the sender a system notice instead.
     let ns = chat.clone();
-    socket.on("private", move |socket, args| {
+    socket.on("private", move |socket, (to, text): (String, String)| {
         let chat = ns.clone();
         async move {
-            let (Some(to), Some(text)) =
-                (text_arg(&args, 0, MAX_NAME), text_arg(&args, 1, MAX_TEXT))
-            else {
+            let (Some(to), Some(text)) = (bounded(&to, MAX_NAME), bounded(&text, MAX_TEXT)) else {
                 return;
             };
             let from = name(&socket);
@@ -238,16 +241,18 @@ fn handlers(socket: &Socket, chat: &Namespace, users: &Users) {
         }
     });
 
-    socket.on("typing", move |socket, args| async move {
-        let Some(room) = text_arg(&args, 0, MAX_NAME) else {
-            return;
-        };
-        let typing = matches!(args.get(1), Some(Value::Bool(true)));
-        if rooms_of(&socket).contains(&room) {
-            let event = json!({"room": room.clone(), "name": name(&socket), "typing": typing});
-            socket.to(room.as_str()).emit("typing", event).ok();
-        }
-    });
+    socket.on(
+        "typing",
+        move |socket, (room, typing): (String, bool)| async move {
+            let Some(room) = bounded(&room, MAX_NAME) else {
+                return;
+            };
+            if rooms_of(&socket).contains(&room) {
+                let event = json!({"room": room.clone(), "name": name(&socket), "typing": typing});
+                socket.to(room.as_str()).emit("typing", event).ok();
+            }
+        },
+    );
 
     let (ns, directory) = (chat.clone(), users.clone());
     socket.on_disconnect(move |socket, _reason| {

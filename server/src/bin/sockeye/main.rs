@@ -121,7 +121,8 @@ async fn main() {
 /// The demo's namespaces: `/` echoes (with an ack), then the pages' own.
 fn demo_namespaces(io: &SocketIo) {
     io.of("/").on_connection(|socket| async move {
-        socket.on("echo", |_, args| async move { args });
+        // The arguments go back as they came, unparsed.
+        socket.on("echo", |_, args: sockeye_server::Args| async move { args });
     });
     chat::mount(io);
     stream::mount(io);

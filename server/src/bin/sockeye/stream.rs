@@ -2,7 +2,8 @@
 //! then `stream_end`). Each stream is its own task that sleeps between characters, so
 //! thousands of streams cost timers, not threads, and never block other clients.
 
-use sockeye_server::{json, Socket, SocketIo, Value};
+use serde::Deserialize;
+use sockeye_server::{json, Socket, SocketIo};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,25 +45,31 @@ impl Drop for Slot {
     }
 }
 
-/// What a `start_stream` asks for: `{text?, delay_ms?}`, both optional.
+/// `start_stream`'s argument: `{text?, delay_ms?}`, both optional.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Options {
+    text: Option<String>,
+    delay_ms: Option<u64>,
+}
+
+/// What a stream runs: the options, bounded.
 struct Request {
     text: String,
     delay: Duration,
 }
 
 impl Request {
-    fn from_args(args: &[Value]) -> Request {
-        let options = args.first().cloned().unwrap_or(Value::Null);
+    fn new(options: Options) -> Request {
         let text = options
-            .get("text")
-            .and_then(Value::as_str)
+            .text
+            .as_deref()
             .unwrap_or(TEXT)
             .chars()
             .take(MAX_TEXT)
             .collect();
         let delay = options
-            .get("delay_ms")
-            .and_then(|d| d.deserialize::<u64>().ok())
+            .delay_ms
             .map(|ms| Duration::from_millis(ms.clamp(MIN_DELAY_MS, MAX_DELAY_MS)))
             .unwrap_or(DEFAULT_DELAY);
         Request { text, delay }
@@ -73,13 +80,14 @@ impl Request {
 pub fn mount(io: &SocketIo) {
     io.of("/stream").on_connection(|socket| async move {
         socket.insert_extension(Running::default());
-        socket.on("start_stream", |socket, args| async move {
+        // The options object arrives as a serde type, the one element of the tuple.
+        socket.on("start_stream", |socket, (options,): (Options,)| async move {
             let running = socket.extension::<Running>().unwrap_or_default();
             let Some(slot) = running.take_slot() else {
                 return json!({"error": format!("at most {MAX_STREAMS_PER_SOCKET} streams at once")});
             };
             let id = next_stream_id().to_string();
-            tokio::spawn(run(socket, id.clone(), Request::from_args(&args), slot));
+            tokio::spawn(run(socket, id.clone(), Request::new(options), slot));
             // The ack tells the page which stream the characters belong to.
             json!({"id": id})
         });
@@ -115,6 +123,7 @@ fn next_stream_id() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sockeye_server::{Args, Parser};
 
     #[test]
     fn a_socket_runs_a_bounded_number_of_streams() {
@@ -129,13 +138,18 @@ mod tests {
 
     #[test]
     fn requests_are_bounded() {
-        let r = Request::from_args(&[]);
+        // As the handler gets them: one argument, read as a one-element tuple.
+        let options = |value: sockeye_server::Value| {
+            let args = Args::serialize(Parser::Json, &(value,)).unwrap();
+            args.deserialize::<(Options,)>().unwrap().0
+        };
+        let r = Request::new(options(json!({})));
         assert_eq!((r.text.as_str(), r.delay), (TEXT, DEFAULT_DELAY));
         let long = "x".repeat(MAX_TEXT + 10);
-        let r = Request::from_args(&[json!({"text": long, "delay_ms": 0})]);
+        let r = Request::new(options(json!({"text": long, "delay_ms": 0})));
         assert_eq!(r.text.chars().count(), MAX_TEXT);
         assert_eq!(r.delay, Duration::from_millis(MIN_DELAY_MS));
-        let r = Request::from_args(&[json!({"delay_ms": 99_999})]);
+        let r = Request::new(options(json!({"delay_ms": 99_999})));
         assert_eq!(r.delay, Duration::from_millis(MAX_DELAY_MS));
     }
 }
