@@ -10,8 +10,9 @@
 //! socket.io-msgpack-parser 3.0 ships notepack.io 2, which writes `undefined` as the
 //! extension `d4 00 00` (also as a packet's absent `data`) and an `ArrayBuffer` or typed
 //! array as extension type 0. Both are read as notepack.io reads them: `undefined` is an
-//! absent field, or `nil` inside the data; extension type 0 is binary. Data holding any
-//! extension is rewritten into plain msgpack once, when it is framed.
+//! absent field, or `nil` inside the data; extension type 0 is binary. Arguments holding
+//! an extension are rewritten into plain msgpack when they are read; forwarded, they
+//! keep their bytes, so a typed array echoed to its sender comes back as one.
 
 use super::args::{ArgsError, ListVisitor, MAX_DEPTH};
 use super::decoder::build_with;
@@ -67,10 +68,7 @@ pub fn decode(message: Bytes) -> Result<Packet, DecodeError> {
         None => None,
         Some(n) => Some(u64::try_from(n).map_err(|_| DecodeError::InvalidAckId)?),
     };
-    let data = match data {
-        Some((start, end)) => Some(without_extensions(message.slice(start..end))?),
-        None => None,
-    };
+    let data = data.map(|(start, end)| message.slice(start..end));
     if matches!(kind, PacketType::Event | PacketType::Ack) {
         let data = data.ok_or(DecodeError::InvalidPayload(kind))?;
         return build_with(kind, namespace, id, None, |named| frame(kind, data, named));
@@ -118,13 +116,13 @@ fn frame(
 /// `nil`, extension type 0 (an `ArrayBuffer`) as `bin`, any other extension as
 /// `[type, bin]` (what notepack.io decodes it to). Data without extensions is returned
 /// as it is.
-fn without_extensions(data: Bytes) -> Result<Bytes, DecodeError> {
+fn without_extensions(data: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, DecodeError> {
     let maybe_ext = |b: &u8| matches!(b, 0xc7..=0xc9 | 0xd4..=0xd8);
     if !data.iter().any(maybe_ext) {
-        return Ok(data);
+        return Ok(data.into());
     }
     let mut out = Vec::with_capacity(data.len());
-    let mut r = Reader::new(&data);
+    let mut r = Reader::new(data);
     rewrite(&mut r, &mut out, 0)?;
     if r.pos != data.len() {
         return Err(malformed());
@@ -270,7 +268,8 @@ pub(crate) fn deserialize_list<T: DeserializeOwned>(
     data: &[u8],
     visitor: ListVisitor<T>,
 ) -> Result<T, ArgsError> {
-    let mut de = rmp_serde::Deserializer::from_read_ref(data);
+    let data = without_extensions(data).map_err(|e| ArgsError::Mismatch(e.to_string()))?;
+    let mut de = rmp_serde::Deserializer::from_read_ref(&data);
     de.deserialize_seq(visitor)
         .map_err(|e| ArgsError::Mismatch(e.to_string()))
 }
@@ -590,6 +589,8 @@ mod tests {
             args.values().unwrap(),
             vec![Value::Null, Value::Binary(Bytes::from_static(b"\x01\x02"))]
         );
+        // Forwarded, the arguments keep notepack.io's bytes: the typed array stays one.
+        assert_eq!(args.elements(), b"\xd4\x00\x00\xc7\x02\x00\x01\x02");
         // Another extension type reads as notepack.io reads it: [type, bytes].
         let other = b"\x83\xa4type\x02\xa4data\x92\xa1x\xd5\x05\x01\x02\xa3nsp\xa1/";
         let Packet::Event { args, .. } = decode(Bytes::from_static(other)).unwrap() else {
