@@ -10,7 +10,8 @@
 //!
 //! The soak's options (not used by the peer comparison): `--recovery` (connection
 //! state recovery), `--redis-url` (a node of a cluster), `--ping-interval-ms`,
-//! `--ping-timeout-ms`, `--max-buffered-frames`.
+//! `--ping-timeout-ms`, `--max-buffered-frames`. `--parser msgpack` speaks
+//! socket.io-msgpack-parser's format.
 //!
 //! `sockeye-bench-server --port 0` prints `listening on ADDR` and serves until SIGTERM.
 
@@ -43,6 +44,10 @@ struct Cli {
     /// Bound of each connection's outbound queue, in frames.
     #[arg(long)]
     max_buffered_frames: Option<usize>,
+    /// The packet format: `json` (socket.io-parser) or `msgpack`
+    /// (socket.io-msgpack-parser).
+    #[arg(long, default_value = "json", value_parser = ["json", "msgpack"])]
+    parser: String,
 }
 
 /// The most `flood` events one request asks for.
@@ -77,6 +82,9 @@ async fn serve() {
         )
         .init();
     let mut builder = SocketIo::builder();
+    if cli.parser == "msgpack" {
+        builder = builder.parser(sockeye_server::Parser::MsgPack);
+    }
     if cli.recovery {
         builder = builder.connection_state_recovery(sockeye_server::Recovery::default());
     }
