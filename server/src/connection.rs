@@ -100,7 +100,7 @@ impl SocketConnection {
                 socket.close(DisconnectReason::ClientNamespaceDisconnect);
             }
             (Packet::Event { name, args, id, .. }, Some(socket)) => match socket.handler(&name) {
-                Some(handler) => self.started.push(handler(socket, args, id)),
+                Some(handler) => self.started.push(handler(socket, &name, args, id)),
                 None => tracing::trace!(event = %name, "no handler"),
             },
             (Packet::Ack { args, id, .. }, Some(socket)) => socket.on_ack(id, args),

@@ -19,8 +19,10 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+/// A registered handler: called with the socket, the event's name, its arguments and
+/// its ack id.
 pub(crate) type EventHandler =
-    Arc<dyn Fn(Socket, Args, Option<u64>) -> BoxFuture<'static, ()> + Send + Sync>;
+    Arc<dyn Fn(Socket, &str, Args, Option<u64>) -> BoxFuture<'static, ()> + Send + Sync>;
 type DisconnectHandler =
     Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture<'static, ()> + Send + Sync>;
 
@@ -208,12 +210,11 @@ impl Socket {
         Fut: Future<Output = R> + Send + 'static,
         R: IntoAck + 'static,
     {
-        let event_name = event.to_owned();
-        let handler: EventHandler = Arc::new(move |socket: Socket, args, ack_id| {
+        let handler: EventHandler = Arc::new(move |socket: Socket, event: &str, args, ack_id| {
             let args = match A::from_args(args) {
                 Ok(args) => args,
                 Err(e) => {
-                    tracing::info!(sid = %socket.id(), event = %event_name, error = %e, "arguments do not fit the handler: closing");
+                    tracing::info!(sid = %socket.id(), event, error = %e, "arguments do not fit the handler: closing");
                     socket.close_for_bad_packet();
                     return Box::pin(async {});
                 }

@@ -54,7 +54,9 @@ pub enum DecodeError {
 pub struct Decoder {
     parser: Parser,
     max_attachments: usize,
-    partial: Option<Partial>,
+    /// Boxed: a connection carries its decoder for its whole life, and is rarely in the
+    /// middle of a binary packet.
+    partial: Option<Box<Partial>>,
 }
 
 #[derive(Debug)]
@@ -110,13 +112,13 @@ impl Decoder {
             // data, as socket.io-parser (`Decoder.add`) leaves it.
             return Ok(Some(packet));
         }
-        self.partial = Some(Partial {
+        self.partial = Some(Box::new(Partial {
             packet,
             expected: header.attachments,
             // The count is the peer's word: reserve no more than the default bound, or
             // a huge `max_attachments` would let one header allocate without limit.
             attachments: Vec::with_capacity(header.attachments.min(Self::DEFAULT_MAX_ATTACHMENTS)),
-        });
+        }));
         Ok(None)
     }
 
@@ -136,7 +138,7 @@ impl Decoder {
             mut packet,
             attachments,
             ..
-        } = self.partial.take().expect("checked above");
+        } = *self.partial.take().expect("checked above");
         reconstruct(&mut packet, attachments)?;
         Ok(Some(packet))
     }
