@@ -30,6 +30,9 @@ pub trait IntoAck {
 
 impl IntoArgs for Args {
     fn into_args(self, parser: Parser) -> Result<Args, ArgsError> {
+        if self.parser() == parser {
+            return Ok(self);
+        }
         self.to_parser(parser)
     }
 }

@@ -145,10 +145,16 @@ impl Packet {
     /// Engine.IO message digit `4` when the text goes straight into a frame, or
     /// nothing). Arguments in another parser's format are converted first.
     pub fn encode_with_prefix(&self, prefix: &str) -> Encoded {
-        let json_args = |args: &Args| {
-            args.to_parser(super::Parser::Json)
-                .unwrap_or_else(|_| Args::empty(super::Parser::Json))
-        };
+        fn json_args(args: &Args) -> std::borrow::Cow<'_, Args> {
+            match args.parser() {
+                super::Parser::Json => std::borrow::Cow::Borrowed(args),
+                #[cfg(feature = "msgpack")]
+                _ => std::borrow::Cow::Owned(
+                    args.to_parser(super::Parser::Json)
+                        .unwrap_or_else(|_| Args::empty(super::Parser::Json)),
+                ),
+            }
+        }
         let (namespace, id, args) = match self {
             Packet::Event {
                 namespace,
