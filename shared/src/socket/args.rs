@@ -144,6 +144,22 @@ impl Args {
         }
     }
 
+    /// Arguments serialized elsewhere (the browser's `JSON.stringify`): `json` is one
+    /// JSON array of the arguments, binary parts as placeholders numbered in the order
+    /// of `attachments`. Checked as a received packet's arguments are.
+    pub fn from_json(json: Bytes, attachments: Vec<Bytes>) -> Result<Args, ArgsError> {
+        let (_, mut args) = Args::frame_json(json, false).map_err(|e| match e {
+            FrameError::Shape => ArgsError::Serialize("not a JSON array".into()),
+            FrameError::Syntax(e) => ArgsError::Serialize(e),
+        })?;
+        if !attachments.is_empty() {
+            args.attach(attachments).map_err(|have| {
+                ArgsError::Serialize(format!("placeholder without attachment (have {have})"))
+            })?;
+        }
+        Ok(args)
+    }
+
     /// The arguments of a list of values.
     pub fn from_values(parser: Parser, values: &[Value]) -> Args {
         Args::serialize(parser, values).expect("a value always serializes")
@@ -774,6 +790,23 @@ mod tests {
         let mut out = Vec::new();
         args.write_json_array(None, &mut out);
         assert_eq!(out, br#"["lobby", {"n": 1.5}]"#);
+    }
+
+    #[test]
+    fn arguments_serialized_elsewhere() {
+        let args = Args::from_json(
+            Bytes::from_static(br#"[1,{"_placeholder":true,"num":0}]"#),
+            vec![Bytes::from_static(b"z")],
+        )
+        .unwrap();
+        assert_eq!(
+            args.values().unwrap(),
+            vec![json!(1), Value::Binary(Bytes::from_static(b"z"))]
+        );
+        assert!(Args::from_json(Bytes::from_static(b"{}"), vec![]).is_err());
+        assert!(Args::from_json(Bytes::from_static(b"[1"), vec![]).is_err());
+        let missing = Bytes::from_static(br#"[{"_placeholder":true,"num":1}]"#);
+        assert!(Args::from_json(missing, vec![Bytes::new()]).is_err());
     }
 
     #[test]
