@@ -56,7 +56,9 @@ pub const MAX_DEPTH: usize = 128;
 /// The arguments of one event or ack, serialized.
 ///
 /// Cheap to clone: the bytes are shared. Two `Args` are equal when they hold the same
-/// bytes in the same format, however they were framed.
+/// bytes in the same format, however they were framed. Received arguments share the
+/// buffer of the message they came in: to keep arguments for long, keep what you read
+/// from them (or a copy) rather than the `Args`, so that the buffer can go.
 #[derive(Clone)]
 pub struct Args {
     parser: Parser,
