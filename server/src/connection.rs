@@ -9,9 +9,10 @@ use crate::namespace::NsInner;
 use crate::socket::{ConnSockets, Socket};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use sockeye_protocol::socket::{Decoder, Packet};
 use sockeye_protocol::Value;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -204,7 +205,17 @@ async fn connect(
         ns.handlers.middlewares()
     };
     for middleware in middlewares {
-        if let Err(refusal) = middleware(socket.clone()).await {
+        let outcome =
+            match std::panic::catch_unwind(AssertUnwindSafe(|| middleware(socket.clone()))) {
+                Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+                Err(panic) => Err(panic),
+            };
+        let Ok(outcome) = outcome else {
+            tracing::error!(ns = %ns.name, "a middleware panicked: the connection is closed");
+            engine.close(CloseReason::ForcedClose);
+            return;
+        };
+        if let Err(refusal) = outcome {
             tracing::debug!(ns = %ns.name, message = %refusal.message, "join refused");
             let packet = Packet::ConnectError {
                 namespace: ns.name.clone(),
@@ -235,7 +246,14 @@ async fn connect(
         return;
     }
     if let Some(handler) = ns.handlers.connection() {
-        handler(socket).await;
+        let run = std::panic::catch_unwind(AssertUnwindSafe(|| handler(socket.clone())));
+        let finished = match run {
+            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await.is_ok(),
+            Err(_) => false,
+        };
+        if !finished {
+            socket.close_after_panic("connection");
+        }
     }
 }
 

@@ -10,10 +10,12 @@ use crate::namespace::Namespace;
 use crate::namespace::NsInner;
 use crate::Handshake;
 use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use sockeye_protocol::event::{Event, Request};
 use sockeye_protocol::socket::{Args, FromArgs, Packet, Parser, RESERVED_EVENTS};
 use sockeye_protocol::Value;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
@@ -219,9 +221,21 @@ impl Socket {
                     return Box::pin(async {});
                 }
             };
-            let fut = handler(socket.clone(), args);
+            let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| {
+                handler(socket.clone(), args)
+            })) {
+                Ok(fut) => fut,
+                Err(_) => {
+                    socket.close_after_panic(event);
+                    return Box::pin(async {});
+                }
+            };
             Box::pin(async move {
-                let ack = fut.await.into_ack(socket.parser());
+                let Ok(answer) = AssertUnwindSafe(fut).catch_unwind().await else {
+                    socket.close_after_panic("");
+                    return;
+                };
+                let ack = answer.into_ack(socket.parser());
                 let (Some(id), Some(ack)) = (ack_id, ack) else {
                     return;
                 };
@@ -452,6 +466,14 @@ impl Socket {
         self.inner
             .engine
             .close(crate::engine::CloseReason::TransportError);
+    }
+
+    /// Ends the connection of a socket whose handler panicked (a bug in that handler):
+    /// one log line, the client told "io server disconnect", the connection closed;
+    /// every other connection goes on.
+    pub(crate) fn close_after_panic(&self, event: &str) {
+        tracing::error!(sid = %self.id(), ns = %self.namespace(), event, "a handler panicked: its connection is closed");
+        self.disconnect(Disconnect::Connection);
     }
 
     /// The parser whose format this socket's client speaks.

@@ -487,3 +487,63 @@ async fn the_msgpack_parser_end_to_end() {
     assert_eq!(next(&mut seen).await, ("hall".to_owned(), 1));
     assert_eq!(io.connection_count(), 1);
 }
+
+/// A handler that panics is a bug in that handler: its connection ends (the client is
+/// told "io server disconnect", then a clean close) and its socket leaves; every other
+/// connection goes on. Before, the panic unwound the session's task: no close, and the
+/// socket stayed registered in its namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_panics_ends_only_its_connection() {
+    let io = SocketIo::new();
+    let (reasons_tx, mut reasons) = unbounded_channel();
+    io.of("/").on_connection(move |socket| {
+        let reasons_tx = reasons_tx.clone();
+        async move {
+            report_disconnect(&socket, reasons_tx);
+            socket.on("boom", |_socket, (when,): (String,)| async move {
+                if when == "later" {
+                    tokio::task::yield_now().await;
+                }
+                assert!(when.is_empty(), "a bug in the boom handler ({when})");
+            });
+            // Panics before it returns its future.
+            socket.on("check", |_socket, (n,): (u32,)| {
+                assert!(n < 10, "a bug in the check handler");
+                async move { n }
+            });
+            socket.on("echo", |_socket, args: Args| async move { args });
+        }
+    });
+    let addr = start(&io).await;
+    let (mut good, good_sid) = Sio::connect(addr).await;
+    for text in [
+        r#"42["boom","now"]"#,
+        r#"42["boom","later"]"#,
+        r#"421["check",11]"#,
+    ] {
+        let (mut bad, sid) = Sio::connect(addr).await;
+        bad.ws.send_text(text).await;
+        let before = expect_clean_close(&mut bad.ws).await;
+        assert!(
+            matches!(before.as_slice(), [Read::Text(t)] if t == "41"),
+            "{text}: {before:?}"
+        );
+        assert_eq!(
+            next(&mut reasons).await,
+            (sid, DisconnectReason::ServerNamespaceDisconnect),
+            "{text}"
+        );
+        assert_eq!(
+            good.call("echo", vec![json!(text)], 1).await,
+            vec![json!(text)]
+        );
+    }
+    assert_eq!(io.of("/").sockets().len(), 1);
+    assert!(io.of("/").socket(&good_sid).is_some());
+    within("the closed connections to be gone", async {
+        while io.connection_count() != 1 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}
