@@ -202,6 +202,8 @@ impl Socket {
     ///
     /// Arguments that do not fit `A` are a bad packet: as socket.io does with a packet
     /// it cannot decode, the connection is closed ("parse error"), with one log line.
+    /// A handler that panics ends its own connection the same way ("io server
+    /// disconnect" for the client); every other connection goes on.
     ///
     /// Handlers of one socket start in the order events arrive and run concurrently
     /// once they wait on something.
