@@ -97,7 +97,10 @@ export class Manager extends Emitter {
     this.uri = uri;
     this.nsps = {};
     this._autoConnect = this.opts.autoConnect !== false;
-    this._raw = new RawManager(parseUri(uri).origin, this.opts);
+    // As in socket.io-client, a query string in the URL is the handshake's query, over
+    // `opts.query`.
+    const { origin, query } = parseUri(uri);
+    this._raw = new RawManager(origin, query ? { ...this.opts, query } : this.opts);
     this.engine = new Engine(this._raw, this.opts.transports);
     this._raw.setListener((name, arg) => {
       if (name === "upgrade") this.engine.emitReserved("upgrade", this.engine.transport);
@@ -438,24 +441,69 @@ export class Socket extends Emitter {
   }
 }
 
-/** Splits a URI into its origin (with the default port) and namespace. */
+const DEFAULT_PORTS = { "http:": "80", "ws:": "80", "https:": "443", "wss:": "443" };
+
+/** The page's location, which a URL without a host (or without a protocol) is taken from. */
+function pageLocation(uri) {
+  const loc = globalThis.location;
+  if (!loc) throw new Error(`io(): ${uri == null ? "no URL given" : `"${uri}" is relative`} and there is no page location`);
+  return loc;
+}
+
+/**
+ * Resolves `uri` as socket.io-client's url() does. No URL is the page's protocol and host
+ * (namespace "/", whatever the page's path); "/nsp" is the page's host; "//host/nsp" takes
+ * the page's protocol; any other text without an http(s):// or ws(s):// scheme
+ * ("host:port/nsp") gets the page's protocol (https: without a page). Returns the absolute
+ * URL (`source`), the server's `origin`, the manager cache's `id` (with the default port),
+ * the namespace `nsp` (the URL's path as written, "/" when empty) and `query` (the query
+ * string's parameters, decoded; undefined when none).
+ */
 function parseUri(uri) {
-  const base = globalThis.location ? globalThis.location.href : undefined;
-  let text = uri ?? base;
-  if (text === undefined) throw new Error("io(): no URL given and no page location");
-  // socket.io-client accepts "//host" and "host:port" as well.
-  if (text.startsWith("//")) text = (globalThis.location?.protocol || "https:") + text;
-  else if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text) && !text.startsWith("/")) {
-    text = (globalThis.location?.protocol || "https:") + "//" + text;
+  let text;
+  if (uri == null) {
+    const loc = pageLocation(uri);
+    text = `${loc.protocol}//${loc.host}`;
+  } else {
+    text = String(uri);
+    if (text.startsWith("//")) text = pageLocation(uri).protocol + text;
+    else if (text.startsWith("/")) text = pageLocation(uri).host + text;
+    if (!/^(https?|wss?):\/\//i.test(text)) {
+      text = (globalThis.location ? globalThis.location.protocol : "https:") + "//" + text;
+    }
   }
-  const url = new URL(text, base);
-  const port = url.port || ({ "http:": "80", "ws:": "80", "https:": "443", "wss:": "443" }[url.protocol] ?? "");
+  // scheme://authority, then the path and the query string as written (the namespace is
+  // the path untouched, as socket.io-client has it: no dot segments resolved, nothing
+  // percent-encoded); the URL parser only checks and normalises the authority.
+  const [, authority, path, search] = /^([a-z]+:\/\/[^/?#]*)([^?#]*)(?:\?([^#]*))?/i.exec(text);
+  const url = new URL(authority);
+  const port = url.port || DEFAULT_PORTS[url.protocol] || "";
   return {
-    origin: url.origin,
+    source: text,
+    origin: `${url.protocol}//${url.host}`,
     id: `${url.protocol}//${url.hostname}:${port}`,
-    nsp: url.pathname || "/",
-    query: url.search ? Object.fromEntries(url.searchParams) : undefined,
+    nsp: path || "/",
+    query: search ? decodeQuery(search) : undefined,
   };
+}
+
+/** "a=1&b=x%20y" -> { a: "1", b: "x y" } (no "+" for space, as in engine.io-client). */
+function decodeQuery(search) {
+  const query = {};
+  for (const pair of search.split("&")) {
+    const eq = pair.indexOf("=");
+    const key = decodeComponent(eq < 0 ? pair : pair.slice(0, eq));
+    if (key) query[key] = eq < 0 ? "" : decodeComponent(pair.slice(eq + 1));
+  }
+  return query;
+}
+
+function decodeComponent(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 const cache = {};
@@ -479,7 +527,7 @@ export function io(uri, opts) {
   if (reuse && cached && !(parsed.nsp in cached.nsps)) {
     manager = cached;
   } else {
-    manager = new Manager(uri, opts);
+    manager = new Manager(parsed.source, opts);
     if (reuse && !cached) cache[id] = manager;
   }
   return manager.socket(parsed.nsp, opts);

@@ -19,6 +19,7 @@ import {
 } from "./harness.mjs";
 import { readmeScenario } from "./readme.scenarios.mjs";
 import { recoveryScenarios } from "./recovery.scenarios.mjs";
+import { urlScenarios } from "./url.scenarios.mjs";
 import { RECOVERY_SERVERS } from "./harness.mjs";
 
 before(async () => {
@@ -45,6 +46,7 @@ for (const server of SERVERS) {
     for (const mode of MODES) coreScenarios({ server, mode });
     apiScenarios({ server, mode: MODES.find((m) => m.name === "polling+upgrade") });
     readmeScenario({ server });
+    urlScenarios({ server });
   });
 }
 

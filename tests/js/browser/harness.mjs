@@ -74,7 +74,13 @@ export const FAST_RECONNECT = { reconnectionDelay: 100, reconnectionDelayMax: 50
 
 // ---- static file server -----------------------------------------------------------------------
 
-/** Serves the suite's folder at /, the official client's dist/ at /official/, the pkg at /pkg/. */
+/**
+ * Serves the suite's folder at /, the official client's dist/ at /official/, the pkg at
+ * /pkg/, and forwards /socket.io/ (HTTP and WebSocket upgrades) to the current server
+ * under test, so that a page reaches that server from its own origin: `io()`,
+ * `io(options)` and relative URLs ("/custom") connect to the page's host. Pages are at
+ * /page.html, not "/", as a namespace taken from the page's path would show.
+ */
 export function startStaticServer() {
   return serveFiles({
     roots: [
@@ -83,6 +89,7 @@ export function startStaticServer() {
       ["/", HERE],
     ],
     index: "/page.html",
+    forward: { prefix: "/socket.io/", target: () => env.server?.url ?? null },
   });
 }
 

@@ -1,7 +1,8 @@
 // HTTP pieces shared by the suites: the fixture's POST /push, and a static file server
 // for pages and client packages.
 
-import { createServer } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
+import { connect as netConnect } from "node:net";
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize, sep } from "node:path";
@@ -56,12 +57,29 @@ function resolveFile(roots, urlPath) {
 /**
  * Serves files on 127.0.0.1:0 (GET and HEAD, no caching). `roots`: [URL prefix,
  * directory] pairs, longest prefix first; `index`: the file served for `/`. Resolves with
- * `{ url, overrides, close }`; `overrides` maps a URL path to a body served instead of the
- * file (a page with another module path, say).
+ * `{ url, overrides, forwarded, close }`; `overrides` maps a URL path to a body served
+ * instead of the file (a page with another module path, say).
+ *
+ * `forward` (optional): `{ prefix, target }` sends every request whose path starts with
+ * `prefix` (e.g. "/socket.io/"), WebSocket upgrades included, to the server `target()`
+ * returns (`http://127.0.0.1:<port>`, or null: 502), so that a page of this server
+ * reaches that server from its own origin. `forwarded` lists the forwarded request URLs.
  */
-export async function startStaticServer({ roots, index = "/index.html" }) {
+export async function startStaticServer({ roots, index = "/index.html", forward }) {
   const overrides = new Map();
+  const forwarded = [];
+  const forwardTarget = (req) => {
+    if (!forward || !req.url.startsWith(forward.prefix)) return undefined;
+    forwarded.push(req.url);
+    const target = forward.target();
+    return target ? new URL(target) : null;
+  };
   const server = createServer(async (req, res) => {
+    const target = forwardTarget(req);
+    if (target !== undefined) {
+      forwardRequest(req, res, target);
+      return;
+    }
     const path = new URL(req.url, "http://x").pathname;
     if (overrides.has(path) && req.method === "GET") {
       const body = Buffer.from(overrides.get(path));
@@ -93,11 +111,68 @@ export async function startStaticServer({ roots, index = "/index.html" }) {
     });
     res.end(req.method === "HEAD" ? undefined : body);
   });
+  const upgraded = new Set();
+  server.on("upgrade", (req, socket, head) => {
+    upgraded.add(socket);
+    socket.on("close", () => upgraded.delete(socket));
+    const target = forwardTarget(req);
+    if (!target) {
+      socket.end("HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\n\r\n");
+      return;
+    }
+    forwardUpgrade(req, socket, head, target);
+  });
   await new Promise((ok, fail) => server.once("error", fail).listen(0, "127.0.0.1", ok));
   const { port } = server.address();
   return {
     url: `http://127.0.0.1:${port}`,
     overrides,
-    close: () => new Promise((ok) => server.close(() => ok())),
+    forwarded,
+    close: () =>
+      new Promise((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+        for (const socket of upgraded) socket.destroy();
+      }),
   };
+}
+
+/** Forwards one HTTP request to `target` (a URL) and its answer back, bodies streamed. */
+function forwardRequest(req, res, target) {
+  if (!target) {
+    res.writeHead(502, { "content-type": "text/plain" }).end("no server to forward to");
+    return;
+  }
+  const upstream = httpRequest(
+    { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+    (answer) => {
+      res.writeHead(answer.statusCode, answer.statusMessage, answer.rawHeaders);
+      answer.pipe(res);
+    },
+  );
+  upstream.on("error", () => {
+    if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" }).end("upstream error");
+    else res.destroy();
+  });
+  // The page went away (its browser context closed): so does the forwarded request.
+  res.on("close", () => {
+    if (!res.writableFinished) upstream.destroy();
+  });
+  req.pipe(upstream);
+}
+
+/** Forwards a WebSocket upgrade: the request head, then the raw bytes both ways. */
+function forwardUpgrade(req, socket, head, target) {
+  const upstream = netConnect(Number(target.port), target.hostname, () => {
+    const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+    upstream.write(lines.join("\r\n") + "\r\n\r\n");
+    if (head?.length) upstream.write(head);
+    upstream.pipe(socket);
+    socket.pipe(upstream);
+  });
+  upstream.on("error", () => socket.destroy());
+  socket.on("error", () => upstream.destroy());
+  upstream.on("close", () => socket.destroy());
+  socket.on("close", () => upstream.destroy());
 }
