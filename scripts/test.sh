@@ -147,7 +147,7 @@ label="browser: Sockeye's wasm client in Chromium"
 built "$label" && CLIENT_PKG_DIR="$ROOT/client-wasm/pkg" node_suite "$label" "$LOGS/browser.log" browser/
 
 # The package as users get it: its TypeScript declarations, and the bundler build in webpack.
-label="package: TypeScript declarations, webpack build"
+label="package: TypeScript declarations, webpack build, socket.io-client drop-in"
 built "$label" && BUNDLER_PKG_DIR="$ROOT/client-wasm/pkg-bundler" node_suite "$label" "$LOGS/package.log" package/
 
 # The demo: the `sockeye` binary serving www/ (with the client package in www/pkg), its
