@@ -5,7 +5,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{values, within, Polling, Read, Sio, Ws};
+use common::{next, report_disconnect, start, values, within, Polling, Read, Sio, Ws};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sockeye_protocol::engine::Packet as EioPacket;
@@ -13,30 +13,8 @@ use sockeye_protocol::json;
 use sockeye_protocol::socket::{msgpack, Args, Decoder, Packet, Parser};
 use sockeye_server::{AckError, DisconnectReason, Socket, SocketIo};
 use std::net::SocketAddr;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-
-type Reasons = UnboundedSender<(String, DisconnectReason)>;
-
-async fn start(io: &SocketIo) -> SocketAddr {
-    common::serve(axum::Router::new().merge(io.router())).await
-}
-
-async fn next<T>(rx: &mut UnboundedReceiver<T>) -> T {
-    within("a report from the server", rx.recv())
-        .await
-        .expect("report channel open")
-}
-
-/// Reports the socket's disconnect reason, with its id.
-fn report_disconnect(socket: &Socket, tx: Reasons) {
-    socket.on_disconnect(move |socket, reason| {
-        let tx = tx.clone();
-        async move {
-            tx.send((socket.id().to_owned(), reason)).ok();
-        }
-    });
-}
 
 /// The next text frame (pings answered on the way).
 async fn read_text(ws: &mut Ws) -> String {

@@ -4,14 +4,9 @@
 
 mod common;
 
-use common::{report_disconnects, within, Http, Polling, Sio, Ws};
+use common::{report_disconnects, start, within, Http, Polling, Sio, Ws};
 use sockeye_server::{DisconnectReason, SocketIo};
-use std::net::SocketAddr;
 use tokio::sync::mpsc::unbounded_channel;
-
-async fn start(io: &SocketIo) -> SocketAddr {
-    common::serve(axum::Router::new().merge(io.router())).await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_past_the_bound_are_refused_with_503() {

@@ -5,7 +5,9 @@ mod common;
 
 use axum::routing::post;
 use bytes::Bytes;
-use common::{decode_sio, report_disconnects, values, within, Http, Polling, Read, Sio, Ws};
+use common::{
+    decode_sio, next, report_disconnects, start, values, within, Http, Polling, Read, Sio, Ws,
+};
 use sockeye_protocol::engine::Packet as EioPacket;
 use sockeye_protocol::socket::{Args, Decoder, Packet, Parser};
 use sockeye_protocol::{json, Value};
@@ -13,17 +15,7 @@ use sockeye_server::{AckError, ConnectError, Disconnect, DisconnectReason, EmitE
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
-
-async fn start(io: &SocketIo) -> SocketAddr {
-    common::serve(axum::Router::new().merge(io.router())).await
-}
-
-async fn next<T>(rx: &mut UnboundedReceiver<T>) -> T {
-    within("a report from the server", rx.recv())
-        .await
-        .expect("report channel open")
-}
+use tokio::sync::mpsc::unbounded_channel;
 
 fn strings(args: &[Value]) -> Vec<String> {
     args.iter()

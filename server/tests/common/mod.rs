@@ -37,6 +37,18 @@ pub async fn serve(app: Router) -> SocketAddr {
     addr
 }
 
+/// Serves a Socket.IO server's router (see [`serve`]).
+pub async fn start(io: &sockeye_server::SocketIo) -> SocketAddr {
+    serve(Router::new().merge(io.router())).await
+}
+
+/// The next report a test's handlers sent on `rx`.
+pub async fn next<T>(rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>) -> T {
+    within("a report from the server", rx.recv())
+        .await
+        .expect("report channel open")
+}
+
 /// Like [`serve`], with the peer address available to handlers (`ConnectInfo`).
 pub async fn serve_with_connect_info(app: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -537,12 +549,20 @@ pub fn report_disconnects(
         let tx = tx.clone();
         async move {
             socket.on("echo", |_socket, args: Args| async move { args });
-            socket.on_disconnect(move |socket, reason| {
-                let tx = tx.clone();
-                async move {
-                    tx.send((socket.id().to_owned(), reason)).ok();
-                }
-            });
+            report_disconnect(&socket, tx);
+        }
+    });
+}
+
+/// Reports the socket's disconnect reason, with its id, on the channel.
+pub fn report_disconnect(
+    socket: &sockeye_server::Socket,
+    tx: tokio::sync::mpsc::UnboundedSender<(String, sockeye_server::DisconnectReason)>,
+) {
+    socket.on_disconnect(move |socket, reason| {
+        let tx = tx.clone();
+        async move {
+            tx.send((socket.id().to_owned(), reason)).ok();
         }
     });
 }
