@@ -1,14 +1,22 @@
-// The in-page half of the browser benchmark: three measurements, written only against
-// socket.io-client's public API so the same code drives Sockeye's client and the official
-// one. Every wait is bounded by `timeoutMs`; a failure rejects with a message saying what
-// did not happen. run.mjs calls these through page.evaluate and does the statistics.
+// The in-page half of the browser benchmark, written only against socket.io-client's
+// public API so the same code drives Sockeye's client and the official one (page.html
+// loads one of them per page). Every wait is bounded by `timeoutMs`; a failure rejects
+// with a message saying what did not happen. run.mjs calls these through page.evaluate,
+// reads the browser's CPU and heap figures over CDP between the calls, and does the
+// statistics.
+//
+// `url`: the server under test, reached directly (WebSocket is not subject to CORS);
+// null: the page's own origin, whose static server forwards /socket.io/ to that server
+// (long-polling needs same-origin requests: the benchmark servers send no CORS headers).
 
 /** The `flood` payload: a JSON string of 64 bytes (62 characters and the quotes). */
 const FLOOD_PAYLOAD = "x".repeat(62);
 /** The `echo` argument: 64 bytes of JSON, the load generator's own (bench/src/echo.rs). */
 const ECHO_PAYLOAD = { data: "x".repeat(52) };
 
-const OPTS = { forceNew: true, transports: ["websocket"], reconnection: false };
+function options(transport, timeoutMs) {
+  return { forceNew: true, transports: [transport], reconnection: false, timeout: timeoutMs };
+}
 
 function within(ms, what, promise) {
   let timer;
@@ -33,44 +41,49 @@ function ack(socket, timeoutMs, event, ...args) {
   return within(timeoutMs, `the ack of ${event}`, new Promise((resolve) => socket.emit(event, ...args, (...res) => resolve(res))));
 }
 
-async function open(io, url, timeoutMs) {
-  const socket = io(url, { ...OPTS, timeout: timeoutMs });
+async function open(io, url, transport, timeoutMs) {
+  const socket = io(url ?? location.origin, options(transport, timeoutMs));
   try {
     await connected(socket, timeoutMs);
   } catch (err) {
     socket.disconnect();
-    throw err;
+    throw new Error(`${transport}: ${err.message}`);
   }
-  if (socket.io.engine.transport.name !== "websocket") {
+  const name = socket.io.engine.transport.name;
+  if (name !== transport) {
     socket.disconnect();
-    throw new Error(`expected the websocket transport, got ${socket.io.engine.transport.name}`);
+    throw new Error(`expected the ${transport} transport, got ${name}`);
   }
   return socket;
 }
 
 /**
- * Keeps `inFlight` calls of `start(done)` going for `seconds`, each starting the next when
- * it calls `done`; `count()` is read at the end of the window. Resolves once the calls in
- * flight at the end have finished too, with what `count()` said at the end and the
- * window's measured length.
+ * Keeps `inFlight` calls of `start(done)` going, each starting the next when it calls
+ * `done`, until `seconds` have passed (or, with `calls`, that many calls were started);
+ * `count()` is read at the end of the window. Resolves once the calls in flight at the
+ * end have finished too, with what `count()` said at the end and the window's length.
  */
-function windowed({ seconds, inFlight, timeoutMs, start, count, what }) {
+function windowed({ seconds = Infinity, calls = Infinity, inFlight, timeoutMs, start, count, what }) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const end = t0 + seconds * 1000;
     let open = 0;
+    let started = 0;
     let snapshot = null;
-    const guard = setTimeout(() => {
-      reject(new Error(`${what}: ${open} of ${inFlight} calls still unanswered ${timeoutMs} ms after the window`));
-    }, seconds * 1000 + timeoutMs);
+    let guard = null;
+    const finish = () => {
+      snapshot = { counted: count(), elapsed_ms: performance.now() - t0 };
+      clearTimeout(timer);
+      guard = setTimeout(() => {
+        reject(new Error(`${what}: ${open} of ${inFlight} calls still unanswered ${timeoutMs} ms after the window`));
+      }, timeoutMs);
+    };
     const check = () => {
-      if (snapshot === null && performance.now() >= end) {
-        snapshot = { counted: count(), elapsed_ms: performance.now() - t0 };
-        clearTimeout(timer);
-      }
+      if (snapshot === null && (performance.now() >= end || started >= calls)) finish();
     };
     const launch = () => {
       open++;
+      started++;
       start(() => {
         open--;
         check();
@@ -82,17 +95,20 @@ function windowed({ seconds, inFlight, timeoutMs, start, count, what }) {
       });
     };
     // The window also ends on a timer, in case the answers come slower than the window.
-    const timer = setTimeout(check, seconds * 1000);
-    for (let i = 0; i < inFlight; i++) launch();
+    const timer = Number.isFinite(seconds) ? setTimeout(check, seconds * 1000) : null;
+    for (let i = 0; i < Math.min(inFlight, calls); i++) launch();
+    check();
   });
 }
 
 export function bench(clients) {
   const pick = (name) => {
     const io = clients[name];
-    if (typeof io !== "function") throw new Error(`no client ${name}`);
+    if (typeof io !== "function") throw new Error(`no client ${name} on this page`);
     return io;
   };
+  /** The flood connection between floodOpen and close: run.mjs reads CDP figures between calls. */
+  let flooding = null;
   return {
     /**
      * `n` sequential io() -> `connect` -> disconnect() cycles after `warmup` unmeasured
@@ -101,7 +117,7 @@ export function bench(clients) {
      * throttling, WebSocketEndpointLockManager's kUnlockDelayInMs), which back-to-back
      * cycles would measure instead of the client.
      */
-    async connect({ client, url, n, warmup, gapMs, timeoutMs }) {
+    async connect({ client, url, transport = "websocket", n, warmup, gapMs, timeoutMs }) {
       const samples = [];
       for (let i = 0; i < warmup + n; i++) {
         await new Promise((ok) => setTimeout(ok, gapMs));
@@ -111,7 +127,7 @@ export function bench(clients) {
           samples.push(performance.now() - t0);
           ws.close();
         } else {
-          const socket = pick(client)(url, { ...OPTS, timeout: timeoutMs });
+          const socket = pick(client)(url ?? location.origin, options(transport, timeoutMs));
           try {
             await connected(socket, timeoutMs);
             samples.push(performance.now() - t0);
@@ -123,48 +139,78 @@ export function bench(clients) {
       return { samples: samples.slice(warmup) };
     },
 
-    /** `flood` events received per second, `inFlight` floods of `count` kept going. */
-    async flood({ client, url, seconds, inFlight, count, timeoutMs }) {
-      if (client === "raw") return rawFlood({ url, seconds, inFlight, count, timeoutMs });
-      const socket = await open(pick(client), url, timeoutMs);
+    /**
+     * Connects for `flood`, counts the events in a listener (checking each payload), and
+     * runs one warm-up flood. floodRun / floodTotal then measure; close disconnects.
+     */
+    async floodOpen({ client, url, transport, count, timeoutMs }) {
+      if (flooding) throw new Error("floodOpen: the previous flood connection is still open");
+      const socket = await open(pick(client), url, transport, timeoutMs);
+      const state = { socket, received: 0, wrong: 0, floods: 0 };
+      flooding = state;
+      socket.on("flood", (payload) => {
+        state.received++;
+        if (payload !== FLOOD_PAYLOAD) state.wrong++;
+      });
+      await ack(socket, timeoutMs, "flood", count, FLOOD_PAYLOAD);
+      if (state.received !== count) throw new Error(`warm-up flood: ${state.received} of ${count} events before the ack`);
+      state.received = 0;
+      return { transport: socket.io.engine.transport.name };
+    },
+
+    /**
+     * `flood` events received per second, `inFlight` floods of `count` kept going for
+     * `seconds`; or, with `total`, until exactly `total` events (total / count floods)
+     * arrived. `received` is every event of the call, the window's tail included.
+     */
+    async floodRun({ seconds, total, inFlight, count, timeoutMs }) {
+      const state = flooding;
+      if (!state) throw new Error("floodRun without floodOpen");
+      const before = state.received;
+      const floodsBefore = state.floods;
+      const r = await windowed({
+        seconds: total === undefined ? seconds : Infinity,
+        calls: total === undefined ? Infinity : Math.ceil(total / count),
+        inFlight,
+        timeoutMs,
+        what: "flood",
+        count: () => state.received - before,
+        start: (done) =>
+          state.socket.emit("flood", count, FLOOD_PAYLOAD, () => {
+            state.floods++;
+            done();
+          }),
+      });
+      // The server acks a flood after its events, so every acked event has arrived.
+      const floods = state.floods - floodsBefore;
+      const received = state.received - before;
+      if (received !== floods * count || state.wrong !== 0) {
+        throw new Error(`flood: ${floods} floods acked, ${received} events received, ${state.wrong} with a wrong payload`);
+      }
+      return { ...r, events_per_sec: (r.counted / r.elapsed_ms) * 1000, floods, received };
+    },
+
+    /** Disconnects the flood connection (if any). */
+    close() {
+      flooding?.socket.disconnect();
+      flooding = null;
+    },
+
+    /** `flood` events per second in one call: floodOpen, floodRun, close (the raw WebSocket's). */
+    async flood(a) {
+      if (a.client === "raw") return rawFlood(a);
       try {
-        let received = 0;
-        let wrong = 0;
-        socket.on("flood", (payload) => {
-          received++;
-          if (payload !== FLOOD_PAYLOAD) wrong++;
-        });
-        await ack(socket, timeoutMs, "flood", count, FLOOD_PAYLOAD); // warm-up
-        if (received !== count) throw new Error(`warm-up flood: ${received} of ${count} events before the ack`);
-        received = 0;
-        let floods = 0;
-        const r = await windowed({
-          seconds,
-          inFlight,
-          timeoutMs,
-          what: "flood",
-          count: () => received,
-          start: (done) =>
-            socket.emit("flood", count, FLOOD_PAYLOAD, () => {
-              floods++;
-              done();
-            }),
-        });
-        // The server acks a flood after its events, so every acked event has arrived.
-        const lost = floods * count - received;
-        if (lost !== 0 || wrong !== 0) {
-          throw new Error(`flood: ${floods} floods acked, ${received} events received, ${wrong} with a wrong payload`);
-        }
-        return { ...r, events_per_sec: (r.counted / r.elapsed_ms) * 1000, floods };
+        await this.floodOpen(a);
+        return await this.floodRun(a);
       } finally {
-        socket.disconnect();
+        this.close();
       }
     },
 
     /** `echo` acks per second with `inFlight` emits kept going. */
-    async echo({ client, url, seconds, inFlight, timeoutMs }) {
+    async echo({ client, url, transport, seconds, inFlight, timeoutMs }) {
       if (client === "raw") return rawEcho({ url, seconds, inFlight, timeoutMs });
-      const socket = await open(pick(client), url, timeoutMs);
+      const socket = await open(pick(client), url, transport, timeoutMs);
       try {
         const [first] = await ack(socket, timeoutMs, "echo", ECHO_PAYLOAD);
         if (JSON.stringify(first) !== JSON.stringify(ECHO_PAYLOAD)) {

@@ -1,32 +1,38 @@
 #!/usr/bin/env node
-// The browser benchmark: Sockeye's wasm client against the official socket.io-client, on
-// one page in headless Chromium, against Sockeye's benchmark server and the Node
-// socket.io peer (same contract, see bench/src/bin/sockeye-bench-server.rs). Per client
-// and server: time to connect (io() -> `connect`, median and p90 of sequential forceNew
-// cycles), `flood` events received per second, `echo` acks per second; plus, once per
-// server, the same on a bare WebSocket with hand-written frames: the browser's limit.
-// WebSocket only: neither benchmark server sends CORS headers, which long-polling from
-// the page's origin (another port) would need.
+// The browser benchmark: Sockeye's wasm client against the official socket.io-client in
+// headless Chromium, against Sockeye's benchmark server and the Node socket.io peer (same
+// contract, see bench/src/bin/sockeye-bench-server.rs). Per client and server: time to
+// connect (io() -> `connect`, median and p90 of sequential forceNew cycles), `flood`
+// events received per second and `echo` acks per second over WebSocket and over
+// long-polling, the page's main-thread time per received `flood` event (CDP
+// Performance.getMetrics), the JS heap after 100,000 events in one connection (CDP, after
+// a forced GC), and each client's download size; plus, once per server, the WebSocket
+// figures on a bare WebSocket with hand-written frames: the browser's limit.
 //
 //   node bench/browser/run.mjs [--reps 3] [--seconds 3] [--connects 30] [--servers sockeye,node]
+//                              [--heap-events 100000] [--package client-wasm/pkg] [--profile]
 //                              [--pin] [--out bench/results]
 //
-// Needs: target/release/sockeye-bench-server (cargo build --release -p sockeye-bench),
-// client-wasm/pkg (bash scripts/build-client.sh web), npm ci in bench/browser and in
-// bench/peers/node, /usr/bin/chromium (or CHROMIUM_PATH).
+// Needs: target/release/sockeye-bench-server (cargo build --release -p sockeye-bench), a
+// built Sockeye package (bash scripts/build-client.sh web [DIR]; --package DIR, default
+// client-wasm/pkg), npm ci in bench/browser and in bench/peers/node, /usr/bin/chromium
+// (or CHROMIUM_PATH). --profile adds a CPU profile of each client's polling flood (top
+// functions by self time) to the report.
 //
 // Prints one JSON line per (client, server) on stdout, progress on stderr; writes
 // <out>/browser.json and <out>/browser.md. Exits 1 with a message when anything fails;
 // every wait is bounded and every child process is stopped on the way out.
 
 import { spawn, execFileSync } from "node:child_process";
-import { createServer } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
+import { connect as netConnect } from "node:net";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { dirname, extname, join, normalize, relative, resolve, sep } from "node:path";
+import { basename, dirname, extname, join, normalize, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { gzipSync } from "node:zlib";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..", "..");
@@ -88,13 +94,16 @@ const { values: args } = parseArgs({
     seconds: { type: "string", default: "3" },
     connects: { type: "string", default: "30" },
     servers: { type: "string", default: "sockeye,node" },
+    "heap-events": { type: "string", default: "100000" },
+    package: { type: "string", default: join(ROOT, "client-wasm", "pkg") },
+    profile: { type: "boolean", default: false },
     pin: { type: "boolean", default: false },
     out: { type: "string", default: join(ROOT, "bench", "results") },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (args.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 20).join("\n") + "\n");
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 25).join("\n") + "\n");
   process.exit(0);
 }
 function usage(message) {
@@ -109,20 +118,28 @@ const num = (name, min) => {
 const REPS = num("reps", 1);
 const SECONDS = num("seconds", 0.5);
 const CONNECTS = num("connects", 1);
+const FLOOD_COUNT = 1000; // the servers' maximum per call
+const HEAP_EVENTS = Math.ceil(num("heap-events", FLOOD_COUNT * 2) / FLOOD_COUNT) * FLOOD_COUNT;
 const CONNECT_WARMUP = 3;
 /** Idle time before each connect: past Chromium's 10 ms per-endpoint WebSocket throttle. */
 const CONNECT_GAP_MS = 30;
-const FLOOD_COUNT = 1000; // the servers' maximum per call
 const FLOOD_IN_FLIGHT = 4;
 const ECHO_IN_FLIGHT = 16;
+const TRANSPORTS = ["websocket", "polling"];
 /** The longest any single wait (a connect, an ack, a server start) may take. */
 const TIMEOUT_MS = 10_000;
 const START_TIMEOUT_MS = 30_000;
-/** Everything, end to end: well past a normal run (about 90 s with the defaults). */
-const WATCHDOG_MS = 120_000 + (REPS * 2 + 1) * 2 * (2 * SECONDS * 1000 + CONNECTS * 300 + 5_000);
+/** The heap phase's flood: generous, at 2,000 events/s at worst. */
+const HEAP_TIMEOUT_MS = (HEAP_EVENTS / 2000) * 1000 + 3 * TIMEOUT_MS;
+/** Everything, end to end: well past a normal run (about 4 minutes with the defaults). */
+const WATCHDOG_MS =
+  120_000 +
+  (REPS * 2 + 1) * 2 * (4 * SECONDS * 1000 + CONNECTS * 300 + 10_000) +
+  4 * (HEAP_TIMEOUT_MS + (args.profile ? SECONDS * 1000 + TIMEOUT_MS : 0));
 // With --pin as bench/run.py: the servers on core 1, the load (the whole browser, all its
-// processes) on core 0. Off by default: Chromium's network service, browser and renderer
-// processes then share one core, which a browser never has to.
+// processes, and this process: the pages' static server and /socket.io/ forwarder) on
+// core 0. Off by default: Chromium's network service, browser and renderer processes then
+// share one core, which a browser never has to.
 const PIN = args.pin && availableParallelism() >= 2 && hasTaskset();
 const SERVER_CORE = "1";
 const CLIENT_CORE = "0";
@@ -149,8 +166,10 @@ const ALL_SERVERS = {
 const SERVER_KEYS = args.servers.split(",").map((s) => s.trim()).filter(Boolean);
 for (const k of SERVER_KEYS) if (!ALL_SERVERS[k]) usage(`unknown server ${k} (known: ${Object.keys(ALL_SERVERS).join(", ")})`);
 
-const PKG_DIR = join(ROOT, "client-wasm", "pkg");
+const PKG_DIR = resolve(args.package);
 const OFFICIAL_DIR = join(HERE, "node_modules", "socket.io-client", "dist");
+/** What a page loads for socket.io-client: its UMD bundle (the esm.min file mangles `_placeholder`). */
+const OFFICIAL_FILE = "socket.io.min.js";
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
   "--headless=new",
@@ -170,13 +189,15 @@ const CHROMIUM_ARGS = [
 
 function checkPrerequisites() {
   const missing = [
-    [join(PKG_DIR, "sockeye.js"), "bash scripts/build-client.sh web"],
-    [join(PKG_DIR, "sockeye_client_bg.wasm"), "bash scripts/build-client.sh web"],
-    [join(OFFICIAL_DIR, "socket.io.esm.min.js"), "npm ci --prefix bench/browser"],
+    [join(PKG_DIR, "sockeye.js"), "bash scripts/build-client.sh web, or --package DIR"],
+    [join(OFFICIAL_DIR, OFFICIAL_FILE), "npm ci --prefix bench/browser"],
     [join(HERE, "node_modules", "playwright-core"), "npm ci --prefix bench/browser"],
     [CHROMIUM, "apt-get install -y chromium (or set CHROMIUM_PATH)"],
     ...SERVER_KEYS.flatMap((k) => ALL_SERVERS[k].needs),
   ].filter(([path]) => !existsSync(path));
+  if (!missing.length && !sockeyeFiles().some((f) => f.endsWith(".wasm"))) {
+    missing.push([join(PKG_DIR, "*.wasm"), "bash scripts/build-client.sh web, or --package DIR"]);
+  }
   if (missing.length) {
     fail(`missing:\n${missing.map(([p, fix]) => `  ${relative(ROOT, p) || p}  (fix: ${fix})`).join("\n")}`);
     return false;
@@ -184,7 +205,43 @@ function checkPrerequisites() {
   return true;
 }
 
-// ---- the static server: the page, the Sockeye package, the official bundle ----------------
+// ---- package sizes: what a page downloads ---------------------------------------------------
+
+/** Every .wasm and .js file of the Sockeye package (as scripts/build-client.sh counts them). */
+function sockeyeFiles(dir = PKG_DIR) {
+  const found = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...sockeyeFiles(path));
+    else if (/\.(wasm|js)$/.test(entry.name)) found.push(path);
+  }
+  return found.sort();
+}
+
+/** gzip -9 of a file, as scripts/build-client.sh measures it (zlib's if there is no gzip). */
+function gzipSize(path) {
+  try {
+    return execFileSync("gzip", ["-9", "-c", path], { maxBuffer: 1 << 28 }).length;
+  } catch {
+    return gzipSync(readFileSync(path), { level: 9 }).length;
+  }
+}
+
+function packageSizes() {
+  const measure = (paths, base) => {
+    const files = paths.map((p) => ({ file: relative(base, p), raw: statSync(p).size, gzip: gzipSize(p) }));
+    return { files, raw: files.reduce((a, f) => a + f.raw, 0), gzip: files.reduce((a, f) => a + f.gzip, 0) };
+  };
+  return {
+    sockeye: { dir: relative(ROOT, PKG_DIR) || PKG_DIR, ...measure(sockeyeFiles(), PKG_DIR) },
+    official: {
+      dir: relative(ROOT, OFFICIAL_DIR),
+      ...measure([join(OFFICIAL_DIR, OFFICIAL_FILE)], OFFICIAL_DIR),
+    },
+  };
+}
+
+// ---- the static server: the page and both clients, /socket.io/ forwarded -----------------
 
 const MIME = {
   ".html": "text/html; charset=utf-8",
@@ -198,6 +255,7 @@ const ROOTS = [
   ["/pkg/", PKG_DIR],
   ["/", HERE],
 ];
+const FORWARD_PREFIX = "/socket.io/";
 
 function resolveFile(urlPath) {
   let decoded;
@@ -206,6 +264,7 @@ function resolveFile(urlPath) {
   } catch {
     return null;
   }
+  if (decoded.includes("\0")) return null;
   for (const [prefix, dir] of ROOTS) {
     if (!decoded.startsWith(prefix)) continue;
     const file = normalize(join(dir, decoded.slice(prefix.length)));
@@ -214,8 +273,57 @@ function resolveFile(urlPath) {
   return null;
 }
 
-async function startStaticServer() {
+/** Forwards one HTTP request to the server under test and its answer back, bodies streamed. */
+function forwardRequest(req, res, target) {
+  const upstream = httpRequest(
+    { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+    (answer) => {
+      res.writeHead(answer.statusCode, answer.statusMessage, answer.rawHeaders);
+      answer.pipe(res);
+    },
+  );
+  upstream.on("error", () => {
+    if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" }).end("upstream error");
+    else res.destroy();
+  });
+  // The page went away: so does the forwarded request (a long-poll GET, say).
+  res.on("close", () => {
+    if (!res.writableFinished) upstream.destroy();
+  });
+  req.pipe(upstream);
+}
+
+/** Forwards a WebSocket upgrade: the request head, then the raw bytes both ways. */
+function forwardUpgrade(req, socket, head, target) {
+  const upstream = netConnect(Number(target.port), target.hostname, () => {
+    const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+    upstream.write(lines.join("\r\n") + "\r\n\r\n");
+    if (head?.length) upstream.write(head);
+    upstream.pipe(socket);
+    socket.pipe(upstream);
+  });
+  upstream.setNoDelay(true);
+  socket.setNoDelay(true);
+  upstream.on("error", () => socket.destroy());
+  socket.on("error", () => upstream.destroy());
+  upstream.on("close", () => socket.destroy());
+  socket.on("close", () => upstream.destroy());
+}
+
+/**
+ * Serves the page, page.js, the Sockeye package at /pkg/ and socket.io-client's dist/ at
+ * /official/ on 127.0.0.1:0, and forwards /socket.io/ (HTTP requests and WebSocket
+ * upgrades) to `target` (the server under test), so that a page of this origin reaches
+ * that server with same-origin requests. One per server under test.
+ */
+async function startStaticServer(target) {
+  const upstream = new URL(target);
   const server = createServer(async (req, res) => {
+    if (req.url.startsWith(FORWARD_PREFIX)) {
+      forwardRequest(req, res, upstream);
+      return;
+    }
     const path = new URL(req.url, "http://x").pathname;
     const file = resolveFile(path === "/" ? "/page.html" : path);
     let body;
@@ -231,11 +339,21 @@ async function startStaticServer() {
       "content-length": body.length,
       "cache-control": "no-store",
       // Cross-origin isolation: performance.now() at 5 µs instead of 100 µs. WebSockets
-      // are not subject to it.
+      // are not subject to it; polling goes to this origin.
       "cross-origin-opener-policy": "same-origin",
       "cross-origin-embedder-policy": "require-corp",
     });
     res.end(body);
+  });
+  const upgraded = new Set();
+  server.on("upgrade", (req, socket, head) => {
+    upgraded.add(socket);
+    socket.on("close", () => upgraded.delete(socket));
+    if (!req.url.startsWith(FORWARD_PREFIX)) {
+      socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n");
+      return;
+    }
+    forwardUpgrade(req, socket, head, upstream);
   });
   await withTimeout(
     new Promise((ok, err) => server.once("error", err).listen(0, "127.0.0.1", ok)),
@@ -247,9 +365,58 @@ async function startStaticServer() {
       new Promise((ok) => {
         server.close(() => ok());
         server.closeAllConnections();
+        for (const socket of upgraded) socket.destroy();
       }),
   );
   return `http://127.0.0.1:${server.address().port}`;
+}
+
+// ---- CDP: main-thread time, JS heap, CPU profile -------------------------------------------
+
+/** The page's cumulative main-thread time, seconds: all tasks, and script alone. */
+async function mainThread(cdp) {
+  const { metrics } = await withTimeout(cdp.send("Performance.getMetrics"), TIMEOUT_MS, "Performance.getMetrics");
+  const get = (name) => metrics.find((m) => m.name === name)?.value ?? NaN;
+  return { task: get("TaskDuration"), script: get("ScriptDuration") };
+}
+
+/** The page's JS heap after a forced GC, bytes (and array buffers' backing stores, if reported). */
+async function heapAfterGc(cdp) {
+  await withTimeout(cdp.send("HeapProfiler.collectGarbage"), TIMEOUT_MS, "HeapProfiler.collectGarbage");
+  const usage = await withTimeout(cdp.send("Runtime.getHeapUsage"), TIMEOUT_MS, "Runtime.getHeapUsage");
+  return { used: usage.usedSize, backing: usage.backingStorageSize ?? null };
+}
+
+/**
+ * Self time per function of a CDP Profiler profile: the top `n` (ms, and % of the busy
+ * samples: `(idle)` left out), and how much of the window the main thread was idle.
+ */
+function topFunctions(profile, n) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map();
+  let total = 0;
+  let idle = 0;
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i] ?? 0;
+    total += dt;
+    const f = byId.get(id).callFrame;
+    if (f.functionName === "(idle)") {
+      idle += dt;
+      return;
+    }
+    const where = f.url ? ` ${basename(f.url.split("?")[0]) || f.url}:${f.lineNumber + 1}` : "";
+    const key = `${f.functionName || "(anonymous)"}${where}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+  });
+  const busy = total - idle;
+  return {
+    idle_pct: round((idle / total) * 100, 1),
+    busy_ms: round(busy / 1000, 1),
+    top: [...self]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([fn, us]) => ({ function: fn, self_ms: round(us / 1000, 1), pct_of_busy: round((us / busy) * 100, 1) })),
+  };
 }
 
 // ---- the servers under test ---------------------------------------------------------------
@@ -380,7 +547,7 @@ function fmtRate(x) {
 async function main() {
   if (!checkPrerequisites()) return;
   const began = Date.now();
-  const watchdog = setTimeout(() => fail(`the whole run took more than ${WATCHDOG_MS / 1000} s`), WATCHDOG_MS);
+  const watchdog = setTimeout(() => fail(`the whole run took more than ${Math.round(WATCHDOG_MS / 1000)} s`), WATCHDOG_MS);
   watchdog.unref();
 
   if (PIN) {
@@ -388,10 +555,18 @@ async function main() {
     // servers get core 1 through their own taskset.
     execFileSync("taskset", ["-a", "-p", "-c", CLIENT_CORE, String(process.pid)], { stdio: "ignore" });
   }
+  const sizes = packageSizes();
+  log(
+    `package sizes (gzip -9 / raw): Sockeye ${sizes.sockeye.gzip} / ${sizes.sockeye.raw} bytes (${sizes.sockeye.files.length} files), ` +
+      `socket.io-client ${sizes.official.gzip} / ${sizes.official.raw} bytes`,
+  );
   const { chromium } = await import("playwright-core");
-  const web = await startStaticServer();
   const servers = [];
-  for (const key of SERVER_KEYS) servers.push(await startServer(key));
+  for (const key of SERVER_KEYS) {
+    const server = await startServer(key);
+    server.web = await startStaticServer(server.url);
+    servers.push(server);
+  }
 
   const browser = await withTimeout(
     // Signals are this script's to handle: it closes the browser with everything else.
@@ -408,63 +583,141 @@ async function main() {
   );
   cleanups.push(() => withTimeout(browser.close(), 10_000, "Chromium to close"));
   const chromiumVersion = browser.version();
-  const page = await browser.newPage();
   const pageErrors = [];
-  page.on("pageerror", (err) => pageErrors.push(err.stack || String(err)));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" || msg.type() === "warning") pageErrors.push(`[console.${msg.type()}] ${msg.text()}`);
-  });
-  await withTimeout(page.goto(`${web}/page.html`), TIMEOUT_MS, "the page to load");
-  const ready = await withTimeout(page.evaluate(() => window.ready), TIMEOUT_MS, "both client modules to load in the page").catch(
-    (err) => {
-      throw new Error(`${err.message}\n${pageErrors.join("\n")}`);
-    },
-  );
+
+  // One page per client and server, each in its own browser context (so its own renderer
+  // process: the CDP figures are that client's alone), loaded from that server's static
+  // server so that its polling requests are same-origin.
+  let crossOriginIsolated = true;
+  const pages = new Map();
+  for (const server of servers) {
+    for (const client of [...CLIENTS, RAW]) {
+      const context = await withTimeout(browser.newContext(), TIMEOUT_MS, "a browser context");
+      const page = await withTimeout(context.newPage(), TIMEOUT_MS, "a page");
+      page.on("pageerror", (err) => pageErrors.push(`[${client.key}] ${err.stack || String(err)}`));
+      page.on("console", (msg) => {
+        if (msg.type() === "error" || msg.type() === "warning") pageErrors.push(`[${client.key} console.${msg.type()}] ${msg.text()}`);
+      });
+      await withTimeout(page.goto(`${server.web}/page.html?client=${client.key}`), TIMEOUT_MS, "the page to load");
+      const ready = await withTimeout(page.evaluate(() => window.ready), TIMEOUT_MS, `the ${client.key} client to load in the page`).catch(
+        (err) => {
+          throw new Error(`${err.message}\n${pageErrors.join("\n")}`);
+        },
+      );
+      crossOriginIsolated &&= ready.crossOriginIsolated;
+      const cdp = await withTimeout(context.newCDPSession(page), TIMEOUT_MS, "a CDP session");
+      await withTimeout(cdp.send("Performance.enable"), TIMEOUT_MS, "Performance.enable");
+      pages.set(`${server.key}/${client.key}`, { page, cdp });
+    }
+  }
   log(
-    `Chromium ${chromiumVersion}; page ${web} (crossOriginIsolated: ${ready.crossOriginIsolated}); ` +
-      `servers ${servers.map((s) => `${s.key} ${s.url}`).join(", ")}; ` +
+    `Chromium ${chromiumVersion}; crossOriginIsolated: ${crossOriginIsolated}; ` +
+      `servers ${servers.map((s) => `${s.key} ${s.url} (pages at ${s.web})`).join(", ")}; ` +
       (PIN ? `servers on core ${SERVER_CORE}, browser on core ${CLIENT_CORE}` : "not pinned"),
   );
 
-  const inPage = async (what, fn, arg, ms) => {
+  const inPage = async (server, client, what, fn, arg, ms) => {
+    const { page } = pages.get(`${server.key}/${client.key}`);
     try {
       return await withTimeout(page.evaluate(fn, arg), ms, what);
     } catch (err) {
-      const server = servers.find((s) => s.url === arg.url);
       const extra = [];
-      if (server && !server.alive()) extra.push(server.why());
+      if (!server.alive()) extra.push(server.why());
       if (pageErrors.length) extra.push(`page errors:\n${pageErrors.slice(-20).join("\n")}`);
       throw new Error(`${what}: ${err.message.split("\n")[0]}${extra.length ? `\n${extra.join("\n")}` : ""}`);
     }
   };
+  // WebSocket straight to the server (as an app would; no CORS involved); polling through
+  // the page's own origin, whose static server forwards it.
+  const urlFor = (server, transport) => (transport === "websocket" ? server.url : null);
+
+  /**
+   * One flood connection: open (with a warm-up flood), measure with `run` (floodRun's
+   * arguments) between two readings of the page's main-thread time, close.
+   */
+  const floodWithCpu = async (server, client, transport, run, tag, ms) => {
+    const { cdp } = pages.get(`${server.key}/${client.key}`);
+    const common = { client: client.key, url: urlFor(server, transport), transport, count: FLOOD_COUNT, timeoutMs: TIMEOUT_MS };
+    try {
+      await inPage(server, client, `flood connect (${tag})`, (a) => window.bench.floodOpen(a), common, 3 * TIMEOUT_MS);
+      const t0 = await mainThread(cdp);
+      const r = await inPage(server, client, `flood (${tag})`, (a) => window.bench.floodRun(a), { ...common, ...run }, ms);
+      const t1 = await mainThread(cdp);
+      return {
+        ...r,
+        task_us_per_event: ((t1.task - t0.task) * 1e6) / r.received,
+        script_us_per_event: ((t1.script - t0.script) * 1e6) / r.received,
+      };
+    } finally {
+      await inPage(server, client, `flood close (${tag})`, () => window.bench.close(), {}, TIMEOUT_MS).catch(() => {});
+    }
+  };
+
+  // The JS heap, first, on the freshly loaded pages: after load (forced GC), then after
+  // HEAP_EVENTS flood events in one WebSocket connection (warm-up flood included), the
+  // connection still open.
+  const heaps = [];
+  for (const server of servers) {
+    for (const client of CLIENTS) {
+      const { cdp } = pages.get(`${server.key}/${client.key}`);
+      const tag = `${client.key} -> ${server.key}, heap`;
+      const loaded = await heapAfterGc(cdp);
+      const common = { client: client.key, url: urlFor(server, "websocket"), transport: "websocket", count: FLOOD_COUNT, timeoutMs: TIMEOUT_MS };
+      let after;
+      let flood;
+      try {
+        await inPage(server, client, `flood connect (${tag})`, (a) => window.bench.floodOpen(a), common, 3 * TIMEOUT_MS);
+        flood = await inPage(
+          server,
+          client,
+          `${HEAP_EVENTS} flood events (${tag})`,
+          (a) => window.bench.floodRun(a),
+          { ...common, total: HEAP_EVENTS - FLOOD_COUNT, inFlight: FLOOD_IN_FLIGHT },
+          HEAP_TIMEOUT_MS,
+        );
+        after = await heapAfterGc(cdp);
+      } finally {
+        await inPage(server, client, `flood close (${tag})`, () => window.bench.close(), {}, TIMEOUT_MS).catch(() => {});
+      }
+      const heap = {
+        client: client.key,
+        server: server.key,
+        events: flood.received + FLOOD_COUNT,
+        loaded_kb: round(loaded.used / 1024, 0),
+        after_kb: round(after.used / 1024, 0),
+        loaded_backing_kb: loaded.backing === null ? null : round(loaded.backing / 1024, 0),
+        after_backing_kb: after.backing === null ? null : round(after.backing / 1024, 0),
+      };
+      heaps.push(heap);
+      log(
+        `[heap] ${client.key.padEnd(8)} -> ${server.key.padEnd(7)} JS heap ${heap.loaded_kb} KB loaded, ${heap.after_kb} KB after ` +
+          `${heap.events} events` + (heap.after_backing_kb === null ? "" : ` (array buffers ${heap.after_backing_kb} KB)`),
+      );
+    }
+  }
 
   const runs = [];
   for (let rep = 1; rep <= REPS; rep++) {
     for (const server of servers) {
       for (const client of rep === RAW_REP ? [...CLIENTS, RAW] : CLIENTS) {
-        const common = { client: client.key, url: server.url, timeoutMs: TIMEOUT_MS };
-        const tag = `${client.key} -> ${server.key}, rep ${rep}`;
+        const tag = (transport) => `${client.key} -> ${server.key} ${transport}, rep ${rep}`;
         const before = cpuSnapshot();
         const connect = await inPage(
-          `connect cycles (${tag})`,
+          server,
+          client,
+          `connect cycles (${tag("websocket")})`,
           (a) => window.bench.connect(a),
-          { ...common, n: CONNECTS, warmup: CONNECT_WARMUP, gapMs: CONNECT_GAP_MS },
+          {
+            client: client.key,
+            url: server.url,
+            transport: "websocket",
+            n: CONNECTS,
+            warmup: CONNECT_WARMUP,
+            gapMs: CONNECT_GAP_MS,
+            timeoutMs: TIMEOUT_MS,
+          },
           (CONNECTS + CONNECT_WARMUP) * (TIMEOUT_MS + CONNECT_GAP_MS),
         );
-        const flood = await inPage(
-          `flood (${tag})`,
-          (a) => window.bench.flood(a),
-          { ...common, seconds: SECONDS, inFlight: FLOOD_IN_FLIGHT, count: FLOOD_COUNT },
-          SECONDS * 1000 + 3 * TIMEOUT_MS,
-        );
-        const echo = await inPage(
-          `echo (${tag})`,
-          (a) => window.bench.echo(a),
-          { ...common, seconds: SECONDS, inFlight: ECHO_IN_FLIGHT },
-          SECONDS * 1000 + 3 * TIMEOUT_MS,
-        );
-        if (!server.alive()) throw new Error(server.why());
-        const other = otherCpu(before, cpuSnapshot());
         const run = {
           client: client.key,
           server: server.key,
@@ -472,135 +725,295 @@ async function main() {
           connect_samples_ms: connect.samples.map((x) => round(x, 3)),
           connect_median_ms: round(median(connect.samples), 3),
           connect_p90_ms: round(quantile(connect.samples, 0.9), 3),
-          events_per_sec: round(flood.events_per_sec, 0),
-          acks_per_sec: round(echo.acks_per_sec, 0),
-          flood_window_ms: round(flood.elapsed_ms, 1),
-          echo_window_ms: round(echo.elapsed_ms, 1),
-          other_cpu_pct: other,
         };
+        for (const transport of client === RAW ? ["websocket"] : TRANSPORTS) {
+          const span = { seconds: SECONDS, inFlight: FLOOD_IN_FLIGHT };
+          const flood =
+            client === RAW
+              ? await inPage(
+                  server,
+                  client,
+                  `flood (${tag(transport)})`,
+                  (a) => window.bench.flood(a),
+                  { client: "raw", url: server.url, count: FLOOD_COUNT, timeoutMs: TIMEOUT_MS, ...span },
+                  SECONDS * 1000 + 3 * TIMEOUT_MS,
+                )
+              : await floodWithCpu(server, client, transport, span, tag(transport), SECONDS * 1000 + 3 * TIMEOUT_MS);
+          const echo = await inPage(
+            server,
+            client,
+            `echo (${tag(transport)})`,
+            (a) => window.bench.echo(a),
+            {
+              client: client.key,
+              url: urlFor(server, transport),
+              transport,
+              seconds: SECONDS,
+              inFlight: ECHO_IN_FLIGHT,
+              timeoutMs: TIMEOUT_MS,
+            },
+            SECONDS * 1000 + 3 * TIMEOUT_MS,
+          );
+          run[transport] = {
+            events_per_sec: round(flood.events_per_sec, 0),
+            acks_per_sec: round(echo.acks_per_sec, 0),
+            flood_window_ms: round(flood.elapsed_ms, 1),
+            echo_window_ms: round(echo.elapsed_ms, 1),
+            ...(client === RAW
+              ? {}
+              : {
+                  flood_events_measured: flood.received,
+                  task_us_per_event: round(flood.task_us_per_event, 2),
+                  script_us_per_event: round(flood.script_us_per_event, 2),
+                }),
+          };
+        }
+        if (!server.alive()) throw new Error(server.why());
+        run.other_cpu_pct = otherCpu(before, cpuSnapshot());
         runs.push(run);
+        const ws = run.websocket;
+        const lp = run.polling;
         log(
           `[rep ${rep}] ${client.key.padEnd(8)} -> ${server.key.padEnd(7)} connect median ${run.connect_median_ms.toFixed(2)} ms ` +
-            `p90 ${run.connect_p90_ms.toFixed(2)} ms, ${fmtRate(run.events_per_sec)} events/s, ${fmtRate(run.acks_per_sec)} acks/s` +
-            (other === null ? "" : `; other processes ${other}% CPU`),
+            `p90 ${run.connect_p90_ms.toFixed(2)} ms; websocket ${fmtRate(ws.events_per_sec)} events/s` +
+            (ws.task_us_per_event === undefined ? "" : ` (${ws.task_us_per_event} µs main thread each)`) +
+            `, ${fmtRate(ws.acks_per_sec)} acks/s` +
+            (lp
+              ? `; polling ${fmtRate(lp.events_per_sec)} events/s (${lp.task_us_per_event} µs each), ${fmtRate(lp.acks_per_sec)} acks/s`
+              : "") +
+            (run.other_cpu_pct === null ? "" : `; other processes ${run.other_cpu_pct}% CPU`),
+        );
+      }
+    }
+  }
+
+  // Optional: where each client's main thread spends a polling flood (CPU profile).
+  const profiles = [];
+  if (args.profile) {
+    for (const server of servers) {
+      for (const client of CLIENTS) {
+        const { cdp } = pages.get(`${server.key}/${client.key}`);
+        const tag = `${client.key} -> ${server.key} polling, profile`;
+        const common = { client: client.key, url: urlFor(server, "polling"), transport: "polling", count: FLOOD_COUNT, timeoutMs: TIMEOUT_MS };
+        let profile;
+        try {
+          await inPage(server, client, `flood connect (${tag})`, (a) => window.bench.floodOpen(a), common, 3 * TIMEOUT_MS);
+          await withTimeout(cdp.send("Profiler.enable"), TIMEOUT_MS, "Profiler.enable");
+          await withTimeout(cdp.send("Profiler.setSamplingInterval", { interval: 100 }), TIMEOUT_MS, "Profiler.setSamplingInterval");
+          await withTimeout(cdp.send("Profiler.start"), TIMEOUT_MS, "Profiler.start");
+          await inPage(
+            server,
+            client,
+            `flood (${tag})`,
+            (a) => window.bench.floodRun(a),
+            { ...common, seconds: SECONDS, inFlight: FLOOD_IN_FLIGHT },
+            SECONDS * 1000 + 3 * TIMEOUT_MS,
+          );
+          ({ profile } = await withTimeout(cdp.send("Profiler.stop"), TIMEOUT_MS, "Profiler.stop"));
+          await withTimeout(cdp.send("Profiler.disable"), TIMEOUT_MS, "Profiler.disable");
+        } finally {
+          await inPage(server, client, `flood close (${tag})`, () => window.bench.close(), {}, TIMEOUT_MS).catch(() => {});
+        }
+        const summary = topFunctions(profile, 12);
+        profiles.push({ client: client.key, server: server.key, transport: "polling", ...summary });
+        log(
+          `[profile] ${client.key} -> ${server.key} polling flood: idle ${summary.idle_pct}%; busy: ` +
+            summary.top.slice(0, 5).map((t) => `${t.function} ${t.pct_of_busy}%`).join(", "),
         );
       }
     }
   }
   if (pageErrors.length) throw new Error(`errors in the page:\n${pageErrors.slice(-20).join("\n")}`);
 
-  // Connect times: median and p90 over every cycle of every repetition; rates: the median
-  // of the repetitions, with their range.
+  // Connect times: median and p90 over every cycle of every repetition; rates and CPU per
+  // event: the median of the repetitions, with their range.
   const results = [];
   for (const server of servers) {
     for (const client of [...CLIENTS, RAW]) {
       const mine = runs.filter((r) => r.client === client.key && r.server === server.key);
       const samples = mine.flatMap((r) => r.connect_samples_ms);
-      const ev = mine.map((r) => r.events_per_sec);
-      const ac = mine.map((r) => r.acks_per_sec);
-      results.push({
+      const result = {
         bench: "browser",
         client: client.key,
         client_label: client.label,
         baseline: client === RAW,
         server: server.key,
         server_label: server.label,
-        transport: "websocket",
         reps: mine.length,
         connects: samples.length,
         connect_median_ms: round(median(samples), 3),
         connect_p90_ms: round(quantile(samples, 0.9), 3),
-        events_per_sec: round(median(ev), 0),
-        events_per_sec_min: Math.min(...ev),
-        events_per_sec_max: Math.max(...ev),
-        acks_per_sec: round(median(ac), 0),
-        acks_per_sec_min: Math.min(...ac),
-        acks_per_sec_max: Math.max(...ac),
-        other_cpu_pct_max: mine.some((r) => r.other_cpu_pct !== null) ? Math.max(...mine.map((r) => r.other_cpu_pct ?? 0)) : null,
-      });
+      };
+      for (const transport of TRANSPORTS) {
+        const per = mine.map((r) => r[transport]).filter(Boolean);
+        if (!per.length) continue;
+        const stat = (key, digits) => {
+          const v = per.map((p) => p[key]).filter((x) => x !== undefined);
+          if (!v.length) return {};
+          return { [key]: round(median(v), digits), [`${key}_min`]: Math.min(...v), [`${key}_max`]: Math.max(...v) };
+        };
+        result[transport] = {
+          ...stat("events_per_sec", 0),
+          ...stat("acks_per_sec", 0),
+          ...stat("task_us_per_event", 2),
+          ...stat("script_us_per_event", 2),
+        };
+      }
+      const heap = heaps.find((h) => h.client === client.key && h.server === server.key);
+      if (heap) result.heap = heap;
+      result.other_cpu_pct_max = mine.some((r) => r.other_cpu_pct !== null) ? Math.max(...mine.map((r) => r.other_cpu_pct ?? 0)) : null;
+      results.push(result);
     }
   }
   for (const r of results) {
-    const zero = ["events_per_sec", "acks_per_sec"].filter((k) => !(r[k] > 0));
-    if (zero.length || !(r.connect_median_ms > 0)) {
-      throw new Error(`implausible figures for ${r.client} -> ${r.server}: ${JSON.stringify(r)}`);
+    const bad = [];
+    if (!(r.connect_median_ms > 0)) bad.push("connect");
+    for (const t of r.baseline ? ["websocket"] : TRANSPORTS) {
+      if (!(r[t]?.events_per_sec > 0) || !(r[t]?.acks_per_sec > 0)) bad.push(`${t} rates`);
+      if (!r.baseline && !(r[t]?.task_us_per_event > 0)) bad.push(`${t} main-thread time`);
     }
+    if (!r.baseline && !(r.heap?.after_kb > 0)) bad.push("heap");
+    if (bad.length) throw new Error(`implausible figures (${bad.join(", ")}) for ${r.client} -> ${r.server}: ${JSON.stringify(r)}`);
   }
 
   const meta = {
     date: new Date().toISOString().replace(/:\d\d\.\d+Z$/, "Z"),
+    command: ["node", relative(ROOT, fileURLToPath(import.meta.url)), ...process.argv.slice(2)].join(" "),
+    commit: gitCommit(),
+    package_dir: sizes.sockeye.dir,
     chromium: chromiumVersion,
     node: process.version,
     socket_io_client: JSON.parse(readFileSync(join(HERE, "node_modules", "socket.io-client", "package.json"), "utf8")).version,
+    socket_io_client_file: `dist/${OFFICIAL_FILE}`,
     socket_io_server: peerVersion(),
-    commit: gitCommit(),
     reps: REPS,
     seconds: SECONDS,
     connects_per_rep: CONNECTS,
     connect_warmup: CONNECT_WARMUP,
     connect_gap_ms: CONNECT_GAP_MS,
     raw_rep: RAW_REP,
+    heap_events: HEAP_EVENTS,
     flood: { count: FLOOD_COUNT, in_flight: FLOOD_IN_FLIGHT, payload: "JSON string, 64 bytes" },
     echo: { in_flight: ECHO_IN_FLIGHT, payload: '{"data":"x"*52}, 64 bytes of JSON' },
     pinned: PIN ? { servers: SERVER_CORE, browser: CLIENT_CORE } : null,
     cpus: availableParallelism(),
-    cross_origin_isolated: ready.crossOriginIsolated,
+    cross_origin_isolated: crossOriginIsolated,
     wall_seconds: Math.round((Date.now() - began) / 1000),
     other_cpu_pct_max: runs.some((r) => r.other_cpu_pct !== null) ? Math.max(...runs.map((r) => r.other_cpu_pct ?? 0)) : null,
   };
   mkdirSync(args.out, { recursive: true });
-  writeFileSync(join(args.out, "browser.json"), JSON.stringify({ meta, results, runs }, null, 1) + "\n");
-  writeFileSync(join(args.out, "browser.md"), markdown(meta, results));
+  writeFileSync(join(args.out, "browser.json"), JSON.stringify({ meta, sizes, results, heaps, profiles, runs }, null, 1) + "\n");
+  writeFileSync(join(args.out, "browser.md"), markdown(meta, sizes, results, profiles));
   for (const r of results) process.stdout.write(JSON.stringify(r) + "\n");
   log(`wrote ${relative(ROOT, join(args.out, "browser.md"))} and browser.json in ${meta.wall_seconds} s`);
 }
 
-function markdown(meta, results) {
+// ---- the report ---------------------------------------------------------------------------
+
+function markdown(meta, sizes, results, profiles) {
+  const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`;
   const lines = [
     "# Browser client benchmark",
     "",
-    `\`node bench/browser/run.mjs${PIN ? " --pin" : ""}\` on ${meta.date}: Chromium ${meta.chromium} (headless), ` +
-      `socket.io-client ${meta.socket_io_client} against Sockeye's wasm client on one page, ` +
-      `WebSocket transport; commit ${meta.commit}; ${meta.cpus} cores` +
+    `\`${meta.command}\` on ${meta.date}, commit ${meta.commit}: Chromium ${meta.chromium} (headless), ` +
+      `Sockeye's wasm client (${meta.package_dir}) against socket.io-client ${meta.socket_io_client} ` +
+      `(${meta.socket_io_client_file}), each on its own page; ${meta.cpus} cores` +
       (meta.pinned
-        ? `, servers pinned to core ${meta.pinned.servers} and the browser to core ${meta.pinned.browser}`
+        ? `, servers pinned to core ${meta.pinned.servers} and the browser (and the pages' static server) to core ${meta.pinned.browser}`
         : ", nothing pinned (browser and server share them)") +
       `; Node ${meta.node}, Node peer socket.io ${meta.socket_io_server}. ` +
       `${meta.reps} repetition${meta.reps === 1 ? "" : "s"}, the clients alternating; whole run ${meta.wall_seconds} s.`,
     "",
-    "| client | server | connect median ms | connect p90 ms | events/s | acks/s |",
-    "|---|---|---:|---:|---:|---:|",
   ];
-  for (const r of results) {
-    lines.push(
-      `| ${r.client_label} | ${r.server_label} | ${r.connect_median_ms.toFixed(2)} | ${r.connect_p90_ms.toFixed(2)} | ` +
-        `${fmtRate(r.events_per_sec)} (${fmtRate(r.events_per_sec_min)}–${fmtRate(r.events_per_sec_max)}) | ` +
-        `${fmtRate(r.acks_per_sec)} (${fmtRate(r.acks_per_sec_min)}–${fmtRate(r.acks_per_sec_max)}) |`,
-    );
-  }
-  lines.push("", "| server | Sockeye / official: connect time | events/s | acks/s |", "|---|---:|---:|---:|");
+  const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : "–");
+  const range = (o, key, fmt) =>
+    o?.[key] === undefined ? "–" : `${fmt(o[key])} (${fmt(o[`${key}_min`])}–${fmt(o[`${key}_max`])})`;
+  const us = (x) => x.toFixed(1);
   for (const server of [...new Set(results.map((r) => r.server))]) {
-    // The limit row is there for scale; the ratios compare the two clients.
     const me = results.find((r) => r.server === server && r.client === "sockeye");
     const them = results.find((r) => r.server === server && r.client === "official");
+    const raw = results.find((r) => r.server === server && r.client === "raw");
+    const rows = [
+      ["connect median, ms (lower is better)", (r) => r?.connect_median_ms?.toFixed(2) ?? "–", (r) => r?.connect_median_ms],
+      ["connect p90, ms (lower is better)", (r) => r?.connect_p90_ms?.toFixed(2) ?? "–", (r) => r?.connect_p90_ms],
+      ...["websocket", "polling"].flatMap((t) => [
+        [`events/s, ${t}`, (r) => range(r?.[t], "events_per_sec", fmtRate), (r) => r?.[t]?.events_per_sec],
+      ]),
+      ...["websocket", "polling"].map((t) => [
+        `acks/s, ${t}`,
+        (r) => range(r?.[t], "acks_per_sec", fmtRate),
+        (r) => r?.[t]?.acks_per_sec,
+      ]),
+      ...["websocket", "polling"].map((t) => [
+        `main-thread µs per event, ${t} flood (lower is better; script alone in brackets)`,
+        (r) =>
+          r?.[t]?.task_us_per_event === undefined
+            ? "–"
+            : `${range(r[t], "task_us_per_event", us)} [${us(r[t].script_us_per_event)}]`,
+        (r) => r?.[t]?.task_us_per_event,
+      ]),
+      [
+        `JS heap after ${meta.heap_events / 1000}k events, KB (lower is better)`,
+        (r) => (r?.heap ? String(r.heap.after_kb) : "–"),
+        (r) => r?.heap?.after_kb,
+      ],
+      ["JS heap on load, before connecting, KB", (r) => (r?.heap ? String(r.heap.loaded_kb) : "–"), (r) => r?.heap?.loaded_kb],
+    ];
     lines.push(
-      `| ${me.server_label} | ${(me.connect_median_ms / them.connect_median_ms).toFixed(2)}x | ` +
-        `${(me.events_per_sec / them.events_per_sec).toFixed(2)}x | ${(me.acks_per_sec / them.acks_per_sec).toFixed(2)}x |`,
+      `## ${me.server_label}`,
+      "",
+      "| | Sockeye (wasm) | socket.io-client | ratio Sockeye / socket.io-client | raw WebSocket (limit) |",
+      "|---|---:|---:|---:|---:|",
     );
+    for (const [label, show, value] of rows) {
+      lines.push(`| ${label} | ${show(me)} | ${show(them)} | ${ratio(value(me), value(them))} | ${show(raw)} |`);
+    }
+    lines.push("");
   }
   lines.push(
+    "## Download size",
+    "",
+    "| | Sockeye (wasm) | socket.io-client | ratio Sockeye / socket.io-client |",
+    "|---|---:|---:|---:|",
+    `| gzip -9 | ${kb(sizes.sockeye.gzip)} | ${kb(sizes.official.gzip)} | ${ratio(sizes.sockeye.gzip, sizes.official.gzip)} |`,
+    `| raw | ${kb(sizes.sockeye.raw)} | ${kb(sizes.official.raw)} | ${ratio(sizes.sockeye.raw, sizes.official.raw)} |`,
+    "",
+    `Sockeye: every .wasm and .js file in ${sizes.sockeye.dir} (${sizes.sockeye.files
+      .map((f) => `${f.file} ${kb(f.gzip)} gzip`)
+      .join(", ")}); socket.io-client: ${sizes.official.dir}/${sizes.official.files[0].file}.`,
+    "",
+    "## How",
+    "",
+    "Ratios above 1 mean Sockeye's figure is the larger: better for rates, worse for times, " +
+      "main-thread time and heap. Each client runs on its own page (in its own browser context, so its own renderer " +
+      "process), served by a static server that also forwards `/socket.io/` (HTTP and WebSocket upgrades) to the " +
+      "server under test. WebSocket figures connect straight to the server (`io(serverUrl, { transports: " +
+      '["websocket"] })`), as before; polling ones (`io(location.origin, { transports: ["polling"] })`) go through ' +
+      "the forwarder, since the benchmark servers send no CORS headers: the forwarder's hop is in the polling " +
+      "figures of both clients.",
     "",
     `Time to connect: \`io(url, { forceNew: true, transports: ["websocket"] })\` until \`connect\`, then ` +
       `\`disconnect()\`; ${meta.connects_per_rep} sequential cycles per repetition after ${meta.connect_warmup} unmeasured ` +
       `ones, ${meta.connect_gap_ms} ms apart (Chromium holds back a WebSocket to the same host:port until 10 ms after the ` +
-      `previous handshake), median and p90 over all of them (lower is better; in the ratio table above 1 means Sockeye ` +
-      `is slower). ` +
+      `previous handshake), median and p90 over all of them. ` +
       `events/s: \`flood\` events counted in the listener while ${meta.flood.in_flight} \`flood\` calls of ` +
-      `${meta.flood.count} events (${meta.flood.payload}) are kept in flight for ${meta.seconds} s. acks/s: \`echo\` ` +
-      `(${meta.echo.payload}) with ${meta.echo.in_flight} emits in flight for ${meta.seconds} s. Rates are the median ` +
-      `of the repetitions (min–max). The raw WebSocket rows are the same measurements on a bare WebSocket with ` +
-      `hand-written Engine.IO/Socket.IO frames and no parsing, once per server (repetition ${meta.raw_rep}): the most ` +
-      `any client could get from this browser.`,
+      `${meta.flood.count} events (${meta.flood.payload}) are kept in flight for ${meta.seconds} s (over polling many ` +
+      `packets arrive in one HTTP response). acks/s: \`echo\` (${meta.echo.payload}) with ${meta.echo.in_flight} emits ` +
+      `in flight for ${meta.seconds} s. Rates and µs per event are the median of the repetitions (min–max).`,
+    "",
+    "Main-thread µs per event: the page's `TaskDuration` (all main-thread work: receiving messages, the client, " +
+      "the listener, GC) and `ScriptDuration` (JS and wasm alone) from CDP `Performance.getMetrics`, read before and " +
+      "after a flood window (a connection already open and warmed up, the floods in flight at the end included), " +
+      "divided by the events received in it. The browser's network process and the forwarder are not in it.",
+    "",
+    `JS heap: on each client's freshly loaded page, CDP \`HeapProfiler.collectGarbage\` then \`Runtime.getHeapUsage\` ` +
+      `(\`usedSize\`), on load and after ${meta.heap_events} \`flood\` events received in one WebSocket connection ` +
+      "(still open). It is the page's V8 heap, client code included; Sockeye's wasm linear memory is not in it (an " +
+      "ArrayBuffer backing store, which the glue does not expose; `backingStorageSize`, where Chromium reports it, is " +
+      "in the JSON as `*_backing_kb`).",
+    "",
+    `The raw WebSocket column: the WebSocket measurements on a bare WebSocket with hand-written Engine.IO/Socket.IO ` +
+      `frames and no parsing, once per server (repetition ${meta.raw_rep}): the most any client could get from this browser.`,
     "",
     meta.other_cpu_pct_max === null
       ? "Other processes' CPU use during the runs: not measured (no /proc)."
@@ -608,9 +1021,26 @@ function markdown(meta, results) {
           `machine's CPU during a run${meta.other_cpu_pct_max >= 10 ? ": a busy machine, figures disturbed" : ""} ` +
           "(per run in the JSON, `other_cpu_pct`).",
     "",
-    "Raw figures: `bench/results/browser.json`.",
-    "",
   );
+  if (profiles.length) {
+    lines.push(
+      "## CPU profile of the polling flood",
+      "",
+      `CDP \`Profiler\` (100 µs sampling) over one ${meta.seconds} s polling flood window per client (after the ` +
+        "repetitions): how much of it the main thread was idle, and the functions with the most self time, in % of " +
+        "the busy samples (`(program)`: the browser's own work outside JS).",
+      "",
+    );
+    for (const p of profiles) {
+      const r = results.find((x) => x.client === p.client && x.server === p.server);
+      lines.push(
+        `**${r.client_label} → ${r.server_label}** (idle ${p.idle_pct}%, busy ${p.busy_ms} ms): ` +
+          p.top.slice(0, 10).map((t) => `\`${t.function}\` ${t.pct_of_busy}%`).join(", "),
+        "",
+      );
+    }
+  }
+  lines.push("Raw figures: `bench/results/browser.json`.", "");
   return lines.join("\n");
 }
 
