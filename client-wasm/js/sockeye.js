@@ -1,12 +1,14 @@
 // Sockeye's browser client: socket.io-client's API over the wasm build of Sockeye's
 // protocol crate. This glue keeps only what JavaScript does best (listener lists,
-// variadic arguments, Promises, the manager cache); every packet, timer rule and
-// reconnection decision is made in Rust (`RawManager`, `RawSocket`).
+// variadic arguments, Promises, the manager cache, and JSON: arguments cross to the
+// wasm as JSON text plus binary attachments, see binary.js); every packet, timer rule
+// and reconnection decision is made in Rust (`RawManager`, `RawSocket`).
 
 // The wasm is ready once sockeye_init.js has run: the build script copies in the one
 // for the target (`web` instantiates it with top-level await; a bundler does it itself).
 import "./sockeye_init.js";
 import { RawManager } from "./sockeye_client.js";
+import { decodeArgs, encodeArgs } from "./binary.js";
 
 /** The Socket.IO protocol revision spoken. */
 export const protocol = 5;
@@ -20,11 +22,16 @@ const RESERVED_EVENTS = new Set([
   "removeListener",
 ]);
 
+// As in socket.io-client's Emitter, event 7 and event "7" are one event (a server may
+// name an event with a number).
+const keyOf = (event) => (typeof event === "number" ? String(event) : event);
+
 /** A small event emitter with the method names socket.io-client's Emitter has. */
 class Emitter {
   #listeners = new Map();
 
   on(event, fn) {
+    event = keyOf(event);
     const list = this.#listeners.get(event);
     if (list) list.push(fn);
     else this.#listeners.set(event, [fn]);
@@ -45,6 +52,7 @@ class Emitter {
   }
 
   off(event, fn) {
+    event = keyOf(event);
     if (event === undefined) {
       this.#listeners.clear();
     } else if (fn === undefined) {
@@ -77,7 +85,7 @@ class Emitter {
   }
 
   listeners(event) {
-    return [...(this.#listeners.get(event) || [])];
+    return [...(this.#listeners.get(keyOf(event)) || [])];
   }
 
   hasListeners(event) {
@@ -219,9 +227,12 @@ export class Socket extends Emitter {
     this._opts = { ...io.opts, ...opts };
     this._anyListeners = [];
     this._anyOutgoingListeners = [];
+    // Emits buffered until connected, as [event, ...args], for the outgoing listeners.
+    this._sendBuffer = [];
     this._queue = [];
     this._raw = io._raw.socket(nsp);
     this._raw.setListener((kind, a, b, c) => this._onRaw(kind, a, b, c));
+    this._raw.setAuth((done) => this._provideAuth(done));
     if (io._autoConnect) this.connect();
   }
 
@@ -249,7 +260,6 @@ export class Socket extends Emitter {
   /** Joins the namespace (done on its own unless `autoConnect: false`). */
   connect() {
     if (this.connected) return this;
-    this._raw.setAuth(this.auth === undefined ? null : this.auth);
     this._raw.connect();
     return this;
   }
@@ -260,6 +270,7 @@ export class Socket extends Emitter {
 
   /** Leaves the namespace ("io client disconnect"). */
   disconnect() {
+    this._sendBuffer = []; // the buffered emits are dropped with it
     this._raw.disconnect();
     return this;
   }
@@ -293,19 +304,19 @@ export class Socket extends Emitter {
     const withError = timeout !== undefined || flags.fromQueue;
     let callback;
     if (ack) {
-      callback = (err, res) => {
+      callback = (err, json, attachments) => {
+        const res = err ? [] : decodeArgs(json, attachments);
         if (withError) ack.call(this, err, ...res);
         // Without a timeout socket.io-client forgets an ack lost to a disconnection.
         else if (!err) ack.apply(this, res);
       };
     }
-    const volatileDropped = flags.volatile && !this.connected;
-    this._raw.emit(event, args, callback, timeout, !!flags.volatile);
-    // Outgoing listeners hear an emit when it is handed over (sent now, or buffered
-    // until connected), not when a volatile one is dropped.
-    if (!volatileDropped) {
-      for (const fn of [...this._anyOutgoingListeners]) fn.call(this, event, ...args);
-    }
+    const { json, attachments } = encodeArgs(args);
+    const sent = this._raw.emit(event, json, attachments, callback, timeout, !!flags.volatile);
+    // Outgoing listeners hear an emit when it is sent: now (0), or on connecting when
+    // buffered (1); never when dropped (2, volatile while not connected).
+    if (sent === 0) this._notifyOutgoing([event, ...args]);
+    else if (sent === 1) this._sendBuffer.push([event, ...args]);
     return this;
   }
 
@@ -381,15 +392,38 @@ export class Socket extends Emitter {
     return [...this._anyOutgoingListeners];
   }
 
+  _notifyOutgoing(packet) {
+    if (this._anyOutgoingListeners.length === 0) return;
+    for (const fn of [...this._anyOutgoingListeners]) fn.apply(this, packet);
+  }
+
+  // The join's auth, read at every join: `done(json)`, or `done(null)` for none.
+  _provideAuth(done) {
+    const auth = this.auth;
+    if (typeof auth === "function") {
+      auth((data) => done(data == null ? null : JSON.stringify(data)));
+    } else if (auth !== null && typeof auth === "object") {
+      done(JSON.stringify(auth));
+    } else {
+      done(null);
+    }
+  }
+
   _onRaw(kind, a, b, c) {
     switch (kind) {
-      case "connect":
-        this.emitReserved("connect");
+      case "connect": {
+        // As socket.io-client's onconnect: the buffered emits (sent by now) reach the
+        // outgoing listeners, the retries queue goes on, then "connect".
+        const sent = this._sendBuffer;
+        this._sendBuffer = [];
+        for (const packet of sent) this._notifyOutgoing(packet);
         this._drainQueue(true);
+        this.emitReserved("connect");
         break;
+      }
       case "connect_error": {
         const err = new Error(a);
-        if (b !== undefined) err.data = b;
+        if (b != null) err.data = JSON.parse(b);
         this.emitReserved("connect_error", err);
         break;
       }
@@ -397,10 +431,16 @@ export class Socket extends Emitter {
         this.emitReserved("disconnect", a);
         break;
       case "event": {
-        const args = b;
-        if (c) args.push((...res) => c(res));
-        for (const fn of [...this._anyListeners]) fn.call(this, a, ...args);
-        this.emitReserved(a, ...args);
+        // [event, ...args], the event name as it came (a string, or a number).
+        const packet = decodeArgs(a, b);
+        if (c) {
+          packet.push((...res) => {
+            const answer = encodeArgs(res);
+            c(answer.json, answer.attachments);
+          });
+        }
+        for (const fn of [...this._anyListeners]) fn.apply(this, packet);
+        this.emitReserved.apply(this, packet);
         break;
       }
     }
