@@ -8,11 +8,20 @@
 //! - [`SocketClient`]: one namespace on that connection: joining, ack ids and their
 //!   timeouts, buffering emits made while not connected.
 //! - [`Reconnection`]: when to try again after the connection is lost.
+//! - [`ManagerClient`]: the connection and the namespaces multiplexed on it, over
+//!   transports the driver opens on its word: which transport, the upgrade (probe,
+//!   pause polling, switch or fall back), joins, the open timeout, reconnection and its
+//!   events, a client close that loses nothing, and the one deadline of them all.
 
 mod engine;
+mod manager;
 mod reconnection;
 mod socket;
 
 pub use engine::{EngineClient, EngineOutput, Probe};
+pub use manager::{
+    encode_uri_component, engine_url, http_origin, polling_request_url, ManagerClient,
+    ManagerConfig, ManagerEvent, ManagerOutput, TransportEvent, TransportId, TransportKind,
+};
 pub use reconnection::Reconnection;
 pub use socket::{Emit, SocketClient, SocketEvent, SocketOutput};
