@@ -10,7 +10,8 @@
 // figures on a bare WebSocket with hand-written frames: the browser's limit.
 //
 //   node bench/browser/run.mjs [--reps 3] [--seconds 3] [--connects 30] [--servers sockeye,node]
-//                              [--heap-events 100000] [--package client-wasm/pkg] [--profile]
+//                              [--heap-events 100000] [--heap-transport polling|websocket]
+//                              [--package client-wasm/pkg] [--profile]
 //                              [--pin] [--out bench/results]
 //
 // Needs: target/release/sockeye-bench-server (cargo build --release -p sockeye-bench), a
@@ -95,6 +96,7 @@ const { values: args } = parseArgs({
     connects: { type: "string", default: "30" },
     servers: { type: "string", default: "sockeye,node" },
     "heap-events": { type: "string", default: "100000" },
+    "heap-transport": { type: "string", default: "polling" },
     package: { type: "string", default: join(ROOT, "client-wasm", "pkg") },
     profile: { type: "boolean", default: false },
     pin: { type: "boolean", default: false },
@@ -126,6 +128,10 @@ const CONNECT_GAP_MS = 30;
 const FLOOD_IN_FLIGHT = 4;
 const ECHO_IN_FLIGHT = 16;
 const TRANSPORTS = ["websocket", "polling"];
+// The heap phase's transport: polling by default, where 100k events take a few seconds
+// (over WebSocket this browser delivers a few thousand messages a second).
+const HEAP_TRANSPORT = args["heap-transport"];
+if (!TRANSPORTS.includes(HEAP_TRANSPORT)) usage(`--heap-transport must be one of ${TRANSPORTS.join(", ")}`);
 /** The longest any single wait (a connect, an ack, a server start) may take. */
 const TIMEOUT_MS = 10_000;
 const START_TIMEOUT_MS = 30_000;
@@ -233,7 +239,7 @@ function packageSizes() {
     return { files, raw: files.reduce((a, f) => a + f.raw, 0), gzip: files.reduce((a, f) => a + f.gzip, 0) };
   };
   return {
-    sockeye: { dir: relative(ROOT, PKG_DIR) || PKG_DIR, ...measure(sockeyeFiles(), PKG_DIR) },
+    sockeye: { dir: relative(ROOT, PKG_DIR).startsWith("..") ? PKG_DIR : relative(ROOT, PKG_DIR), ...measure(sockeyeFiles(), PKG_DIR) },
     official: {
       dir: relative(ROOT, OFFICIAL_DIR),
       ...measure([join(OFFICIAL_DIR, OFFICIAL_FILE)], OFFICIAL_DIR),
@@ -654,15 +660,21 @@ async function main() {
   };
 
   // The JS heap, first, on the freshly loaded pages: after load (forced GC), then after
-  // HEAP_EVENTS flood events in one WebSocket connection (warm-up flood included), the
-  // connection still open.
+  // HEAP_EVENTS flood events in one connection (warm-up flood included), the connection
+  // still open.
   const heaps = [];
   for (const server of servers) {
     for (const client of CLIENTS) {
       const { cdp } = pages.get(`${server.key}/${client.key}`);
       const tag = `${client.key} -> ${server.key}, heap`;
       const loaded = await heapAfterGc(cdp);
-      const common = { client: client.key, url: urlFor(server, "websocket"), transport: "websocket", count: FLOOD_COUNT, timeoutMs: TIMEOUT_MS };
+      const common = {
+        client: client.key,
+        url: urlFor(server, HEAP_TRANSPORT),
+        transport: HEAP_TRANSPORT,
+        count: FLOOD_COUNT,
+        timeoutMs: TIMEOUT_MS,
+      };
       let after;
       let flood;
       try {
@@ -691,7 +703,7 @@ async function main() {
       heaps.push(heap);
       log(
         `[heap] ${client.key.padEnd(8)} -> ${server.key.padEnd(7)} JS heap ${heap.loaded_kb} KB loaded, ${heap.after_kb} KB after ` +
-          `${heap.events} events` + (heap.after_backing_kb === null ? "" : ` (array buffers ${heap.after_backing_kb} KB)`),
+          `${heap.events} events over ${HEAP_TRANSPORT}` + (heap.after_backing_kb === null ? "" : ` (array buffers ${heap.after_backing_kb} KB)`),
       );
     }
   }
@@ -893,6 +905,7 @@ async function main() {
     connect_gap_ms: CONNECT_GAP_MS,
     raw_rep: RAW_REP,
     heap_events: HEAP_EVENTS,
+    heap_transport: HEAP_TRANSPORT,
     flood: { count: FLOOD_COUNT, in_flight: FLOOD_IN_FLIGHT, payload: "JSON string, 64 bytes" },
     echo: { in_flight: ECHO_IN_FLIGHT, payload: '{"data":"x"*52}, 64 bytes of JSON' },
     pinned: PIN ? { servers: SERVER_CORE, browser: CLIENT_CORE } : null,
@@ -1007,10 +1020,10 @@ function markdown(meta, sizes, results, profiles) {
       "divided by the events received in it. The browser's network process and the forwarder are not in it.",
     "",
     `JS heap: on each client's freshly loaded page, CDP \`HeapProfiler.collectGarbage\` then \`Runtime.getHeapUsage\` ` +
-      `(\`usedSize\`), on load and after ${meta.heap_events} \`flood\` events received in one WebSocket connection ` +
-      "(still open). It is the page's V8 heap, client code included; Sockeye's wasm linear memory is not in it (an " +
-      "ArrayBuffer backing store, which the glue does not expose; `backingStorageSize`, where Chromium reports it, is " +
-      "in the JSON as `*_backing_kb`).",
+      `(\`usedSize\`), on load and after ${meta.heap_events} \`flood\` events received in one ${meta.heap_transport} ` +
+      "connection (still open). It is the page's V8 heap, client code included. Sockeye's wasm linear memory is not " +
+      "in it, nor in Chromium's `backingStorageSize` (in the JSON as `*_backing_kb`; tens of KB for both clients), " +
+      "and the glue does not expose it: the wasm client's own memory is not measured here.",
     "",
     `The raw WebSocket column: the WebSocket measurements on a bare WebSocket with hand-written Engine.IO/Socket.IO ` +
       `frames and no parsing, once per server (repetition ${meta.raw_rep}): the most any client could get from this browser.`,
