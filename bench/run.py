@@ -737,7 +737,10 @@ def run_browser(options: argparse.Namespace, logs: Path) -> int:
     command = ["node", str(browser / "run.mjs"), "--reps", str(options.reps),
                "--seconds", f"{options.seconds:g}"]
     print(f"$ {' '.join(command)}", flush=True)
-    process = subprocess.Popen(command, cwd=ROOT)
+    # The report records this command line too.
+    invoked_by = " ".join(["python3", "bench/run.py", *sys.argv[1:]])
+    process = subprocess.Popen(command, cwd=ROOT,
+                               env={**os.environ, "SOCKEYE_BENCH_INVOKED_BY": invoked_by})
     try:
         return process.wait(timeout=900)
     except subprocess.TimeoutExpired:

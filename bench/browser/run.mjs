@@ -891,6 +891,8 @@ async function main() {
   const meta = {
     date: new Date().toISOString().replace(/:\d\d\.\d+Z$/, "Z"),
     command: ["node", relative(ROOT, fileURLToPath(import.meta.url)), ...process.argv.slice(2)].join(" "),
+    // bench/run.py says how it was started (--only browser, say).
+    invoked_by: process.env.SOCKEYE_BENCH_INVOKED_BY || null,
     commit: gitCommit(),
     package_dir: sizes.sockeye.dir,
     chromium: chromiumVersion,
@@ -928,7 +930,7 @@ function markdown(meta, sizes, results, profiles) {
   const lines = [
     "# Browser client benchmark",
     "",
-    `\`${meta.command}\` on ${meta.date}, commit ${meta.commit}: Chromium ${meta.chromium} (headless), ` +
+    `\`${meta.command}\`${meta.invoked_by ? ` (run by \`${meta.invoked_by}\`)` : ""} on ${meta.date}, commit ${meta.commit}: Chromium ${meta.chromium} (headless), ` +
       `Sockeye's wasm client (${meta.package_dir}) against socket.io-client ${meta.socket_io_client} ` +
       `(${meta.socket_io_client_file}), each on its own page; ${meta.cpus} cores` +
       (meta.pinned
@@ -958,7 +960,7 @@ function markdown(meta, sizes, results, profiles) {
         (r) => r?.[t]?.acks_per_sec,
       ]),
       ...["websocket", "polling"].map((t) => [
-        `main-thread µs per event, ${t} flood (lower is better; script alone in brackets)`,
+        `main-thread µs per event, ${t} flood (lower is better; in tasks [in script])`,
         (r) =>
           r?.[t]?.task_us_per_event === undefined
             ? "–"
@@ -1015,9 +1017,11 @@ function markdown(meta, sizes, results, profiles) {
       `in flight for ${meta.seconds} s. Rates and µs per event are the median of the repetitions (min–max).`,
     "",
     "Main-thread µs per event: the page's `TaskDuration` (all main-thread work: receiving messages, the client, " +
-      "the listener, GC) and `ScriptDuration` (JS and wasm alone) from CDP `Performance.getMetrics`, read before and " +
-      "after a flood window (a connection already open and warmed up, the floods in flight at the end included), " +
-      "divided by the events received in it. The browser's network process and the forwarder are not in it.",
+      "the listener, GC) and, in brackets, `ScriptDuration` (JS and wasm alone) from CDP `Performance.getMetrics`, " +
+      "read before and after a flood window (a connection already open and warmed up, the floods in flight at the end " +
+      "included), divided by the events received in it. These are wall-clock durations of the main thread's tasks, " +
+      "not its CPU time: on a busy machine they include time the thread waited for a core. The browser's network " +
+      "process and the forwarder are not in them.",
     "",
     `JS heap: on each client's freshly loaded page, CDP \`HeapProfiler.collectGarbage\` then \`Runtime.getHeapUsage\` ` +
       `(\`usedSize\`), on load and after ${meta.heap_events} \`flood\` events received in one ${meta.heap_transport} ` +
