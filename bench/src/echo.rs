@@ -10,10 +10,10 @@
 //! is its CPU per ack. Connections close after the window.
 
 use crate::cpu::{self, CpuSample};
-use crate::frames::{FrameStream, Message};
+use crate::frames::FrameStream;
 use crate::polling::PollingSession;
 use crate::report::{Latencies, Tally};
-use crate::session::connect_frames;
+use crate::session::Link;
 use crate::wire::{EventTemplate, Parser};
 use sockeye_protocol::socket::Packet;
 use sockeye_protocol::{json, Value};
@@ -49,6 +49,7 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A connection kept open past the measured window, to be closed after it.
 enum Open {
+    Link(Link),
     Frames(FrameStream),
     Polling(PollingSession),
 }
@@ -56,6 +57,7 @@ enum Open {
 impl Open {
     async fn close(self) {
         match self {
+            Open::Link(link) => link.close().await,
             Open::Frames(stream) => stream.close().await,
             Open::Polling(session) => session.close().await,
         }
@@ -86,8 +88,8 @@ pub async fn run(
         let start = start.clone();
         let task = match transport {
             Transport::Websocket => {
-                let stream = connect_frames(url, parser).await?;
-                tokio::spawn(over_websocket(stream, parser, in_flight, start, duration))
+                let link = Link::connect(url, parser).await?;
+                tokio::spawn(over_websocket(link, parser, in_flight, start, duration))
             }
             Transport::Polling => {
                 let session = PollingSession::connect(url).await?;
@@ -195,8 +197,8 @@ impl InFlight {
 
     /// Counts the ack `id`; whether a new emit should replace it (the window is still
     /// open).
-    fn ack(&mut self, id: Option<u64>, tally: &mut Tally, now: Instant) -> bool {
-        let Some(at) = id.and_then(|id| self.sent.remove(&id)) else {
+    fn ack(&mut self, id: u64, tally: &mut Tally, now: Instant) -> bool {
+        let Some(at) = self.sent.remove(&id) else {
             return false;
         };
         tally.record(now.duration_since(at));
@@ -213,7 +215,7 @@ fn ack_of(packet: Packet) -> Option<u64> {
 }
 
 async fn over_websocket(
-    mut stream: FrameStream,
+    mut link: Link,
     parser: Parser,
     in_flight: usize,
     start: Arc<Barrier>,
@@ -228,41 +230,39 @@ async fn over_websocket(
     let now = Instant::now();
     for _ in 0..in_flight {
         template.write_with_id(window.emit(now), &mut emit);
-        stream.feed_message(binary, &emit);
+        link.feed_message(binary, &emit);
     }
-    stream.flush().await?;
+    link.flush().await?;
     while !window.sent.is_empty() {
+        // A server that stops acking, or stops pinging, has stopped answering.
+        let limit = Instant::now() + ACK_TIMEOUT;
+        let until = link.deadline().map_or(limit, |d| d.min(limit));
         let mut replies = 0;
-        let mut ping = false;
-        let mut read_at = None;
-        {
-            // Acks are only scanned for their id (see `wire`): the bench must outrun
-            // the server, and decoding every ack's JSON would make it the bottleneck.
-            let mut on_message = |message: Message<'_>| {
-                let now = *read_at.get_or_insert_with(Instant::now);
-                if message == Message::Text(b"2") {
-                    ping = true;
-                } else if window.ack(parser.ack_id(message), &mut tally, now) {
-                    replies += 1;
-                }
-            };
-            tokio::time::timeout(ACK_TIMEOUT, stream.read_messages(&mut on_message))
-                .await
-                .map_err(|_| "no ack within 30 s".to_string())??;
-            // And whatever else has already arrived, to answer it all in one write.
-            stream.try_read_messages(&mut on_message)?;
-        }
-        let now = read_at.unwrap_or_else(Instant::now);
+        // Acks are only scanned for their id (see `wire`): the bench must outrun the
+        // server, and decoding every ack's JSON would make it the bottleneck. The rest
+        // (pings, a close) is the engine's.
+        let read = link.read(|message, at| match parser.ack_id(message) {
+            Some(id) => {
+                replies += usize::from(window.ack(id, &mut tally, at));
+                true
+            }
+            None => false,
+        });
+        let now = match tokio::time::timeout_at(until.into(), read).await {
+            Ok(read) => read?,
+            Err(_) => {
+                link.poll(Instant::now())?;
+                return Err("no ack within 30 s".into());
+            }
+        };
         for _ in 0..replies {
             template.write_with_id(window.emit(now), &mut emit);
-            stream.feed_message(binary, &emit);
+            link.feed_message(binary, &emit);
         }
-        if ping {
-            stream.feed_text(b"3");
-        }
-        stream.flush().await?;
+        // Also carries the engine's pongs.
+        link.flush().await?;
     }
-    Ok((tally, Open::Frames(stream)))
+    Ok((tally, Open::Link(link)))
 }
 
 async fn over_polling(
@@ -291,9 +291,11 @@ async fn over_polling(
             .await
             .map_err(|_| "no ack within 30 s".to_string())??;
         let now = Instant::now();
-        let mut replies = usize::from(window.ack(ack_of(packet), &mut tally, now));
-        while let Some(packet) = session.try_next()? {
-            replies += usize::from(window.ack(ack_of(packet), &mut tally, now));
+        let mut replies =
+            usize::from(ack_of(packet).is_some_and(|id| window.ack(id, &mut tally, now)));
+        while let Some(packet) = session.try_next().await? {
+            replies +=
+                usize::from(ack_of(packet).is_some_and(|id| window.ack(id, &mut tally, now)));
         }
         if replies > 0 {
             let emits: Vec<Packet> = (0..replies).map(|_| emit(&mut window, now)).collect();

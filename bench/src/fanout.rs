@@ -11,9 +11,8 @@
 //! by the deliveries counted in it, is its CPU per delivery.
 
 use crate::cpu::{self, CpuSample};
-use crate::frames::{FrameStream, Message};
 use crate::report::{Latencies, Tally};
-use crate::session::connect_frames;
+use crate::session::Link;
 use crate::wire::Parser;
 use sockeye_protocol::{json, Value};
 use std::collections::HashMap;
@@ -49,16 +48,16 @@ pub async fn run(
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks = Vec::with_capacity(receivers);
     for _ in 0..receivers {
-        let stream = connect_frames(url, parser).await?;
+        let link = Link::connect(url, parser).await?;
         tasks.push(tokio::spawn(receive(
-            stream,
+            link,
             parser,
             epoch,
             delivered.clone(),
             stop.clone(),
         )));
     }
-    let mut sender = connect_frames(url, parser).await?;
+    let mut sender = Link::connect(url, parser).await?;
     // The rates and CPU figures cover the sending window only: a snapshot at its end,
     // taken while the sender waits for its last acks.
     let window = tokio::spawn({
@@ -144,7 +143,7 @@ struct Sent {
 /// only send after it (its own core busy with the receivers) go out at once then. Then
 /// waits for the last acks.
 async fn send(
-    sender: &mut FrameStream,
+    sender: &mut Link,
     parser: Parser,
     in_flight: usize,
     rate: Option<f64>,
@@ -194,27 +193,34 @@ async fn send(
             }
             _ => None,
         };
-        let mut ping = false;
-        let read = sender.read_messages(|message| {
-            if message == Message::Text(b"2") {
-                ping = true;
-            } else if let Some(at) = parser.ack_id(message).and_then(|id| sent.remove(&id)) {
-                let now = Instant::now();
-                acked.record(now.duration_since(at));
-                if now < deadline {
+        // A server that stops acking, or stops pinging, has stopped answering.
+        let limit = Instant::now() + ACK_TIMEOUT;
+        let until = sender.deadline().map_or(limit, |d| d.min(limit));
+        // Acks are only scanned for their id (see `wire`); the rest is the engine's.
+        let read = sender.read(|message, at| {
+            let Some(id) = parser.ack_id(message) else {
+                return false;
+            };
+            if let Some(sent_at) = sent.remove(&id) {
+                acked.record(at.duration_since(sent_at));
+                if at < deadline {
                     in_window += 1;
                 }
             }
+            true
         });
         tokio::select! {
-            read = tokio::time::timeout(ACK_TIMEOUT, read) => {
-                read.map_err(|_| "no broadcast ack within 30 s".to_string())??;
-            }
+            read = tokio::time::timeout_at(until.into(), read) => match read {
+                Ok(read) => read.map(drop)?,
+                Err(_) => {
+                    sender.poll(Instant::now())?;
+                    return Err("no broadcast ack within 30 s".into());
+                }
+            },
             () = tokio::time::sleep_until(next_due.unwrap_or(deadline).into()), if next_due.is_some() => {}
         }
-        if ping {
-            sender.feed_text(b"3");
-        }
+        // The engine's pongs (when sending, the next round's flush would carry them).
+        sender.flush().await?;
     }
     Ok(Sent {
         sent: next_id,
@@ -233,50 +239,58 @@ fn stamped(micros: u64) -> Value {
 
 /// Counts `fanout` deliveries and their latencies until told to stop.
 async fn receive(
-    mut stream: FrameStream,
+    mut link: Link,
     parser: Parser,
     epoch: Instant,
     delivered: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<Tally, String> {
     let mut tally = Tally::default();
+    // The heartbeat deadline: one timer, moved only when a ping moves the deadline
+    // (a timer per read would cost the thousand receivers' loop more).
+    let far = || Instant::now() + Duration::from_secs(86_400);
+    let mut deadline = link.deadline();
+    let heartbeat = tokio::time::sleep_until(deadline.unwrap_or_else(far).into());
+    tokio::pin!(heartbeat);
     loop {
         let mut count = 0;
-        let mut ping = false;
-        let mut read_at = None;
-        {
-            let mut on_message = |message: Message<'_>| {
-                // One clock reading per burst: the deliveries of a burst were all
-                // there when it was read.
-                let now = *read_at.get_or_insert_with(|| epoch.elapsed().as_micros() as u64);
-                if let Some(stamp) = parser.stamp_of(message, "fanout") {
-                    tally.record(Duration::from_micros(now.saturating_sub(stamp)));
-                    count += 1;
-                } else if message == Message::Text(b"2") {
-                    ping = true;
-                }
-            };
-            tokio::select! {
-                biased;
-                _ = stop.changed() => break,
-                read = stream.read_messages(&mut on_message) => read?,
-            };
-            stream.try_read_messages(&mut on_message)?;
-        }
+        let mut now_us = None;
+        tokio::select! {
+            biased;
+            _ = stop.changed() => break,
+            // Deliveries are only scanned for their time stamp (see `wire`); the rest
+            // (pings, a close) is the engine's.
+            read = link.read(|message, at| {
+                let Some(stamp) = parser.stamp_of(message, "fanout") else {
+                    return false;
+                };
+                let now = *now_us.get_or_insert_with(|| at.duration_since(epoch).as_micros() as u64);
+                tally.record(Duration::from_micros(now.saturating_sub(stamp)));
+                count += 1;
+                true
+            }) => {
+                read?;
+            }
+            () = &mut heartbeat => link.poll(Instant::now())?,
+        };
         delivered.fetch_add(count, Ordering::Relaxed);
-        if ping {
-            stream.feed_text(b"3");
+        // Also carries the engine's pongs, and those of any WebSocket pings read.
+        link.flush().await?;
+        if link.deadline() != deadline {
+            deadline = link.deadline();
+            heartbeat
+                .as_mut()
+                .reset(deadline.unwrap_or_else(far).into());
         }
-        // Also carries the pongs of any WebSocket pings read.
-        stream.flush().await?;
     }
-    stream.close().await;
+    link.close().await;
     Ok(tally)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frames::Message;
 
     #[test]
     fn the_argument_is_64_bytes_and_its_stamp_is_found() {

@@ -75,14 +75,14 @@ enum Held {
     Raw(crate::session::Ws),
 }
 
-/// Keeps a connection open, answering pings, until told to stop.
+/// Keeps a connection open, answering pings (its engine does), until told to stop.
 async fn hold(held: Held, mut stop: watch::Receiver<bool>) {
     match held {
         Held::SocketIo(mut session) => {
             loop {
                 tokio::select! {
                     _ = stop.changed() => break,
-                    read = session.next_text() => if read.is_err() { return },
+                    read = session.read() => if session.handle(read).await.is_err() { return },
                 }
             }
             session.close().await;

@@ -1,5 +1,9 @@
 //! `sockeye-bench`: a Socket.IO v5 load generator over WebSocket and long-polling,
-//! built on `sockeye-protocol` (the same codec the server and the browser client use).
+//! built on `sockeye-protocol`: the same codecs the server and the browser client use,
+//! and the same client state machines (`EngineClient` for the handshake, pongs, the
+//! heartbeat and close; `SocketClient` for joins, ack ids and session recovery). Only
+//! the hot loops' emits and the acks and deliveries they count are written and scanned
+//! in place (`wire`), to keep the load generator faster than the server it measures.
 //!
 //! Each scenario prints one JSON line. With `--pid` (the server's process id) it also
 //! reports the server's CPU beside the load generator's own share, so a run bound by
@@ -31,6 +35,7 @@
 mod connect;
 mod cpu;
 mod echo;
+mod engine;
 mod fanout;
 mod frames;
 mod idle;

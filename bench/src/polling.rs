@@ -1,10 +1,16 @@
 //! One Socket.IO client session over Engine.IO long-polling, as the official client
 //! runs it: one GET pending at all times, and a POST for what it has to send (all its
-//! queued packets in one payload). Every payload goes through `sockeye-protocol`.
+//! queued packets in one payload). Engine.IO's rules (the handshake, pongs, one POST at
+//! a time within `maxPayload`, the close packet) are the `EngineClient`'s
+//! (`crate::engine`), the join is the `SocketClient`'s, and every payload goes through
+//! `sockeye-protocol`.
 //!
 //! A session holds two HTTP/1.1 keep-alive connections, one for the pending GET and one
 //! for POSTs, as a browser tab does.
 
+use crate::engine::Engine;
+use crate::session::{joined, Socket};
+use crate::wire::Parser;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -13,21 +19,29 @@ use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use sockeye_protocol::engine::{payload, Packet as EnginePacket};
 use sockeye_protocol::socket::{Decoder, Packet};
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::mpsc;
 
 /// The most packets one GET may carry back (the server's own bound is larger).
 const MAX_PACKETS: usize = 100_000;
+/// How long the join may wait for its answer.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A joined client of `/` over long-polling. Packets from the server arrive through
-/// [`PollingSession::next`], read by a task that keeps one GET pending.
+/// [`PollingSession::next`], read by a task that keeps one GET pending; the engine
+/// answers its pings on the way.
 pub struct PollingSession {
-    /// The POST connection: one POST at a time, as the protocol requires (the reader's
-    /// pongs go through it too).
-    posting: Arc<Mutex<Connection>>,
+    /// The POST connection: the engine hands out one write at a time.
+    posting: Connection,
     endpoint: Uri,
-    incoming: mpsc::UnboundedReceiver<Result<Packet, String>>,
+    engine: Engine,
+    decoder: Decoder,
+    /// The GETs' payloads, as the reader task received them.
+    incoming: mpsc::UnboundedReceiver<Result<Vec<EnginePacket>, String>>,
+    /// Socket.IO packets decoded and not yet handed over.
+    ready: VecDeque<Packet>,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -39,72 +53,168 @@ impl PollingSession {
             .strip_prefix("http://")
             .ok_or_else(|| format!("not an http:// URL: {url}"))?;
         let base = "/socket.io/?EIO=4&transport=polling";
+        let mut engine = Engine::new();
+        let mut socket = Socket::new(Parser::Json);
+        // The engine holds it until the handshake is in.
+        engine.send(socket.join());
         let mut getting = Connection::open(authority).await?;
-        let open = getting.get(&Uri::from_static(base)).await?;
-        let sid = match open.as_slice() {
-            [EnginePacket::Open(handshake)] => handshake.sid.clone(),
-            other => return Err(format!("expected the open packet, got {other:?}")),
+        for packet in getting.get(&Uri::from_static(base)).await? {
+            engine.on_packet(packet, Instant::now());
+        }
+        engine.check()?;
+        let sid = match engine.handshake() {
+            Some(handshake) => handshake.sid.clone(),
+            None => return Err("expected the open packet".into()),
         };
         let endpoint: Uri = format!("{base}&sid={sid}")
             .parse()
             .map_err(|e| format!("session URI: {e}"))?;
-        let posting = Arc::new(Mutex::new(Connection::open(authority).await?));
+        let posting = Connection::open(authority).await?;
         let (tx, incoming) = mpsc::unbounded_channel();
-        let reader = tokio::spawn(read_loop(getting, endpoint.clone(), posting.clone(), tx));
+        let reader = tokio::spawn(read_loop(getting, endpoint.clone(), tx));
         let mut session = PollingSession {
             posting,
             endpoint,
+            engine,
+            decoder: Decoder::default(),
             incoming,
+            ready: VecDeque::new(),
             reader,
         };
-        session
-            .post(&[Packet::Connect {
-                namespace: "/".into(),
-                data: None,
-            }])
-            .await?;
-        match session.next().await? {
-            Packet::Connect { .. } => Ok(session),
-            other => Err(format!("join refused: {other:?}")),
-        }
+        session.write().await?;
+        let join = async {
+            let mut kept = Vec::new();
+            loop {
+                let message = session.next_message().await?;
+                if joined(socket.on_message(message)?, &mut kept)? {
+                    return Ok::<_, String>(());
+                }
+            }
+        };
+        tokio::time::timeout(JOIN_TIMEOUT, join)
+            .await
+            .map_err(|_| "no answer to the join".to_string())??;
+        Ok(session)
     }
 
     /// The next packet from the server.
     pub async fn next(&mut self) -> Result<Packet, String> {
-        self.incoming
-            .recv()
-            .await
-            .unwrap_or_else(|| Err("the session ended".into()))
-    }
-
-    /// The next packet if one has arrived; `None` rather than wait.
-    pub fn try_next(&mut self) -> Result<Option<Packet>, String> {
-        match self.incoming.try_recv() {
-            Ok(packet) => packet.map(Some),
-            Err(mpsc::error::TryRecvError::Empty) => Ok(None),
-            Err(mpsc::error::TryRecvError::Disconnected) => Err("the session ended".into()),
+        loop {
+            if let Some(packet) = self.ready.pop_front() {
+                return Ok(packet);
+            }
+            let message = self.next_message().await?;
+            self.decode(message)?;
         }
     }
 
-    /// Sends packets in one POST.
-    pub async fn post(&self, packets: &[Packet]) -> Result<(), String> {
-        let engine: Vec<EnginePacket> = packets
-            .iter()
-            .map(|p| EnginePacket::Message(p.encode().text))
-            .collect();
-        let body = payload::encode(&engine);
-        self.posting.lock().await.post(&self.endpoint, body).await
+    /// The next packet if one has arrived; `None` rather than wait for a GET.
+    pub async fn try_next(&mut self) -> Result<Option<Packet>, String> {
+        loop {
+            if let Some(packet) = self.ready.pop_front() {
+                return Ok(Some(packet));
+            }
+            match self.incoming.try_recv() {
+                Ok(payload) => {
+                    for message in self.on_payload(payload).await? {
+                        self.decode(message)?;
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Empty) => return Ok(None),
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    return Err("the session ended".into())
+                }
+            }
+        }
     }
 
-    /// Leaves: a close packet, as the official client sends.
-    pub async fn close(self) {
-        let _ = self
-            .posting
-            .lock()
-            .await
-            .post(&self.endpoint, "1".to_owned())
-            .await;
+    /// Sends packets in one POST (after any write under way).
+    pub async fn post(&mut self, packets: &[Packet]) -> Result<(), String> {
+        // Held back while the batch is queued, so that it leaves as one payload.
+        self.engine.pause();
+        for packet in packets {
+            self.engine
+                .send(EnginePacket::Message(packet.encode().text));
+        }
+        self.engine.resume();
+        self.write().await
+    }
+
+    /// Leaves: the engine's close packet, as the official client sends.
+    pub async fn close(mut self) {
+        self.engine.close();
+        let _ = self.write().await;
         self.reader.abort();
+    }
+
+    /// The next message for the Socket.IO layer, the engine's packets handled on the
+    /// way. An error once the session is over (closed, or silent past the heartbeat
+    /// deadline: "ping timeout").
+    async fn next_message(&mut self) -> Result<EnginePacket, String> {
+        loop {
+            let payload = match self.engine.deadline() {
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline.into(), self.incoming.recv()).await {
+                        Ok(payload) => payload,
+                        Err(_) => {
+                            self.engine.poll(Instant::now());
+                            self.engine.check()?;
+                            continue;
+                        }
+                    }
+                }
+                None => self.incoming.recv().await,
+            };
+            let payload = payload.unwrap_or_else(|| Err("the session ended".into()));
+            let mut messages = self.on_payload(payload).await?.into_iter();
+            if let Some(first) = messages.next() {
+                // The rest of the payload waits, decoded, for the next calls.
+                for message in messages {
+                    self.decode(message)?;
+                }
+                return Ok(first);
+            }
+        }
+    }
+
+    /// Feeds a GET's packets to the engine and posts what it answers; the messages for
+    /// the Socket.IO layer.
+    async fn on_payload(
+        &mut self,
+        payload: Result<Vec<EnginePacket>, String>,
+    ) -> Result<Vec<EnginePacket>, String> {
+        let at = Instant::now();
+        let messages = payload?
+            .into_iter()
+            .filter_map(|packet| self.engine.on_packet(packet, at))
+            .collect();
+        self.engine.poll(at);
+        self.write().await?;
+        self.engine.check()?;
+        Ok(messages)
+    }
+
+    fn decode(&mut self, message: EnginePacket) -> Result<(), String> {
+        let decoded = match message {
+            EnginePacket::Message(text) => self.decoder.decode_text(text),
+            EnginePacket::Binary(data) => self.decoder.decode_binary(data),
+            _ => return Ok(()),
+        };
+        if let Some(packet) = decoded.map_err(|e| format!("bad packet: {e}"))? {
+            self.ready.push_back(packet);
+        }
+        Ok(())
+    }
+
+    /// POSTs what the engine hands out, one write at a time.
+    async fn write(&mut self) -> Result<(), String> {
+        while let Some(packets) = self.engine.take_write() {
+            self.posting
+                .post(&self.endpoint, payload::encode(&packets))
+                .await?;
+            self.engine.written();
+        }
+        Ok(())
     }
 }
 
@@ -112,48 +222,13 @@ impl PollingSession {
 async fn read_loop(
     mut getting: Connection,
     endpoint: Uri,
-    posting: Arc<Mutex<Connection>>,
-    tx: mpsc::UnboundedSender<Result<Packet, String>>,
+    tx: mpsc::UnboundedSender<Result<Vec<EnginePacket>, String>>,
 ) {
-    let mut decoder = Decoder::default();
     loop {
-        let packets = match getting.get(&endpoint).await {
-            Ok(packets) => packets,
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                return;
-            }
-        };
-        for packet in packets {
-            let decoded = match packet {
-                EnginePacket::Message(text) => decoder.decode_text(text),
-                EnginePacket::Binary(data) => decoder.decode_binary(data),
-                EnginePacket::Ping(_) => {
-                    let pong = posting.lock().await.post(&endpoint, "3".to_owned()).await;
-                    if let Err(e) = pong {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                    continue;
-                }
-                EnginePacket::Close => {
-                    let _ = tx.send(Err("the server closed the session".into()));
-                    return;
-                }
-                _ => continue,
-            };
-            match decoded {
-                Ok(Some(packet)) => {
-                    if tx.send(Ok(packet)).is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    let _ = tx.send(Err(format!("bad packet: {e}")));
-                    return;
-                }
-            }
+        let payload = getting.get(&endpoint).await;
+        let failed = payload.is_err();
+        if tx.send(payload).is_err() || failed {
+            return;
         }
     }
 }

@@ -7,21 +7,20 @@
 //! - kick: the server closes the connection under the client (`kick` event).
 //!
 //! A cut client reconnects after a short random delay, naming its session and the last
-//! offset it processed, as socket.io-client does. At the end every client is checked
+//! offset it processed: its socket is the protocol crate's `SocketClient`, as in
+//! socket.io-client, and so are its ack ids. At the end every client is checked
 //! against the full sequence: with recovery on, each must have every broadcast exactly
 //! once and in order, and the chaos must have happened ([`judge_with_recovery`]); with
 //! it off, the losses are counted. One JSON line.
 
-use crate::session::{open_websocket, socketio_ws_url, Ws};
-use futures_util::{SinkExt, StreamExt};
-use sockeye_protocol::engine::Packet as EnginePacket;
-use sockeye_protocol::socket::{Decoder, Packet};
+use crate::session::{Session, Socket};
+use crate::wire::Parser;
+use sockeye_protocol::client::{SocketEvent, SocketOutput};
 use sockeye_protocol::Value;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::Message;
 
 /// How a connection is cut.
 #[derive(Debug, Clone, Copy)]
@@ -250,25 +249,25 @@ pub fn judge_with_recovery(figures: &serde_json::Value) -> Result<(), String> {
 /// The sender: `broadcast {seq}` at `rate` per second, each acked before it counts.
 /// Returns how many broadcasts went out.
 async fn sender(url: String, rate: u32, duration: Duration) -> Result<u64, String> {
-    let mut link = Link::connect(&url, None, &|_| {}).await?;
+    let mut socket = Socket::new(Parser::Json);
+    let (mut session, _) = Session::open(&url, &mut socket).await?;
     let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
     let started = Instant::now();
     let mut seq = 0u64;
     while started.elapsed() < duration {
         pace.tick().await;
         let payload = Value::Object(vec![("seq".into(), Value::Number(seq.into()))]);
-        link.send(&Packet::event(
-            "/",
-            "broadcast",
-            vec![payload].into(),
-            Some(seq),
-        ))
-        .await?;
+        let (Some(message), Some(id)) = socket.emit("broadcast", vec![payload], true) else {
+            return Err("the sender's socket is not joined".into());
+        };
+        session.send(message).await?;
         // The ack says the server has handed it to every target: the next one follows.
-        loop {
-            match link.next().await? {
-                Some(Packet::Ack { id, .. }) if id == seq => break,
-                _ => {}
+        'acked: loop {
+            for output in socket.on_message(session.next_message().await?)? {
+                if matches!(output, SocketOutput::Event(SocketEvent::Ack { id: acked, .. }) if acked == id)
+                {
+                    break 'acked;
+                }
             }
         }
         seq += 1;
@@ -286,14 +285,18 @@ async fn client(
     seed: u64,
 ) {
     let mut rng = Rng(seed);
-    let mut session: Option<(String, Option<String>)> = None; // (pid, last offset)
+    // One socket for every connection: a rejoin names its session and last offset.
+    let mut socket = Socket::new(Parser::Json);
     let mut first = true;
     let set = |state: &'static str| stats.lock().expect("stats lock").state = state;
     while !*stop.borrow() {
         set("connecting");
-        let mut link = match Link::connect(&url, session.as_ref(), &set).await {
-            Ok(link) => link,
+        // Whether the session to recover (if the server offers recovery) is there.
+        let rejoin = !first && socket.offered_recovery();
+        let (mut session, replayed) = match Session::open(&url, &mut socket).await {
+            Ok(opened) => opened,
             Err(_) => {
+                socket.on_connection_lost("transport error");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -301,58 +304,43 @@ async fn client(
         {
             let mut s = stats.lock().expect("stats lock");
             s.joins += 1;
-            if let Some((old, _)) = &session {
-                if link.pid.as_deref() == Some(old.as_str()) {
+            if rejoin {
+                if socket.recovered() {
                     s.recovered += 1;
                 } else {
                     s.not_recovered += 1;
                 }
             }
         }
-        match (&mut session, &link.pid) {
-            (Some((old, _)), Some(new)) if old == new => {}
-            (_, Some(new)) => session = Some((new.clone(), None)),
-            (_, None) => session = None,
-        }
         if first {
             let _ = joined.send(());
             first = false;
         }
+        for output in replayed {
+            tally(&stats, output);
+        }
         let mut echo = tokio::time::interval(Duration::from_millis(100 + rng.below(100)));
-        let mut pending = HashSet::new();
-        let mut next_ack = 0u64;
+        let mut echo_id = 0u64;
         let ended_by_us = loop {
             set("reading");
             tokio::select! {
-                packet = link.next() => match packet {
-                    Ok(Some(Packet::Event { name, args, .. })) if name == "fanout" => {
-                        let args = args.values().unwrap_or_default();
-                        let seq = match args.first().and_then(|p| p.get("seq")) {
-                            Some(Value::Number(n)) => n.as_u64(),
-                            _ => None,
-                        };
-                        if let (Some((_, offset)), Some(Value::String(o))) = (&mut session, args.last()) {
-                            *offset = Some(o.clone());
-                        }
-                        if let Some(seq) = seq {
-                            stats.lock().expect("stats lock").seqs.push(seq);
-                        }
-                    }
-                    Ok(Some(Packet::Ack { id, .. })) => {
-                        if pending.remove(&id) {
-                            stats.lock().expect("stats lock").acks += 1;
-                        }
-                    }
-                    Ok(_) => {}
+                // Only the read races the others: what it got is handled whole.
+                read = session.read() => match session.handle(read).await {
+                    Ok(None) => {}
+                    Ok(Some(message)) => match socket.on_message(message) {
+                        Ok(outputs) => outputs.into_iter().for_each(|output| tally(&stats, output)),
+                        Err(_) => break false,
+                    },
                     Err(_) => break false,
                 },
                 _ = echo.tick() => {
-                    let id = next_ack;
-                    next_ack += 1;
-                    pending.insert(id);
                     set("sending an echo");
-                    if link.send(&Packet::event("/", "echo", vec![Value::Number(id.into())].into(), Some(id))).await.is_err() {
-                        break false;
+                    let (message, _) = socket.emit("echo", vec![Value::Number(echo_id.into())], true);
+                    echo_id += 1;
+                    if let Some(message) = message {
+                        if session.send(message).await.is_err() {
+                            break false;
+                        }
                     }
                 }
                 cut = cuts.recv() => match cut {
@@ -368,8 +356,11 @@ async fn client(
                     }
                     Some(Cut::Kick) => {
                         stats.lock().expect("stats lock").cuts_kick += 1;
-                        if link.send(&Packet::event("/", "kick", Vec::new().into(), None)).await.is_err() {
-                            break false;
+                        let (message, _) = socket.emit("kick", Vec::new(), false);
+                        if let Some(message) = message {
+                            if session.send(message).await.is_err() {
+                                break false;
+                            }
                         }
                     }
                     None => return,
@@ -377,126 +368,38 @@ async fn client(
                 _ = stop.changed() => return,
             }
         };
-        {
-            let mut s = stats.lock().expect("stats lock");
-            s.acks_lost += pending.len() as u64;
-            if !ended_by_us {
-                s.dropped_by_server += 1;
-            }
+        // The acks still awaited are lost with the connection.
+        for output in socket.on_connection_lost("transport close") {
+            tally(&stats, output);
         }
-        // Dropping the link closes the TCP connection without a WebSocket close.
-        drop(link);
+        if !ended_by_us {
+            stats.lock().expect("stats lock").dropped_by_server += 1;
+        }
+        // Dropping the session closes the TCP connection without a WebSocket close.
+        drop(session);
         set("waiting to reconnect");
         tokio::time::sleep(Duration::from_millis(50 + rng.below(150))).await;
     }
 }
 
-/// A client connection: the handshake, the join, pings answered.
-struct Link {
-    ws: Ws,
-    decoder: Decoder,
-    pid: Option<String>,
-}
-
-impl Link {
-    /// Connects and joins `/`; with `session`, asks for it back.
-    async fn connect(
-        url: &str,
-        session: Option<&(String, Option<String>)>,
-        set: &impl Fn(&'static str),
-    ) -> Result<Link, String> {
-        set("connecting: WebSocket handshake");
-        let ws = open_websocket(&socketio_ws_url(url)).await?;
-        let mut link = Link {
-            ws,
-            decoder: Decoder::default(),
-            pid: None,
-        };
-        // The open packet comes first; the join goes after it, as socket.io-client's.
-        set("connecting: open packet");
-        match link.ws.next().await {
-            Some(Ok(Message::Text(text))) if text.starts_with('0') => {}
-            other => return Err(format!("expected the open packet, got {other:?}")),
-        }
-        let auth = session.map(|(pid, offset)| {
-            let mut fields = vec![("pid".to_owned(), Value::String(pid.clone()))];
-            if let Some(offset) = offset {
-                fields.push(("offset".to_owned(), Value::String(offset.clone())));
-            }
-            Value::Object(fields)
-        });
-        link.send(&Packet::Connect {
-            namespace: "/".into(),
-            data: auth,
-        })
-        .await?;
-        set("connecting: waiting for the join's answer");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if Instant::now() > deadline {
-                return Err("no answer to the join".into());
-            }
-            match tokio::time::timeout(Duration::from_secs(20), link.next()).await {
-                Ok(Ok(Some(Packet::Connect { data, .. }))) => {
-                    link.pid = data
-                        .as_ref()
-                        .and_then(|d| d.get("pid"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
-                    return Ok(link);
+/// Counts what a client's socket says: broadcasts (by number), acks, acks lost.
+fn tally(stats: &Mutex<Seen>, output: SocketOutput) {
+    let SocketOutput::Event(event) = output else {
+        return;
+    };
+    let mut s = stats.lock().expect("stats lock");
+    match event {
+        SocketEvent::Event { name, args, .. } if name == "fanout" => {
+            let args = args.values().unwrap_or_default();
+            if let Some(Value::Number(n)) = args.first().and_then(|p| p.get("seq")) {
+                if let Some(seq) = n.as_u64() {
+                    s.seqs.push(seq);
                 }
-                Ok(Ok(Some(Packet::ConnectError { data, .. }))) => {
-                    return Err(format!("join refused: {data:?}"))
-                }
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Err("no answer to the join".into()),
             }
         }
-    }
-
-    async fn send(&mut self, packet: &Packet) -> Result<(), String> {
-        let text = packet.encode_with_prefix("4").text;
-        self.ws
-            .send(Message::Text(text.into()))
-            .await
-            .map_err(|e| format!("send: {e}"))
-    }
-
-    /// The next Socket.IO packet (`None` for Engine.IO traffic it answered itself).
-    async fn next(&mut self) -> Result<Option<Packet>, String> {
-        let message = match self.ws.next().await {
-            Some(Ok(message)) => message,
-            Some(Err(e)) => return Err(format!("read: {e}")),
-            None => return Err("connection closed".into()),
-        };
-        let packet = match message {
-            Message::Text(text) => {
-                EnginePacket::decode_text(text.as_str()).map_err(|e| format!("engine: {e}"))?
-            }
-            Message::Binary(data) => EnginePacket::decode_binary(data),
-            Message::Close(_) => return Err("closed by the server".into()),
-            _ => return Ok(None),
-        };
-        match packet {
-            EnginePacket::Ping(_) => {
-                self.ws
-                    .send(Message::Text("3".into()))
-                    .await
-                    .map_err(|e| format!("pong: {e}"))?;
-                Ok(None)
-            }
-            EnginePacket::Close => Err("closed by the server".into()),
-            EnginePacket::Message(text) => self
-                .decoder
-                .decode_text(text)
-                .map_err(|e| format!("packet: {e}")),
-            EnginePacket::Binary(data) => self
-                .decoder
-                .decode_binary(data)
-                .map_err(|e| format!("packet: {e}")),
-            _ => Ok(None),
-        }
+        SocketEvent::Ack { .. } => s.acks += 1,
+        SocketEvent::AckDisconnected { .. } => s.acks_lost += 1,
+        _ => {}
     }
 }
 

@@ -14,11 +14,15 @@
 //!   written as socket.io-client writes them (`{type, data, options: {compress: true},
 //!   id, nsp}`); unit tests hold them to the bytes notepack.io writes for the client.
 //!
-//! Engine.IO's own packets (open, ping, pong) stay text in both formats.
+//! Nothing else is scanned or spliced: the join and its answer go through the protocol
+//! crate's codecs ([`Parser::message`], [`Parser::decoder`]) and its `SocketClient`,
+//! and Engine.IO's own packets (open, ping, pong, close) through its `EngineClient`
+//! (`crate::engine`); they stay text in both formats.
 
 use crate::frames::Message;
 use crate::msgpack::{self, Reader};
-use sockeye_protocol::socket::Packet;
+use sockeye_protocol::engine::Packet as EnginePacket;
+use sockeye_protocol::socket::{self, Decoder, Packet};
 use sockeye_protocol::Value;
 use std::io::Write;
 
@@ -33,10 +37,8 @@ pub enum Parser {
 }
 
 /// socket.io-msgpack-parser's packet types.
-const CONNECT: u64 = 0;
 const EVENT: u64 = 2;
 const ACK: u64 = 3;
-const CONNECT_ERROR: u64 = 4;
 
 impl Parser {
     /// The name in result lines.
@@ -52,50 +54,23 @@ impl Parser {
         self == Parser::Msgpack
     }
 
-    /// The CONNECT to `/` (without auth data), as an Engine.IO message's payload.
-    pub fn join(self) -> Vec<u8> {
+    /// The packet as the Engine.IO message that carries it in this format (the bench
+    /// sends no binary attachments), for packets off the hot paths: joins, and the
+    /// emits of the `soak` and polling clients.
+    pub fn message(self, packet: &Packet) -> EnginePacket {
         match self {
-            Parser::Json => Packet::Connect {
-                namespace: "/".into(),
-                data: None,
-            }
-            .encode_with_prefix("4")
-            .text
-            .into_bytes(),
-            Parser::Msgpack => {
-                let mut out = Vec::with_capacity(16);
-                msgpack::write_map_len(&mut out, 2);
-                msgpack::write_str(&mut out, "type");
-                msgpack::write_uint(&mut out, CONNECT);
-                msgpack::write_str(&mut out, "nsp");
-                msgpack::write_str(&mut out, "/");
-                out
-            }
+            Parser::Json => EnginePacket::Message(packet.encode().text),
+            Parser::Msgpack => EnginePacket::Binary(socket::msgpack::encode(packet).into()),
         }
     }
 
-    /// The server's answer to [`Parser::join`] if `message` is one: the CONNECT
-    /// (`Ok`), or the CONNECT_ERROR (`Err`, with the message shown).
-    pub fn join_answer(self, message: Message<'_>) -> Option<Result<(), String>> {
-        let refused = |shown: String| Some(Err(format!("join refused: {shown}")));
-        match (self, message) {
-            (Parser::Json, Message::Text(text)) if text.starts_with(b"40") => Some(Ok(())),
-            (Parser::Json, Message::Text(text)) if text.starts_with(b"44") => {
-                refused(String::from_utf8_lossy(text).into_owned())
-            }
-            (Parser::Msgpack, Message::Binary(bytes)) => {
-                let packet = MsgpackPacket::read(bytes)?;
-                if packet.nsp != Some(b"/") {
-                    return None;
-                }
-                match packet.kind {
-                    CONNECT => Some(Ok(())),
-                    CONNECT_ERROR => refused(format!("{bytes:02x?}")),
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
+    /// A decoder for the server's packets in this format.
+    pub fn decoder(self) -> Decoder {
+        let parser = match self {
+            Parser::Json => socket::Parser::Json,
+            Parser::Msgpack => socket::Parser::MsgPack,
+        };
+        Decoder::with_parser(parser, Decoder::DEFAULT_MAX_ATTACHMENTS)
     }
 
     /// Writes the event `name` of `/` with `args` (and ack id `id`) into `out`
@@ -104,9 +79,8 @@ impl Parser {
         out.clear();
         match self {
             Parser::Json => out.extend_from_slice(
-                Packet::event("/", name, args.into(), id)
-                    .encode_with_prefix("4")
-                    .text
+                self.message(&Packet::event("/", name, args.into(), id))
+                    .encode_text()
                     .as_bytes(),
             ),
             Parser::Msgpack => {
@@ -240,9 +214,9 @@ impl EventTemplate {
     pub fn new(parser: Parser, name: &str, args: Vec<Value>) -> EventTemplate {
         let (head, tail) = match parser {
             Parser::Json => {
-                let text = Packet::event("/", name, args.into(), None)
-                    .encode_with_prefix("4")
-                    .text;
+                let text = parser
+                    .message(&Packet::event("/", name, args.into(), None))
+                    .encode_text();
                 let tail = text
                     .strip_prefix("42")
                     .expect("an event of / encodes as 42[...]")
@@ -324,7 +298,12 @@ mod tests {
             Parser::Json.write_event("echo", args.clone(), Some(id), &mut written);
             assert_eq!(written, expected.as_bytes());
         }
-        assert_eq!(Parser::Json.join(), b"40");
+        // The join socket.io-client sends to /: `40`, as an Engine.IO message.
+        let join = Packet::Connect {
+            namespace: "/".into(),
+            data: None,
+        };
+        assert_eq!(Parser::Json.message(&join).encode_text(), "40");
     }
 
     #[test]
@@ -393,9 +372,13 @@ mod tests {
         }
         // The CONNECT to / without auth: {type: 0, nsp: "/"} (notepack leaves the
         // undefined `data` out).
+        let join = Packet::Connect {
+            namespace: "/".into(),
+            data: None,
+        };
         assert_eq!(
-            Parser::Msgpack.join(),
-            notepack("82a47479706500a36e7370a12f")
+            Parser::Msgpack.message(&join),
+            EnginePacket::Binary(notepack("82a47479706500a36e7370a12f").into())
         );
     }
 
@@ -465,21 +448,30 @@ mod tests {
         assert_eq!(Parser::Msgpack.stamp_of(message, "fanout"), Some(1_234_567));
         assert_eq!(Parser::Msgpack.stamp_of(message, "fanou"), None);
         assert_eq!(Parser::Msgpack.ack_id(message), None);
-        // The CONNECT answer {type: 0, data: {sid}, nsp}, and a CONNECT_ERROR.
+        // The CONNECT answer {type: 0, data: {sid}, nsp}, and a CONNECT_ERROR, decoded
+        // by the protocol crate.
         let connected = notepack("83a47479706500a46461746181a3736964a3616263a36e7370a12f");
-        assert_eq!(
-            Parser::Msgpack.join_answer(Message::Binary(&connected)),
-            Some(Ok(()))
+        let decoded = Parser::Msgpack
+            .decoder()
+            .decode_binary(connected.into())
+            .unwrap();
+        assert!(
+            matches!(&decoded, Some(Packet::Connect { namespace, data: Some(_) }) if namespace == "/"),
+            "{decoded:?}"
         );
         let mut refused = Vec::new();
         msgpack::write_value(
             &mut refused,
             &serde_json::json!({"type": 4, "data": {"message": "no"}, "nsp": "/"}),
         );
-        assert!(matches!(
-            Parser::Msgpack.join_answer(Message::Binary(&refused)),
-            Some(Err(_))
-        ));
+        let decoded = Parser::Msgpack
+            .decoder()
+            .decode_binary(refused.into())
+            .unwrap();
+        assert!(
+            matches!(decoded, Some(Packet::ConnectError { .. })),
+            "{decoded:?}"
+        );
         // Another namespace's packets, pings, and garbage are none of these.
         let mut other = Vec::new();
         msgpack::write_value(
@@ -487,7 +479,7 @@ mod tests {
             &serde_json::json!({"type": 3, "data": [], "nsp": "/a", "id": 1}),
         );
         assert_eq!(Parser::Msgpack.ack_id(Message::Binary(&other)), None);
-        assert_eq!(Parser::Msgpack.join_answer(Message::Text(b"2")), None);
+        assert_eq!(Parser::Msgpack.ack_id(Message::Text(b"2")), None);
         for end in 0..event.len() {
             assert_eq!(
                 Parser::Msgpack.stamp_of(Message::Binary(&event[..end]), "fanout"),
@@ -527,19 +519,6 @@ mod tests {
             });
             assert_eq!(Parser::Msgpack.ack_id(Message::Binary(&ack)), Some(id));
         }
-        let join = msgpack::decode(Parser::Msgpack.join().into()).unwrap();
-        assert!(
-            matches!(&join, Packet::Connect { namespace, data: None } if namespace == "/"),
-            "{join:?}"
-        );
-        let connected = msgpack::encode(&Packet::Connect {
-            namespace: "/".into(),
-            data: Some(json!({"sid": "abc"})),
-        });
-        assert_eq!(
-            Parser::Msgpack.join_answer(Message::Binary(&connected)),
-            Some(Ok(()))
-        );
         let stamp = vec![json!({"t": 1_234_567, "data": "x".repeat(41)})];
         let mut broadcast = Vec::new();
         Parser::Msgpack.write_event("broadcast", stamp.clone(), Some(3), &mut broadcast);
