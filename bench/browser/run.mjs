@@ -11,14 +11,15 @@
 //
 //   node bench/browser/run.mjs [--reps 3] [--seconds 3] [--connects 30] [--servers sockeye,node]
 //                              [--heap-events 100000] [--heap-transport polling|websocket]
-//                              [--package client-wasm/pkg] [--profile]
+//                              [--package client-wasm/pkg] [--profile] [--note TEXT]
 //                              [--pin] [--out bench/results]
 //
 // Needs: target/release/sockeye-bench-server (cargo build --release -p sockeye-bench), a
 // built Sockeye package (bash scripts/build-client.sh web [DIR]; --package DIR, default
 // client-wasm/pkg), npm ci in bench/browser and in bench/peers/node, /usr/bin/chromium
 // (or CHROMIUM_PATH). --profile adds a CPU profile of each client's polling flood (top
-// functions by self time) to the report.
+// functions by self time) to the report; --note TEXT is printed in it (e.g. which commit a
+// --package was built from).
 //
 // Prints one JSON line per (client, server) on stdout, progress on stderr; writes
 // <out>/browser.json and <out>/browser.md. Exits 1 with a message when anything fails;
@@ -99,13 +100,14 @@ const { values: args } = parseArgs({
     "heap-transport": { type: "string", default: "polling" },
     package: { type: "string", default: join(ROOT, "client-wasm", "pkg") },
     profile: { type: "boolean", default: false },
+    note: { type: "string", default: "" },
     pin: { type: "boolean", default: false },
     out: { type: "string", default: join(ROOT, "bench", "results") },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (args.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 25).join("\n") + "\n");
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 26).join("\n") + "\n");
   process.exit(0);
 }
 function usage(message) {
@@ -893,6 +895,7 @@ async function main() {
     command: ["node", relative(ROOT, fileURLToPath(import.meta.url)), ...process.argv.slice(2)].join(" "),
     // bench/run.py says how it was started (--only browser, say).
     invoked_by: process.env.SOCKEYE_BENCH_INVOKED_BY || null,
+    note: args.note || null,
     commit: gitCommit(),
     package_dir: sizes.sockeye.dir,
     chromium: chromiumVersion,
@@ -939,6 +942,7 @@ function markdown(meta, sizes, results, profiles) {
       `; Node ${meta.node}, Node peer socket.io ${meta.socket_io_server}. ` +
       `${meta.reps} repetition${meta.reps === 1 ? "" : "s"}, the clients alternating; whole run ${meta.wall_seconds} s.`,
     "",
+    ...(meta.note ? [`Note: ${meta.note}`, ""] : []),
   ];
   const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : "–");
   const range = (o, key, fmt) =>
