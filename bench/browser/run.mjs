@@ -592,6 +592,10 @@ async function main() {
   cleanups.push(() => withTimeout(browser.close(), 10_000, "Chromium to close"));
   const chromiumVersion = browser.version();
   const pageErrors = [];
+  // Console errors and warnings (a failed request, say): reported, not fatal, with the
+  // measurement that was running. Uncaught exceptions (pageErrors) fail the run.
+  const consoleMessages = [];
+  let phase = "loading";
 
   // One page per client and server, each in its own browser context (so its own renderer
   // process: the CDP figures are that client's alone), loaded from that server's static
@@ -604,12 +608,14 @@ async function main() {
       const page = await withTimeout(context.newPage(), TIMEOUT_MS, "a page");
       page.on("pageerror", (err) => pageErrors.push(`[${client.key}] ${err.stack || String(err)}`));
       page.on("console", (msg) => {
-        if (msg.type() === "error" || msg.type() === "warning") pageErrors.push(`[${client.key} console.${msg.type()}] ${msg.text()}`);
+        if (msg.type() === "error" || msg.type() === "warning") {
+          consoleMessages.push({ client: client.key, server: server.key, phase, type: msg.type(), text: msg.text() });
+        }
       });
       await withTimeout(page.goto(`${server.web}/page.html?client=${client.key}`), TIMEOUT_MS, "the page to load");
       const ready = await withTimeout(page.evaluate(() => window.ready), TIMEOUT_MS, `the ${client.key} client to load in the page`).catch(
         (err) => {
-          throw new Error(`${err.message}\n${pageErrors.join("\n")}`);
+          throw new Error(`${err.message}\n${[...pageErrors, ...consoleMessages.map((m) => m.text)].join("\n")}`);
         },
       );
       crossOriginIsolated &&= ready.crossOriginIsolated;
@@ -626,12 +632,14 @@ async function main() {
 
   const inPage = async (server, client, what, fn, arg, ms) => {
     const { page } = pages.get(`${server.key}/${client.key}`);
+    phase = what;
     try {
       return await withTimeout(page.evaluate(fn, arg), ms, what);
     } catch (err) {
       const extra = [];
       if (!server.alive()) extra.push(server.why());
       if (pageErrors.length) extra.push(`page errors:\n${pageErrors.slice(-20).join("\n")}`);
+      if (consoleMessages.length) extra.push(`console:\n${consoleMessages.slice(-20).map((m) => `[${m.client}] ${m.text}`).join("\n")}`);
       throw new Error(`${what}: ${err.message.split("\n")[0]}${extra.length ? `\n${extra.join("\n")}` : ""}`);
     }
   };
@@ -838,6 +846,7 @@ async function main() {
     }
   }
   if (pageErrors.length) throw new Error(`errors in the page:\n${pageErrors.slice(-20).join("\n")}`);
+  for (const m of consoleMessages) log(`console.${m.type} on the ${m.client} page (${m.server}) during ${m.phase}: ${m.text}`);
 
   // Connect times: median and p90 over every cycle of every repetition; rates and CPU per
   // event: the median of the repetitions, with their range.
@@ -920,15 +929,18 @@ async function main() {
     other_cpu_pct_max: runs.some((r) => r.other_cpu_pct !== null) ? Math.max(...runs.map((r) => r.other_cpu_pct ?? 0)) : null,
   };
   mkdirSync(args.out, { recursive: true });
-  writeFileSync(join(args.out, "browser.json"), JSON.stringify({ meta, sizes, results, heaps, profiles, runs }, null, 1) + "\n");
-  writeFileSync(join(args.out, "browser.md"), markdown(meta, sizes, results, profiles));
+  writeFileSync(
+    join(args.out, "browser.json"),
+    JSON.stringify({ meta, sizes, results, heaps, profiles, console: consoleMessages, runs }, null, 1) + "\n",
+  );
+  writeFileSync(join(args.out, "browser.md"), markdown(meta, sizes, results, profiles, consoleMessages));
   for (const r of results) process.stdout.write(JSON.stringify(r) + "\n");
   log(`wrote ${relative(ROOT, join(args.out, "browser.md"))} and browser.json in ${meta.wall_seconds} s`);
 }
 
 // ---- the report ---------------------------------------------------------------------------
 
-function markdown(meta, sizes, results, profiles) {
+function markdown(meta, sizes, results, profiles, consoleMessages) {
   const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`;
   const lines = [
     "# Browser client benchmark",
@@ -1060,6 +1072,22 @@ function markdown(meta, sizes, results, profiles) {
         "",
       );
     }
+  }
+  if (consoleMessages.length) {
+    lines.push("## Console errors and warnings in the pages", "");
+    const seen = new Map();
+    for (const m of consoleMessages) {
+      const key = `${m.client}|${m.type}|${m.text}`;
+      const entry = seen.get(key) ?? { ...m, phases: new Set(), n: 0 };
+      entry.n++;
+      entry.phases.add(m.phase.replace(/, rep \d+\)$/, ")"));
+      seen.set(key, entry);
+    }
+    for (const e of seen.values()) {
+      const label = results.find((r) => r.client === e.client)?.client_label ?? e.client;
+      lines.push(`- ${label}, ${e.n}x console.${e.type} \`${e.text}\`, during: ${[...e.phases].slice(0, 6).join("; ")}`);
+    }
+    lines.push("");
   }
   lines.push("Raw figures: `bench/results/browser.json`.", "");
   return lines.join("\n");
