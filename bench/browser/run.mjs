@@ -901,7 +901,9 @@ async function main() {
 
   const meta = {
     date: new Date().toISOString().replace(/:\d\d\.\d+Z$/, "Z"),
-    command: ["node", relative(ROOT, fileURLToPath(import.meta.url)), ...process.argv.slice(2)].join(" "),
+    command: ["node", relative(ROOT, fileURLToPath(import.meta.url)), ...process.argv.slice(2)]
+      .map((a) => (/^[\w./:=,+-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`))
+      .join(" "),
     // bench/run.py says how it was started (--only browser, say).
     invoked_by: process.env.SOCKEYE_BENCH_INVOKED_BY || null,
     note: args.note || null,
@@ -1074,7 +1076,12 @@ function markdown(meta, sizes, results, profiles, consoleMessages) {
     }
   }
   if (consoleMessages.length) {
-    lines.push("## Console errors and warnings in the pages", "");
+    lines.push(
+      "## Console errors and warnings in the pages",
+      "",
+      "Not fatal; \"during\": what was being measured at the time, on any page.",
+      "",
+    );
     const seen = new Map();
     for (const m of consoleMessages) {
       const key = `${m.client}|${m.type}|${m.text}`;
@@ -1105,7 +1112,11 @@ function peerVersion() {
 function gitCommit() {
   try {
     const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: ROOT, encoding: "utf8" }).trim();
+    // Results of earlier runs (bench/results) do not make the sources dirty.
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    }).trim();
     return head + (dirty ? " (with uncommitted changes)" : "");
   } catch {
     return "unknown";
