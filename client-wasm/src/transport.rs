@@ -1,9 +1,12 @@
 //! The two transports, over the browser's own WebSocket and fetch.
 //!
-//! A transport only moves Engine.IO packets; every decision about them is the
-//! manager's, through the shared protocol state machines.
+//! A transport only moves Engine.IO packets and reports what happens to it
+//! ([`TransportEvent`]); every decision about them is the shared manager's
+//! (`sockeye_protocol::client::ManagerClient`).
 
 use crate::browser::fetch_with_request;
+use sockeye_protocol::client::polling_request_url;
+pub use sockeye_protocol::client::TransportEvent;
 use sockeye_protocol::engine::{payload, Packet};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -12,28 +15,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{BinaryType, MessageEvent, WebSocket};
 
-/// What a transport reports to its owner.
-pub enum TransportEvent {
-    /// The transport is ready to carry packets.
-    Open,
-    /// A packet arrived.
-    Packet(Packet),
-    /// The last write is done (polling: its POST was answered).
-    Written,
-    /// The transport closed; `error` when it failed rather than closed cleanly.
-    Close {
-        /// Whether this was a failure.
-        error: bool,
-    },
-}
-
 /// The owner's callback.
 pub type Sink = Rc<dyn Fn(TransportEvent)>;
 
 /// A WebSocket transport.
 pub struct WsTransport {
     ws: WebSocket,
-    sink: Rc<RefCell<Sink>>,
     _handlers: [Closure<dyn FnMut(JsValue)>; 4],
 }
 
@@ -42,19 +29,10 @@ impl WsTransport {
     pub fn open(url: &str, sink: Sink) -> Result<WsTransport, JsValue> {
         let ws = WebSocket::new(url)?;
         ws.set_binary_type(BinaryType::Arraybuffer);
-        // The owner may swap the sink (a probe becoming the transport); every handler
-        // reads the current one, cloned out so the owner can swap it from inside.
-        let sink = Rc::new(RefCell::new(sink));
-        let emit = {
-            let sink = sink.clone();
-            move |event: TransportEvent| {
-                let current = sink.borrow().clone();
-                current(event)
-            }
-        };
+        let emit = move |event: TransportEvent| sink(event);
         let on_open = {
             let emit = emit.clone();
-            Closure::<dyn FnMut(JsValue)>::new(move |_| emit(TransportEvent::Open))
+            Closure::<dyn FnMut(JsValue)>::new(move |_| emit(TransportEvent::Opened))
         };
         let on_message = {
             let sink = emit.clone();
@@ -68,7 +46,7 @@ impl WsTransport {
                 };
                 match packet {
                     Ok(packet) => sink(TransportEvent::Packet(packet)),
-                    Err(_) => sink(TransportEvent::Close { error: true }),
+                    Err(_) => sink(TransportEvent::Closed { error: true }),
                 }
             })
         };
@@ -78,12 +56,14 @@ impl WsTransport {
         let on_close = {
             let emit = emit.clone();
             Closure::<dyn FnMut(JsValue)>::new(move |_| {
-                emit(TransportEvent::Close { error: false })
+                emit(TransportEvent::Closed { error: false })
             })
         };
         let on_error = {
             let emit = emit.clone();
-            Closure::<dyn FnMut(JsValue)>::new(move |_| emit(TransportEvent::Close { error: true }))
+            Closure::<dyn FnMut(JsValue)>::new(move |_| {
+                emit(TransportEvent::Closed { error: true })
+            })
         };
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -91,14 +71,8 @@ impl WsTransport {
         ws.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         Ok(WsTransport {
             ws,
-            sink,
             _handlers: [on_open, on_message, on_close, on_error],
         })
-    }
-
-    /// Sends future events to `sink` instead.
-    pub fn set_sink(&self, sink: Sink) {
-        *self.sink.borrow_mut() = sink;
     }
 
     /// Sends one packet (a binary message as a binary frame).
@@ -136,20 +110,16 @@ struct PollState {
     polling: bool,
     writing: bool,
     paused: bool,
+    /// A pause waits to be reported as [`TransportEvent::Paused`].
+    pausing: bool,
     closed: bool,
-    on_paused: Option<Box<dyn FnOnce()>>,
     request_count: u64,
 }
 
 impl PollState {
     fn request_url(&mut self) -> String {
         self.request_count += 1;
-        let mut url = format!("{}&t={}", self.url, self.request_count);
-        if let Some(sid) = &self.sid {
-            url.push_str("&sid=");
-            url.push_str(sid);
-        }
-        url
+        polling_request_url(&self.url, self.request_count, self.sid.as_deref())
     }
 }
 
@@ -164,8 +134,8 @@ impl PollingTransport {
             polling: false,
             writing: false,
             paused: false,
+            pausing: false,
             closed: false,
-            on_paused: None,
             request_count: 0,
         }));
         poll(state.clone());
@@ -197,19 +167,20 @@ impl PollingTransport {
                 sink(TransportEvent::Written);
                 settle_pause(&state);
             } else {
-                sink(TransportEvent::Close { error: true });
+                sink(TransportEvent::Closed { error: true });
             }
         });
     }
 
-    /// Stops polling, and calls `done` once the pending GET has returned and no POST is
-    /// on its way (for the upgrade: a POST still on its way when the server switches to
-    /// the WebSocket would be refused, and its packets lost).
-    pub fn pause(&self, done: impl FnOnce() + 'static) {
+    /// Stops polling, and reports [`TransportEvent::Paused`] once the pending GET has
+    /// returned and no POST is on its way (for the upgrade: a POST still on its way when
+    /// the server switches to the WebSocket would be refused, and its packets lost).
+    /// The report may come before this returns.
+    pub fn pause(&self) {
         {
             let mut st = self.state.borrow_mut();
             st.paused = true;
-            st.on_paused = Some(Box::new(done));
+            st.pausing = true;
         }
         settle_pause(&self.state);
     }
@@ -219,7 +190,7 @@ impl PollingTransport {
         {
             let mut st = self.state.borrow_mut();
             st.paused = false;
-            st.on_paused = None;
+            st.pausing = false;
         }
         poll(self.state.clone());
     }
@@ -254,13 +225,13 @@ fn poll(state: Rc<RefCell<PollState>>) {
             .and_then(|body| payload::decode(&body, usize::MAX).ok());
         let Some(packets) = packets else {
             state.borrow_mut().closed = true;
-            sink(TransportEvent::Close { error: true });
+            sink(TransportEvent::Closed { error: true });
             return;
         };
         for packet in packets {
             if let Packet::Open(handshake) = &packet {
                 state.borrow_mut().sid = Some(handshake.sid.clone());
-                sink(TransportEvent::Open);
+                sink(TransportEvent::Opened);
             }
             if state.borrow().closed {
                 return;
@@ -276,19 +247,20 @@ fn poll(state: Rc<RefCell<PollState>>) {
     });
 }
 
-/// Calls the pause's `done` once neither a GET nor a POST is on its way.
+/// Reports a pause done once neither a GET nor a POST is on its way.
 fn settle_pause(state: &Rc<RefCell<PollState>>) {
-    let done = {
+    let sink = {
         let mut st = state.borrow_mut();
         let idle = !st.polling && !st.writing;
-        if st.paused && idle {
-            st.on_paused.take()
+        if st.paused && st.pausing && idle && !st.closed {
+            st.pausing = false;
+            Some(st.sink.clone())
         } else {
             None
         }
     };
-    if let Some(done) = done {
-        done();
+    if let Some(sink) = sink {
+        sink(TransportEvent::Paused);
     }
 }
 
