@@ -619,3 +619,59 @@ fn urls() {
         "https://h/io/?EIO=4&transport=polling&token=x%20y"
     );
 }
+
+#[test]
+fn an_auth_answer_for_an_earlier_connection_is_ignored() {
+    let mut c = Client::new(no_jitter(None));
+    c.m.set_auth("/", true);
+    c.connect("/");
+    let out = c.on(1, handshake(&[]));
+    let asked = ManagerOutput::Auth {
+        namespace: "/".into(),
+        attempt: 1,
+    };
+    assert_eq!(out, vec![event(ManagerEvent::Open), asked]);
+    // The connection is lost before the auth function answers; the answer comes while
+    // the next connection is up and has asked again.
+    c.on(1, TransportEvent::Closed { error: false });
+    c.poll(1000);
+    let out = c.on(2, handshake(&[]));
+    assert_eq!(
+        out[1],
+        ManagerOutput::Auth {
+            namespace: "/".into(),
+            attempt: 2
+        }
+    );
+    c.m.auth("/", 1, Some(json!({"token": "old"})), c.now);
+    assert!(c.out().is_empty(), "stale");
+    c.m.auth("/", 2, Some(json!({"token": "new"})), c.now);
+    assert_eq!(c.out(), vec![write(2, &[r#"40{"token":"new"}"#])]);
+}
+
+#[test]
+fn one_deadline_the_earliest_of_all() {
+    let mut c = Client::connected_on_polling(no_jitter(None), &[]);
+    // The heartbeat (45 s), then an ack timeout that comes sooner.
+    assert_eq!(c.m.deadline(), Some(ms(45_000)));
+    let how = Emit {
+        ack: true,
+        timeout: Some(ms(3_000)),
+        ..Emit::default()
+    };
+    c.m.emit("/", "q", args(vec![]), how, c.now);
+    c.out();
+    assert_eq!(c.m.deadline(), Some(ms(3_000)));
+    assert_eq!(
+        c.poll(3_000),
+        vec![socket("/", SocketEvent::AckTimeout { id: 0 })]
+    );
+    assert_eq!(c.m.deadline(), Some(ms(45_000)));
+    // A silent server: the heartbeat closes the connection, then reconnection's delay.
+    let out = c.poll(45_000);
+    assert_eq!(
+        out.last(),
+        Some(&event(ManagerEvent::Close("ping timeout".into())))
+    );
+    assert_eq!(c.m.deadline(), Some(ms(46_000)));
+}
