@@ -18,12 +18,19 @@
 //! - [`event`]: typed events (a Rust type naming an event and its arguments), shared
 //!   by server handlers and client listeners.
 //! - [`Backoff`]: the reconnection delay rule shared by every client.
+//! - [`json`]: the protocol's own JSON (handshake, CONNECT data, framing arguments),
+//!   read and written without a JSON library.
+//!
+//! Feature `serde` (default): typed arguments, [`event`], and `Value` as a serde type.
+//! Without it (the browser build) arguments stay JSON text for the platform to parse.
 #![warn(missing_docs)]
 
 pub mod backoff;
 pub mod client;
 pub mod engine;
+#[cfg(feature = "serde")]
 pub mod event;
+pub mod json;
 pub mod socket;
 pub mod value;
 

@@ -6,9 +6,64 @@
 //! their key order, so a value round-trips to the same JSON text.
 
 use bytes::Bytes;
+#[cfg(feature = "serde")]
 use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
+#[cfg(feature = "serde")]
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
+
+/// A JSON number: serde_json's with the `serde` feature; without it (the browser
+/// build), the number's JSON text, kept as it came, so no float code is compiled in.
+#[cfg(feature = "serde")]
+pub use serde_json::Number;
+
+/// A JSON number, as its JSON text (the build without the `serde` feature).
+#[cfg(not(feature = "serde"))]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Number(Box<str>);
+
+#[cfg(not(feature = "serde"))]
+impl Number {
+    /// The number, if it is a non-negative integer that fits.
+    pub fn as_u64(&self) -> Option<u64> {
+        self.0.parse().ok()
+    }
+}
+
+#[cfg(not(feature = "serde"))]
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(not(feature = "serde"))]
+impl From<u64> for Number {
+    fn from(n: u64) -> Self {
+        let mut text = Vec::new();
+        crate::json::write_u64(&mut text, n);
+        Number(String::from_utf8(text).unwrap_or_default().into())
+    }
+}
+
+fn write_number(out: &mut Vec<u8>, n: &Number) {
+    #[cfg(feature = "serde")]
+    {
+        use std::io::Write;
+        let _ = write!(out, "{n}");
+    }
+    #[cfg(not(feature = "serde"))]
+    out.extend_from_slice(n.0.as_bytes());
+}
+
+/// The number a JSON number's text (already checked) stands for; `None` when it has
+/// none (serde_json refuses numbers out of `f64`'s range, such as `1e400`).
+pub(crate) fn number_from_json(text: &str) -> Option<Number> {
+    #[cfg(feature = "serde")]
+    return serde_json::from_str(text).ok();
+    #[cfg(not(feature = "serde"))]
+    return Some(Number(text.into()));
+}
 
 /// A JSON value, or binary data, or a tree mixing both.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -19,7 +74,7 @@ pub enum Value {
     /// JSON `true` or `false`.
     Bool(bool),
     /// A JSON number.
-    Number(serde_json::Number),
+    Number(Number),
     /// A JSON string.
     String(String),
     /// Binary data (an attachment on the wire; a `Buffer` or `ArrayBuffer` in JavaScript).
@@ -31,6 +86,7 @@ pub enum Value {
 }
 
 /// A [`Value`] could not be turned into the Rust type asked for.
+#[cfg(feature = "serde")]
 #[derive(Debug, thiserror::Error)]
 #[error("value does not match the expected type: {0}")]
 pub struct ValueError(#[from] serde_json::Error);
@@ -71,17 +127,20 @@ impl Value {
     }
 
     /// Serializes any `Serialize` type into a value (without binary parts).
+    #[cfg(feature = "serde")]
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Value, ValueError> {
         Ok(Value::from(serde_json::to_value(value)?))
     }
 
     /// Deserializes this value into `T`. Binary parts are byte strings (`Bytes`,
     /// `serde_bytes`, a `Value`) or sequences of byte numbers (`Vec<u8>`).
+    #[cfg(feature = "serde")]
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
         T::deserialize(self.clone()).map_err(|e| ValueError(de::Error::custom(e)))
     }
 
     /// The JSON view of this value; binary parts become arrays of byte numbers.
+    #[cfg(feature = "serde")]
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Value::Null => serde_json::Value::Null,
@@ -103,8 +162,48 @@ impl Value {
     /// placeholder and pushing its bytes onto `attachments`, in order (the same writer
     /// as every argument list's).
     pub fn write_json(&self, out: &mut Vec<u8>, attachments: &mut Vec<Bytes>) {
-        crate::socket::args::write_json(out, attachments, self)
-            .expect("a value always serializes into a Vec");
+        match self {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Bool(true) => out.extend_from_slice(b"true"),
+            Value::Bool(false) => out.extend_from_slice(b"false"),
+            Value::Number(n) => write_number(out, n),
+            Value::String(s) => crate::json::write_str(out, s),
+            Value::Binary(b) => {
+                out.extend_from_slice(br#"{"_placeholder":true,"num":"#);
+                crate::json::write_u64(out, attachments.len() as u64);
+                out.push(b'}');
+                attachments.push(b.clone());
+            }
+            Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write_json(out, attachments);
+                }
+                out.push(b']');
+            }
+            Value::Object(entries) => {
+                out.push(b'{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    crate::json::write_str(out, k);
+                    out.push(b':');
+                    v.write_json(out, attachments);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+
+    /// This value as JSON text, binary parts as placeholders (dropped).
+    pub fn to_json_text(&self) -> String {
+        let mut out = Vec::new();
+        self.write_json(&mut out, &mut Vec::new());
+        String::from_utf8(out).expect("JSON text is UTF-8")
     }
 
     /// Puts attachments back in place of their placeholders. Fails if a placeholder
@@ -135,6 +234,7 @@ impl Value {
     }
 }
 
+#[cfg(feature = "serde")]
 impl From<serde_json::Value> for Value {
     fn from(v: serde_json::Value) -> Self {
         match v {
@@ -176,6 +276,7 @@ impl From<Bytes> for Value {
     }
 }
 
+#[cfg(feature = "serde")]
 macro_rules! from_number {
     ($($t:ty),*) => {$(
         impl From<$t> for Value {
@@ -185,8 +286,10 @@ macro_rules! from_number {
         }
     )*};
 }
+#[cfg(feature = "serde")]
 from_number!(i8, i16, i32, i64, u8, u16, u32, u64, usize, isize);
 
+#[cfg(feature = "serde")]
 impl From<f64> for Value {
     /// Non-finite numbers become `null`, as `JSON.stringify` makes them.
     fn from(n: f64) -> Self {
@@ -208,6 +311,7 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 }
 
 /// Builds a [`Value`] from JSON syntax, like `serde_json::json!`.
+#[cfg(feature = "serde")]
 #[macro_export]
 macro_rules! json {
     ($($tt:tt)+) => {
@@ -215,6 +319,7 @@ macro_rules! json {
     };
 }
 
+#[cfg(feature = "serde")]
 impl Serialize for Value {
     /// Binary parts are byte strings: placeholders and attachments in a packet's
     /// arguments, msgpack binary with the msgpack parser, arrays of byte numbers in
@@ -245,14 +350,17 @@ impl Serialize for Value {
     }
 }
 
+#[cfg(feature = "serde")]
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
         deserializer.deserialize_any(ValueVisitor)
     }
 }
 
+#[cfg(feature = "serde")]
 struct ValueVisitor;
 
+#[cfg(feature = "serde")]
 impl<'de> Visitor<'de> for ValueVisitor {
     type Value = Value;
 
@@ -312,6 +420,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
 /// A value is itself a deserializer, so that a tree with binary parts reads into serde
 /// types with the binary kept: a byte string to `deserialize_any`, a sequence of byte
 /// numbers to `deserialize_seq`.
+#[cfg(feature = "serde")]
 impl<'de> Deserializer<'de> for Value {
     type Error = de::value::Error;
 
@@ -378,6 +487,7 @@ impl<'de> Deserializer<'de> for Value {
     }
 }
 
+#[cfg(feature = "serde")]
 impl<'de> de::IntoDeserializer<'de, de::value::Error> for Value {
     type Deserializer = Value;
     fn into_deserializer(self) -> Value {
@@ -385,7 +495,7 @@ impl<'de> de::IntoDeserializer<'de, de::value::Error> for Value {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "serde"))]
 mod tests {
     use super::*;
 

@@ -1,10 +1,14 @@
 //! The open packet's data: what the server tells a new client about the connection.
 
-use serde::{Deserialize, Serialize};
+use crate::json::{self, JsonError, Reader};
 
 /// The JSON carried by the open packet (`0{...}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "camelCase")
+)]
 pub struct Handshake {
     /// The session id; later requests name it in the `sid` query parameter.
     pub sid: String,
@@ -16,6 +20,69 @@ pub struct Handshake {
     pub ping_timeout: u64,
     /// The largest payload, in bytes, the server accepts in one polling request or frame.
     pub max_payload: u64,
+}
+
+impl Handshake {
+    /// Reads the open packet's JSON; members it does not know are skipped.
+    pub fn from_json(text: &str) -> Result<Handshake, JsonError> {
+        let mut r = Reader::new(text.as_bytes());
+        if !r.eat(b'{') {
+            return Err(JsonError::Shape);
+        }
+        let (mut sid, mut upgrades, mut interval, mut timeout, mut max) =
+            (None, None, None, None, None);
+        let mut first = true;
+        while let Some(key) = r.next_key(first)? {
+            first = false;
+            let number =
+                |r: &mut Reader<'_>| r.number()?.parse::<u64>().map_err(|_| JsonError::Shape);
+            match &*key {
+                "sid" => sid = Some(r.string()?.into_owned()),
+                "upgrades" => {
+                    if !r.eat(b'[') {
+                        return Err(JsonError::Shape);
+                    }
+                    let mut list = Vec::new();
+                    while r.next_element(list.is_empty())? {
+                        list.push(r.string()?.into_owned());
+                    }
+                    upgrades = Some(list);
+                }
+                "pingInterval" => interval = Some(number(&mut r)?),
+                "pingTimeout" => timeout = Some(number(&mut r)?),
+                "maxPayload" => max = Some(number(&mut r)?),
+                _ => r.skip(json::MAX_DEPTH - 1)?,
+            }
+        }
+        r.end()?;
+        Ok(Handshake {
+            sid: sid.ok_or(JsonError::Shape)?,
+            upgrades: upgrades.ok_or(JsonError::Shape)?,
+            ping_interval: interval.ok_or(JsonError::Shape)?,
+            ping_timeout: timeout.ok_or(JsonError::Shape)?,
+            max_payload: max.ok_or(JsonError::Shape)?,
+        })
+    }
+
+    /// Writes the open packet's JSON.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(br#"{"sid":"#);
+        json::write_str(out, &self.sid);
+        out.extend_from_slice(br#","upgrades":["#);
+        for (i, upgrade) in self.upgrades.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::write_str(out, upgrade);
+        }
+        out.extend_from_slice(br#"],"pingInterval":"#);
+        json::write_u64(out, self.ping_interval);
+        out.extend_from_slice(br#","pingTimeout":"#);
+        json::write_u64(out, self.ping_timeout);
+        out.extend_from_slice(br#","maxPayload":"#);
+        json::write_u64(out, self.max_payload);
+        out.push(b'}');
+    }
 }
 
 #[cfg(test)]
@@ -31,11 +98,17 @@ mod tests {
             ping_timeout: 20000,
             max_payload: 1000000,
         };
-        let json = serde_json::to_string(&h).unwrap();
+        let mut out = Vec::new();
+        h.write_json(&mut out);
+        let json = String::from_utf8(out).unwrap();
         assert_eq!(
             json,
             r#"{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#
         );
-        assert_eq!(serde_json::from_str::<Handshake>(&json).unwrap(), h);
+        assert_eq!(Handshake::from_json(&json).unwrap(), h);
+        let extra =
+            r#"{"x":[{}],"sid":"a","upgrades":[],"pingInterval":1,"pingTimeout":2,"maxPayload":3}"#;
+        assert_eq!(Handshake::from_json(extra).unwrap().max_payload, 3);
+        assert!(Handshake::from_json(r#"{"sid":"a"}"#).is_err());
     }
 }

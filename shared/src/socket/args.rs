@@ -11,12 +11,17 @@
 //! attachments that `{"_placeholder":true,"num":N}` objects stand for. With the
 //! msgpack parser (feature `msgpack`) they are a msgpack array with binary inline.
 
+use crate::json::{self, JsonError, Reader};
+#[cfg(feature = "serde")]
 use crate::value::ValueError;
 use crate::Value;
 use bytes::Bytes;
+#[cfg(feature = "serde")]
 use serde::de::{self, DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
+#[cfg(feature = "serde")]
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
+#[cfg(feature = "serde")]
 use std::marker::PhantomData;
 
 /// The wire format of Socket.IO packets: socket.io's `parser` option. Both ends of a
@@ -43,6 +48,7 @@ pub enum ArgsError {
     Serialize(String),
 }
 
+#[cfg(feature = "serde")]
 impl From<ValueError> for ArgsError {
     fn from(e: ValueError) -> Self {
         ArgsError::Mismatch(e.to_string())
@@ -51,7 +57,7 @@ impl From<ValueError> for ArgsError {
 
 /// The deepest nesting accepted in a packet's data, as serde_json's own limit when it
 /// builds a tree: input nested deeper is refused when the packet is framed.
-pub const MAX_DEPTH: usize = 128;
+pub use crate::json::MAX_DEPTH;
 
 /// The arguments of one event or ack, serialized.
 ///
@@ -71,7 +77,6 @@ pub struct Args {
     start: usize,
     end: usize,
     /// How many arguments (the msgpack array header needs it).
-    #[cfg_attr(not(feature = "msgpack"), allow(dead_code))]
     count: usize,
     /// The binary parts of a JSON packet, in placeholder order.
     attachments: Vec<Bytes>,
@@ -122,6 +127,7 @@ impl Args {
     /// Serializes an argument list: `list` is a tuple (or a sequence) whose elements are
     /// the arguments; `()` is no argument. Binary parts (`Bytes`, `Value::Binary`, any
     /// `serialize_bytes`) become attachments with the JSON parser.
+    #[cfg(feature = "serde")]
     pub fn serialize<T: Serialize + ?Sized>(parser: Parser, list: &T) -> Result<Args, ArgsError> {
         match parser {
             Parser::Json => {
@@ -164,7 +170,17 @@ impl Args {
 
     /// The arguments of a list of values.
     pub fn from_values(parser: Parser, values: &[Value]) -> Args {
-        Args::serialize(parser, values).expect("a value always serializes")
+        match parser {
+            Parser::Json => {
+                let mut data = Vec::with_capacity(64);
+                let mut attachments = Vec::new();
+                Value::Array(values.to_vec()).write_json(&mut data, &mut attachments);
+                let end = data.len() - 1;
+                Args::from_json_array(data.into(), end, attachments)
+            }
+            #[cfg(feature = "msgpack")]
+            Parser::MsgPack => Args::serialize(parser, values).expect("a value always serializes"),
+        }
     }
 
     /// A JSON array `data` (`[` at 0, `]` at `end`) that holds the arguments only.
@@ -211,6 +227,7 @@ impl Args {
     /// Reads the arguments as `T`, a tuple with one type per argument (`(T,)` for one,
     /// `()` for none) or a sequence (`Vec<Value>` takes them all). Arguments past the
     /// tuple's length are ignored, as a JavaScript listener ignores them.
+    #[cfg(feature = "serde")]
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ArgsError> {
         let list = ListVisitor::<T> {
             skip_name: self.named,
@@ -242,13 +259,16 @@ impl Args {
     pub fn values(&self) -> Result<Vec<Value>, ArgsError> {
         let mut values: Vec<Value> = match self.parser {
             Parser::Json => {
-                let list = ListVisitor::<Vec<Value>> {
-                    skip_name: self.named,
-                    marker: PhantomData,
-                };
-                let mut de = serde_json::Deserializer::from_slice(&self.data);
-                de.deserialize_seq(list)
-                    .map_err(|e| ArgsError::Mismatch(e.to_string()))?
+                let mismatch = || ArgsError::Mismatch("a value has no Rust form".into());
+                let mut r = Reader::new(&self.data[self.start..self.end]);
+                let mut values = Vec::with_capacity(self.count);
+                while r.peek().is_some() {
+                    if !values.is_empty() && !r.eat(b',') {
+                        return Err(mismatch());
+                    }
+                    values.push(r.value(json::MAX_DEPTH - 1).map_err(|_| mismatch())?);
+                }
+                values
             }
             #[cfg(feature = "msgpack")]
             Parser::MsgPack => return self.deserialize(),
@@ -273,6 +293,7 @@ impl Args {
     }
 
     /// These arguments with one more after them (connection state recovery's offset).
+    #[cfg(feature = "serde")]
     pub fn appended<T: Serialize + ?Sized>(&self, arg: &T) -> Result<Args, ArgsError> {
         match self.parser {
             Parser::Json => {
@@ -293,6 +314,14 @@ impl Args {
         }
     }
 
+    /// `[<name>,<args>]` (or `[<args>]` without a name) as JSON text, for a consumer
+    /// with its own JSON parser (the browser).
+    pub fn to_json_array(&self, name: Option<&str>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.end - self.start + 16);
+        self.write_json_array(name, &mut out);
+        out
+    }
+
     /// Writes `[<name>,<args>]` (or `[<args>]` without a name) as JSON: the packet data
     /// of an event or an ack. The arguments' bytes are copied as they are.
     pub(crate) fn write_json_array(&self, name: Option<&str>, out: &mut Vec<u8>) {
@@ -303,7 +332,7 @@ impl Args {
         }
         out.push(b'[');
         if let Some(name) = name {
-            write_json_str(out, name);
+            json::write_str(out, name);
             if !self.is_empty() {
                 out.push(b',');
             }
@@ -320,30 +349,21 @@ impl Args {
         data: Bytes,
         named: bool,
     ) -> Result<(Option<String>, Args), FrameError> {
-        if exceeds_depth(&data, MAX_DEPTH) {
-            return Err(FrameError::Syntax("nested too deeply".into()));
-        }
-        let base = data.as_ptr() as usize;
-        let mut de = serde_json::Deserializer::from_slice(&data);
-        let span = de
-            .deserialize_seq(SpanVisitor { named, base })
-            .map_err(FrameError::from_json)?;
-        de.end().map_err(FrameError::from_json)?;
-        let (start, end) = match span.args {
-            Some(range) => range,
-            // No arguments: an empty range just before the closing bracket.
-            None => (data.len() - 1, data.len() - 1),
-        };
+        let (name, start, end, count) = span(&data, named).map_err(|e| match e {
+            // Well-formed JSON of another shape, or not JSON at all?
+            JsonError::Shape if json::check(&data).is_ok() => FrameError::Shape,
+            _ => FrameError::Syntax("not well-formed JSON".into()),
+        })?;
         let args = Args {
             parser: Parser::Json,
             data,
             named,
             start,
             end,
-            count: span.count,
+            count,
             attachments: Vec::new(),
         };
-        Ok((span.name, args))
+        Ok((name, args))
     }
 
     /// Gives a framed binary packet its attachments, checking that every placeholder
@@ -351,10 +371,10 @@ impl Args {
     pub(crate) fn attach(&mut self, attachments: Vec<Bytes>) -> Result<(), usize> {
         let count = attachments.len();
         self.attachments = attachments;
-        let mut de = serde_json::Deserializer::from_slice(&self.data);
-        match de.deserialize_any(Walk { count }) {
-            Ok(Walked { valid: true, .. }) => Ok(()),
-            _ => Err(count),
+        if json::placeholders_valid(&self.data, count) {
+            Ok(())
+        } else {
+            Err(count)
         }
     }
 
@@ -388,257 +408,51 @@ pub(crate) enum FrameError {
     Shape,
 }
 
-impl FrameError {
-    fn from_json(e: serde_json::Error) -> FrameError {
-        match e.classify() {
-            serde_json::error::Category::Data => FrameError::Shape,
-            _ => FrameError::Syntax(e.to_string()),
+/// Where the parts of an event's or ack's JSON array are: the event name (when
+/// `named`), the range of the arguments (empty, just before the `]`, when none), and
+/// how many arguments there are. Checks the whole text; builds nothing but the name.
+fn span(data: &[u8], named: bool) -> Result<(Option<String>, usize, usize, usize), JsonError> {
+    let mut r = Reader::new(data);
+    if !r.eat(b'[') {
+        return Err(JsonError::Shape);
+    }
+    let mut first = true;
+    let name = if named {
+        if !r.next_element(true)? {
+            return Err(JsonError::Shape);
         }
-    }
-}
-
-/// Whether JSON text nests arrays and objects deeper than `max` (brackets inside
-/// strings do not count).
-fn exceeds_depth(json: &[u8], max: usize) -> bool {
-    // Most data has fewer brackets than the limit in all: counting them is one quick
-    // pass that needs no state.
-    if json.iter().filter(|&&b| b == b'[' || b == b'{').count() <= max {
-        return false;
-    }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in json {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
-}
-
-/// What a walk over one JSON value found: whether every placeholder in it names an
-/// attachment that exists, and what a placeholder object needs to know of it (whether
-/// it is `true`, its value as an index).
-#[derive(Default)]
-struct Walked {
-    valid: bool,
-    is_true: bool,
-    num: Option<u64>,
-}
-
-/// Checks the placeholders of a binary packet's data against its `count` attachments
-/// without building anything, with [`Value`]'s rule: an object whose (last)
-/// `_placeholder` is `true` stands for the attachment its `num` names; any other value
-/// is checked inside.
-struct Walk {
-    count: usize,
-}
-
-impl<'de> de::DeserializeSeed<'de> for Walk {
-    type Value = Walked;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Walked, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-/// A key of a JSON object, as far as placeholders care.
-enum Key {
-    Placeholder,
-    Num,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Key, E> {
-                Ok(match s {
-                    "_placeholder" => Key::Placeholder,
-                    "num" => Key::Num,
-                    _ => Key::Other,
-                })
-            }
-        }
-        d.deserialize_str(KeyVisitor)
-    }
-}
-
-impl<'de> Visitor<'de> for Walk {
-    type Value = Walked;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, b: bool) -> Result<Walked, E> {
-        Ok(Walked {
-            valid: true,
-            is_true: b,
-            num: None,
+        first = false;
+        // socket.io-parser takes a number as a name too; it arrives as its text.
+        Some(match r.peek() {
+            Some(b'"') => r.string()?.into_owned(),
+            Some(b'-' | b'0'..=b'9') => r.number()?.to_owned(),
+            _ => return Err(JsonError::Shape),
         })
+    } else {
+        None
+    };
+    let (mut range, mut count) = (None::<(usize, usize)>, 0);
+    while r.next_element(first)? {
+        r.peek();
+        let start = r.pos();
+        r.skip(MAX_DEPTH - 1)?;
+        range = Some((range.map_or(start, |(s, _)| s), r.pos()));
+        count += 1;
+        first = false;
     }
-    fn visit_u64<E>(self, n: u64) -> Result<Walked, E> {
-        Ok(Walked {
-            valid: true,
-            is_true: false,
-            num: Some(n),
-        })
-    }
-    fn visit_i64<E>(self, n: i64) -> Result<Walked, E> {
-        Ok(Walked {
-            valid: true,
-            is_true: false,
-            num: u64::try_from(n).ok(),
-        })
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Walked, E> {
-        Ok(Walked {
-            valid: true,
-            ..Walked::default()
-        })
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Walked, E> {
-        Ok(Walked {
-            valid: true,
-            ..Walked::default()
-        })
-    }
-    fn visit_unit<E>(self) -> Result<Walked, E> {
-        Ok(Walked {
-            valid: true,
-            ..Walked::default()
-        })
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Walked, A::Error> {
-        let mut valid = true;
-        while let Some(item) = seq.next_element_seed(Walk { count: self.count })? {
-            valid &= item.valid;
-        }
-        Ok(Walked {
-            valid,
-            ..Walked::default()
-        })
-    }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Walked, A::Error> {
-        let (mut children_valid, mut placeholder, mut num) = (true, false, None);
-        while let Some(key) = map.next_key::<Key>()? {
-            let value = map.next_value_seed(Walk { count: self.count })?;
-            children_valid &= value.valid;
-            match key {
-                Key::Placeholder => placeholder = value.is_true,
-                Key::Num => num = value.num,
-                Key::Other => {}
-            }
-        }
-        let valid = if placeholder {
-            num.is_some_and(|n| usize::try_from(n).is_ok_and(|n| n < self.count))
-        } else {
-            children_valid
-        };
-        Ok(Walked {
-            valid,
-            ..Walked::default()
-        })
-    }
+    r.end()?;
+    let (start, end) = range.unwrap_or((data.len() - 1, data.len() - 1));
+    Ok((name, start, end, count))
 }
 
-/// Where the parts of an event's or ack's array are.
-struct Span {
-    name: Option<String>,
-    args: Option<(usize, usize)>,
-    count: usize,
-}
-
-struct SpanVisitor {
-    named: bool,
-    base: usize,
-}
-
-impl<'de> Visitor<'de> for SpanVisitor {
-    type Value = Span;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Span, A::Error> {
-        let name = if self.named {
-            let Some(EventName(name)) = seq.next_element()? else {
-                return Err(de::Error::custom("an event has a name"));
-            };
-            Some(name)
-        } else {
-            None
-        };
-        let (mut args, mut count) = (None::<(usize, usize)>, 0);
-        while let Some(raw) = seq.next_element::<&serde_json::value::RawValue>()? {
-            let text = raw.get();
-            let start = text.as_ptr() as usize - self.base;
-            let end = start + text.len();
-            args = Some((args.map_or(start, |(s, _)| s), end));
-            count += 1;
-        }
-        Ok(Span { name, args, count })
-    }
-}
-
-/// An event's name: a string, or a number (socket.io-parser accepts those, and they
-/// arrive here as their text).
-struct EventName(String);
-
-impl<'de> Deserialize<'de> for EventName {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct NameVisitor;
-        impl Visitor<'_> for NameVisitor {
-            type Value = EventName;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an event name")
-            }
-            fn visit_str<E>(self, s: &str) -> Result<EventName, E> {
-                Ok(EventName(s.to_owned()))
-            }
-            fn visit_string<E>(self, s: String) -> Result<EventName, E> {
-                Ok(EventName(s))
-            }
-            fn visit_u64<E>(self, n: u64) -> Result<EventName, E> {
-                Ok(EventName(n.to_string()))
-            }
-            fn visit_i64<E>(self, n: i64) -> Result<EventName, E> {
-                Ok(EventName(n.to_string()))
-            }
-            fn visit_f64<E>(self, n: f64) -> Result<EventName, E> {
-                Ok(EventName(Value::from(n).to_json().to_string()))
-            }
-        }
-        d.deserialize_any(NameVisitor)
-    }
-}
-
+#[cfg(feature = "serde")]
 /// Reads an argument array (skipping the event name first) as `T`.
 pub(crate) struct ListVisitor<T> {
     pub(crate) skip_name: bool,
     pub(crate) marker: PhantomData<T>,
 }
 
+#[cfg(feature = "serde")]
 impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
     type Value = T;
 
@@ -656,10 +470,12 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
     }
 }
 
+#[cfg(feature = "serde")]
 /// The arguments as a deserializer that only a list type can read: a struct or a map
 /// asked of it is an error, not the arguments taken field by field.
 struct ArgList<'a, A>(&'a mut A);
 
+#[cfg(feature = "serde")]
 impl<'de, A: SeqAccess<'de>> Deserializer<'de> for ArgList<'_, A> {
     type Error = A::Error;
 
@@ -695,16 +511,19 @@ impl<'de, A: SeqAccess<'de>> Deserializer<'de> for ArgList<'_, A> {
     }
 }
 
+#[cfg(feature = "serde")]
 fn not_a_list<E: de::Error>() -> E {
     E::custom("the arguments are a list: read them as a tuple, `(T,)` for one argument")
 }
 
+#[cfg(feature = "serde")]
 /// serde_json output where each byte string is a placeholder and its bytes an
 /// attachment: the JSON side of the placeholder rule.
 struct PlaceholderFormatter<'a> {
     attachments: &'a mut Vec<Bytes>,
 }
 
+#[cfg(feature = "serde")]
 impl serde_json::ser::Formatter for PlaceholderFormatter<'_> {
     fn write_byte_array<W: ?Sized + std::io::Write>(
         &mut self,
@@ -721,6 +540,7 @@ impl serde_json::ser::Formatter for PlaceholderFormatter<'_> {
     }
 }
 
+#[cfg(feature = "serde")]
 /// Writes `value` as compact JSON, binary parts as placeholders pushed to
 /// `attachments`.
 pub(crate) fn write_json<T: Serialize + ?Sized>(
@@ -734,18 +554,7 @@ pub(crate) fn write_json<T: Serialize + ?Sized>(
         .map_err(|e| ArgsError::Serialize(e.to_string()))
 }
 
-/// Writes a JSON string.
-pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-        return;
-    }
-    serde_json::to_writer(out, s).expect("writing a str into a Vec cannot fail");
-}
-
+#[cfg(feature = "serde")]
 /// What an event handler takes as its arguments: any list type (`(String, u32)`,
 /// `Vec<Value>`, `()`), read once from the packet's bytes, or [`Args`] itself to keep
 /// them unparsed (to forward them).
@@ -754,19 +563,21 @@ pub trait FromArgs: Sized {
     fn from_args(args: Args) -> Result<Self, ArgsError>;
 }
 
+#[cfg(feature = "serde")]
 impl<T: DeserializeOwned> FromArgs for T {
     fn from_args(args: Args) -> Result<Self, ArgsError> {
         args.deserialize()
     }
 }
 
+#[cfg(feature = "serde")]
 impl FromArgs for Args {
     fn from_args(args: Args) -> Result<Self, ArgsError> {
         Ok(args)
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "serde"))]
 mod tests {
     use super::*;
     use crate::json;

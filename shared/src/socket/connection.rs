@@ -121,7 +121,7 @@ impl NamespaceConnection {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "serde"))]
 mod tests {
     use super::*;
     use crate::json;

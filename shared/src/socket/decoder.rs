@@ -157,12 +157,10 @@ fn parse_json(kind: PacketType, data: &[u8]) -> Result<Option<Value>, DecodeErro
     if data.is_empty() {
         return Ok(None);
     }
-    serde_json::from_slice::<Value>(data)
-        .map(Some)
-        .map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => DecodeError::InvalidPayload(kind),
-            _ => DecodeError::InvalidJson(e.to_string()),
-        })
+    crate::json::parse(data).map(Some).map_err(|e| match e {
+        crate::json::JsonError::Shape => DecodeError::InvalidPayload(kind),
+        crate::json::JsonError::Syntax => DecodeError::InvalidJson("not well-formed".into()),
+    })
 }
 
 fn frame_args(
@@ -253,7 +251,7 @@ fn build(
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "serde"))]
 mod tests {
     use super::*;
     use crate::json;

@@ -13,7 +13,9 @@ pub mod decoder;
 pub mod msgpack;
 pub mod packet;
 
-pub use args::{Args, ArgsError, FromArgs, Parser};
+#[cfg(feature = "serde")]
+pub use args::FromArgs;
+pub use args::{Args, ArgsError, Parser};
 pub use connection::{ConnectOutcome, NamespaceConnection};
 pub use decoder::{DecodeError, Decoder};
 pub use packet::{Encoded, Packet, PacketType, RESERVED_EVENTS};

@@ -3,7 +3,7 @@
 //! `<type>[<attachments>-][<namespace>,][<ack id>][<JSON data>]`, for example
 //! `2/chat,12["message","hi"]`. The namespace is written only when it is not `/`.
 
-use super::args::{write_json, Args};
+use super::args::Args;
 use crate::Value;
 use bytes::Bytes;
 
@@ -247,10 +247,25 @@ fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
 
 /// Writes data outside events and acks: binary parts as arrays of byte numbers.
 fn write_plain_json(value: &Value, out: &mut Vec<u8>) {
+    fn plain(value: &Value) -> Value {
+        match value {
+            Value::Binary(bytes) => Value::Array(
+                bytes
+                    .iter()
+                    .map(|&b| Value::Number(u64::from(b).into()))
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(plain).collect()),
+            Value::Object(entries) => {
+                Value::Object(entries.iter().map(|(k, v)| (k.clone(), plain(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
     if value.has_binary() {
-        serde_json::to_writer(out, &value.to_json()).expect("writing JSON into a Vec cannot fail");
+        plain(value).write_json(out, &mut Vec::new());
     } else {
-        write_json(out, &mut Vec::new(), value).expect("a value always serializes");
+        value.write_json(out, &mut Vec::new());
     }
 }
 
@@ -331,7 +346,7 @@ fn ascii_number<T: std::str::FromStr>(digits: &[u8]) -> Option<T> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "serde"))]
 mod tests {
     use super::*;
     use crate::json;
