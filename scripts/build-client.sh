@@ -26,7 +26,7 @@ else
 fi
 
 # Fail before the (slow) build if the glue is missing.
-GLUE=(client-wasm/js/sockeye.js client-wasm/js/sockeye.d.ts)
+GLUE=(client-wasm/js/sockeye.js client-wasm/js/binary.js client-wasm/js/sockeye.d.ts)
 for f in "${GLUE[@]}"; do
   if [ ! -f "$f" ]; then
     echo "error: $f is missing: the package's JS glue must exist before the package can be built" >&2
@@ -64,7 +64,7 @@ const pkg = JSON.parse(fs.readFileSync(file, "utf8"));
 pkg.main = "sockeye.js";
 pkg.module = "sockeye.js";
 pkg.types = "sockeye.d.ts";
-pkg.files = [...new Set([...(pkg.files || []), "sockeye.js", "sockeye_init.js", "sockeye.d.ts"])];
+pkg.files = [...new Set([...(pkg.files || []), "sockeye.js", "binary.js", "sockeye_init.js", "sockeye.d.ts"])];
 // Bundlers must not tree-shake away the glue's top-level setup or wasm-bindgen's snippets.
 const side = new Set(Array.isArray(pkg.sideEffects) ? pkg.sideEffects : []);
 side.add("./sockeye.js");

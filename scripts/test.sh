@@ -111,6 +111,8 @@ built "$label" && node_suite "$label" "$LOGS/cluster.log" cluster/
 export PATH="$ROOT/tests/js/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 check "browser client package (--target web)" bash scripts/build-client.sh web
 check "browser client package (--target bundler)" bash scripts/build-client.sh bundler
+# A size check, not a timing test: the package a page downloads stays within its budget.
+check "browser client package size within budget" bash scripts/check-client-size.sh client-wasm/pkg
 
 # The Rust API in Chromium: the fixture runs under a supervisor that the tests (inside the
 # browser) ask to stop, start, restart or freeze it.
@@ -133,7 +135,8 @@ if built "$label"; then
     # of its own: cargo_suite counts the exit status and the binaries that did not report.
     SOCKEYE_TEST_URL=$FIXTURE_URL SOCKEYE_TEST_CONTROL=$CONTROL_URL WASM_BINDGEN_TEST_TIMEOUT=120 \
       cargo_suite "$label" "$LOGS/wasm-pack-test.log" \
-      timeout 1200 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver client-wasm
+      timeout 1200 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver client-wasm \
+      -- --features typed
   else
     cat "$LOGS/supervisor.log"
     count 0 1 "$label (supervisor start)"

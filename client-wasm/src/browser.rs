@@ -23,7 +23,8 @@ extern "C" {
     fn console_warn(message: &str);
 }
 
-/// Writes a warning to the console.
+/// Writes a warning to the console (the typed API's reports).
+#[cfg(feature = "typed")]
 pub fn warn(message: &str) {
     console_warn(message);
 }

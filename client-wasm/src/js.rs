@@ -1,14 +1,18 @@
 //! The JavaScript surface: `RawManager` and `RawSocket`, which the package's thin glue
 //! (`js/sockeye.js`) wraps into socket.io-client's `Manager` and `Socket` classes.
 //!
-//! The glue keeps only what JavaScript does best: listener lists, variadic arguments,
-//! Promises and the manager cache. Everything about the protocol happens here.
+//! The glue keeps what JavaScript does best: listener lists, variadic arguments,
+//! Promises, the manager cache, and JSON. Arguments cross as JSON text plus binary
+//! attachments: the glue's `JSON.stringify` and `JSON.parse` (client-wasm/js/binary.js)
+//! do the values, so the wasm has no JSON library and walks no JavaScript objects.
+//! Everything about the protocol happens here.
 
-use crate::convert::{args_to_array, from_value, to_value, values_or_warn};
-use crate::manager::{AckCallback, AuthProvider, Manager, ManagerEvent, Notice, Socket};
+use crate::manager::{AckCallback, AckError, AuthProvider, Manager, ManagerEvent, Notice, Socket};
 use crate::options::Options;
-use js_sys::{Array, Function};
+use bytes::Bytes;
+use js_sys::{Array, Function, Uint8Array};
 use sockeye_protocol::client::Emit;
+use sockeye_protocol::socket::Args;
 use sockeye_protocol::Value;
 use std::rc::Rc;
 use std::time::Duration;
@@ -119,60 +123,104 @@ pub struct JsSocket {
     socket: Socket,
 }
 
+/// What `RawSocket.emit` did with the packet, for the glue's `onAnyOutgoing`.
+#[repr(u32)]
+enum Sent {
+    /// Sent now.
+    Now = 0,
+    /// Buffered until the socket connects.
+    Buffered = 1,
+    /// Dropped (volatile while not connected).
+    Dropped = 2,
+}
+
+/// The JSON array text of `args`, with the event name first when `name` is given
+/// (received arguments come as the packet's array, which already has it).
+fn array_text(args: &Args, name: Option<&str>) -> String {
+    let (data, named) = args.array();
+    let bytes = if named == name.is_some() {
+        data.to_vec()
+    } else {
+        args.to_json_array(name)
+    };
+    // Framing checked the text: JSON text is UTF-8.
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// The attachments as `ArrayBuffer`s (what socket.io-client gives in the browser), or
+/// undefined when there are none.
+fn attachments_to_js(args: &Args) -> JsValue {
+    if args.attachments().is_empty() {
+        return JsValue::UNDEFINED;
+    }
+    args.attachments()
+        .iter()
+        .map(|bytes| Uint8Array::from(bytes.as_ref()).buffer())
+        .collect::<Array>()
+        .into()
+}
+
+/// Arguments from the glue: a JSON array (binary parts as placeholders) and the
+/// attachments (`Uint8Array`s) in placeholder order.
+fn args_from_js(json: String, attachments: &Array) -> Result<Args, JsValue> {
+    let attachments = attachments
+        .iter()
+        .map(|a| Bytes::from(Uint8Array::new(&a).to_vec()))
+        .collect();
+    Args::from_json(json.into_bytes().into(), attachments).map_err(|_| {
+        js_sys::Error::new("sockeye: arguments must be JSON (nested at most 128 deep)").into()
+    })
+}
+
 #[wasm_bindgen(js_class = RawSocket)]
 impl JsSocket {
-    /// `listener(kind, ...)` hears: `("connect")`, `("connect_error", message, data)`,
-    /// `("disconnect", reason)`, `("event", name, args, ack?)` where `ack(argsArray)`
-    /// answers the server.
+    /// `listener(kind, ...)` hears: `("connect")`, `("connect_error", message, dataJson)`,
+    /// `("disconnect", reason)`, `("event", json, attachments, ack)` where `json` is the
+    /// packet's array (the event name first) and `ack(json, attachments)` answers.
     #[wasm_bindgen(js_name = setListener)]
     pub fn set_listener(&self, listener: Function) {
         self.socket.set_listener(move |notice| match notice {
             Notice::Connect => call(&listener, &["connect".into()]),
             Notice::ConnectError { message, data } => {
-                let data = data.as_ref().map(from_value).unwrap_or(JsValue::UNDEFINED);
+                let data = data.map_or(JsValue::UNDEFINED, |d| d.to_json_text().into());
                 call(&listener, &["connect_error".into(), message.into(), data]);
             }
             Notice::Disconnect(reason) => call(&listener, &["disconnect".into(), reason.into()]),
             Notice::Event { name, args, ack } => {
-                let Some(args) = values_or_warn(&args, || format!("event {name:?}")) else {
-                    return;
-                };
                 let ack = match ack {
-                    Some(responder) => Closure::once_into_js(move |args: JsValue| {
-                        let args: Vec<Value> = Array::from(&args)
-                            .iter()
-                            .map(|arg| to_value(&arg).unwrap_or(Value::Null))
-                            .collect();
-                        responder.send(args);
-                    }),
+                    Some(responder) => {
+                        Closure::once_into_js(move |json: String, attachments: Array| {
+                            match args_from_js(json, &attachments) {
+                                Ok(args) => responder.send(args),
+                                Err(error) => web_sys_report(&error),
+                            }
+                        })
+                    }
                     None => JsValue::UNDEFINED,
                 };
-                let args = args_to_array(&args).into();
-                call(&listener, &["event".into(), name.into(), args, ack]);
+                let json = array_text(&args, Some(&name));
+                let attachments = attachments_to_js(&args);
+                call(&listener, &["event".into(), json.into(), attachments, ack]);
             }
         });
     }
 
-    /// The join's auth: an object, or a function given a callback; null for none.
-    /// Read again at every join.
+    /// Where each join's auth comes from: `provider(done)` is called at every join and
+    /// answers `done(json)` with the payload's JSON text, or `done(null)` for none.
     #[wasm_bindgen(js_name = setAuth)]
-    pub fn set_auth(&self, auth: JsValue) {
-        let provider: Option<AuthProvider> = if auth.is_function() {
-            let auth: Function = auth.into();
-            Some(Rc::new(move |done| {
-                let callback = Closure::once_into_js(move |data: JsValue| {
-                    done(to_value(&data).ok().filter(|v| *v != Value::Null));
-                });
-                if let Err(error) = auth.call1(&JsValue::NULL, &callback) {
-                    web_sys_report(&error);
-                }
-            }))
-        } else if auth.is_object() {
-            Some(Rc::new(move |done| done(to_value(&auth).ok())))
-        } else {
-            None
-        };
-        self.socket.set_auth(provider);
+    pub fn set_auth(&self, provider: Function) {
+        let provider: AuthProvider = Rc::new(move |done| {
+            let callback = Closure::once_into_js(move |json: Option<String>| {
+                let auth = json
+                    .and_then(|text| sockeye_protocol::json::parse(text.as_bytes()).ok())
+                    .filter(|v| *v != Value::Null);
+                done(auth);
+            });
+            if let Err(error) = provider.call1(&JsValue::NULL, &callback) {
+                web_sys_report(&error);
+            }
+        });
+        self.socket.set_auth(Some(provider));
     }
 
     /// Joins the namespace (opening the connection if needed).
@@ -185,44 +233,56 @@ impl JsSocket {
         self.socket.disconnect();
     }
 
-    /// Emits `name` with `args`. `ack(err, argsArray)` gets the answer (`err` null),
-    /// or an Error after `timeout_ms` or when the connection is lost first.
+    /// Emits `name` with the arguments `json` (a JSON array, binary parts as
+    /// placeholders) and their `attachments`. `callback(err, json, attachments)` gets
+    /// the answer (`err` null) or an Error after `timeout_ms` or when the connection is
+    /// lost first. Returns 0 when sent now, 1 when buffered until connected, 2 when
+    /// dropped (volatile while not connected).
     pub fn emit(
         &self,
         name: &str,
-        args: Array,
-        ack: Option<Function>,
+        json: String,
+        attachments: Array,
+        callback: Option<Function>,
         timeout_ms: Option<f64>,
         volatile: bool,
-    ) -> Result<(), JsValue> {
-        let args = args
-            .iter()
-            .map(|a| to_value(&a))
-            .collect::<Result<Vec<Value>, _>>()?;
+    ) -> Result<u32, JsValue> {
+        let args = args_from_js(json, &attachments)?;
         let timeout = timeout_ms
             .filter(|ms| ms.is_finite() && *ms >= 0.0)
             .map(|ms| Duration::from_millis(ms as u64));
-        let ack: Option<AckCallback> = ack.map(|f| -> AckCallback {
-            let event = name.to_owned();
+        let ack: Option<AckCallback> = callback.map(|f| -> AckCallback {
             Box::new(move |result| match result {
                 Ok(args) => {
-                    if let Some(args) = values_or_warn(&args, || format!("ack of {event:?}")) {
-                        call(&f, &[JsValue::NULL, args_to_array(&args).into()]);
-                    }
+                    let json = array_text(&args, None);
+                    call(&f, &[JsValue::NULL, json.into(), attachments_to_js(&args)]);
                 }
                 Err(e) => {
-                    let error = js_sys::Error::new(&e.to_string());
-                    call(&f, &[error.into(), Array::new().into()]);
+                    // socket.io-client's messages.
+                    let message = match e {
+                        AckError::Timeout => "operation has timed out",
+                        AckError::Disconnected => "socket has been disconnected",
+                    };
+                    call(&f, &[js_sys::Error::new(message).into()]);
                 }
             })
         });
+        // The socket sends at once when connected, drops a volatile emit otherwise, and
+        // buffers the rest until it connects (SocketClient::emit).
+        let sent = if self.socket.connected() {
+            Sent::Now
+        } else if volatile {
+            Sent::Dropped
+        } else {
+            Sent::Buffered
+        };
         let how = Emit {
             ack: ack.is_some(),
             timeout,
             volatile,
         };
         self.socket.emit(name, args, how, ack);
-        Ok(())
+        Ok(sent as u32)
     }
 
     /// The socket id while connected.

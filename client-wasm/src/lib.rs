@@ -5,22 +5,25 @@
 //! client's rules (handshake, heartbeat, joins, acks, buffering, reconnection backoff)
 //! are its shared state machines. What this crate adds is the browser I/O:
 //! - [`transport`]: WebSocket and long-polling over the browser's own APIs,
-//! - [`manager`]: one connection, its namespaces, upgrade, timers and reconnection,
-//! - [`typed`]: the Rust API ([`Client`]),
+//! - [`manager`]: drives the shared `ManagerClient` (every rule of one connection and
+//!   its namespaces) with the transports, one timer and the listeners,
+//! - `typed` (feature `typed`): the Rust API (`Client`, typed events),
 //! - `js`: the JavaScript API the glue wraps.
 
 mod browser;
-mod convert;
 mod js;
 pub mod manager;
 mod options;
 pub mod transport;
+#[cfg(feature = "typed")]
 pub mod typed;
 
 pub use manager::{AckError, AckResponder, Manager, ManagerEvent, Notice, Socket};
 pub use options::Options;
 pub use sockeye_protocol as protocol;
+#[cfg(feature = "typed")]
 pub use sockeye_protocol::event::{Event, Request};
 pub use sockeye_protocol::socket::{Args, ArgsError};
 pub use sockeye_protocol::Value;
+#[cfg(feature = "typed")]
 pub use typed::{Client, EmitError};

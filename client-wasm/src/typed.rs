@@ -20,7 +20,6 @@
 //! ```
 
 use crate::browser::warn;
-use crate::convert::values_or_warn;
 use crate::manager::{AckError, AckResponder, Manager, Notice, Socket};
 use crate::options::Options;
 use sockeye_protocol::client::Emit;
@@ -304,6 +303,19 @@ impl<T> Future for AckFuture<T> {
                 slot.waker = Some(cx.waker().clone());
                 Poll::Pending
             }
+        }
+    }
+}
+
+/// Reads the arguments of an event or an ack from the server as values. Arguments that
+/// do not read are a malformed packet from the server: logged with `what` (the packet
+/// they came in), and `None`, so the packet is dropped.
+fn values_or_warn(args: &Args, what: impl FnOnce() -> String) -> Option<Vec<Value>> {
+    match args.values() {
+        Ok(values) => Some(values),
+        Err(e) => {
+            warn(&format!("sockeye: {} dropped: {e}", what()));
+            None
         }
     }
 }
