@@ -136,6 +136,49 @@ export function apiScenarios({ server: serverInfo, mode }) {
     assert.deepEqual(r.marks, [4, 7]);
   });
 
+  browserTest(title("onAnyOutgoing/prependAnyOutgoing/offAnyOutgoing: fire when a packet is sent (a buffered emit on connecting, before connect; a dropped volatile emit never)"), async ({ page, server }) => {
+    const r = await page.evaluate(
+      async ({ url, opts }) => {
+        const s = client.io(url, { ...opts, forceNew: true, autoConnect: false });
+        const calls = [];
+        const out = (event, ...args) => calls.push(["out", event, ...args]);
+        const first = (event) => calls.push(["first", event]);
+        const returns = [s.onAnyOutgoing(out) === s, s.prependAnyOutgoing(first) === s];
+        s.on("connect", () => calls.push(["connect"]));
+        s.emit("echo", "buffered", 1);
+        s.volatile.emit("echo", "dropped");
+        calls.push(["emitted while disconnected"]);
+        const connected = new Promise((resolve) => s.once("connect", resolve));
+        s.connect();
+        await connected;
+        const echoed = new Promise((resolve) => s.on("echo", (m) => m === "live" && resolve()));
+        s.emit("echo", "live");
+        calls.push(["emitted while connected"]);
+        returns.push(s.listenersAnyOutgoing().length === 2);
+        returns.push(s.offAnyOutgoing(out) === s);
+        s.emit("echo", "after off");
+        s.offAnyOutgoing();
+        s.emit("echo", "none");
+        returns.push(s.listenersAnyOutgoing().length === 0);
+        await echoed;
+        s.disconnect();
+        return { returns, calls };
+      },
+      { url: server.url, opts },
+    );
+    assert.deepEqual(r.returns, [true, true, true, true, true], "return values and listener lists");
+    assert.deepEqual(r.calls, [
+      ["emitted while disconnected"],
+      ["first", "echo"],
+      ["out", "echo", "buffered", 1],
+      ["connect"],
+      ["first", "echo"],
+      ["out", "echo", "live"],
+      ["emitted while connected"],
+      ["first", "echo"],
+    ]);
+  });
+
   browserTest(
     title("unreachable server: error, connect_error, reconnect_attempt/reconnect_error per attempt, reconnect_failed"),
     async ({ page }) => {
