@@ -29,9 +29,25 @@ pub fn warn(message: &str) {
     console_warn(message);
 }
 
+thread_local! {
+    /// The clock while [`at_one_time`] runs.
+    static FROZEN: std::cell::Cell<Option<Duration>> = const { std::cell::Cell::new(None) };
+}
+
 /// Time since the page loaded, the clock fed to the protocol state machines.
 pub fn now() -> Duration {
-    Duration::from_secs_f64(performance_now().max(0.0) / 1000.0)
+    FROZEN
+        .get()
+        .unwrap_or_else(|| Duration::from_secs_f64(performance_now().max(0.0) / 1000.0))
+}
+
+/// Runs `f` with the clock read once: the packets of one polling response arrived
+/// together, and `performance.now()` per packet was a measurable share of receiving.
+pub fn at_one_time<R>(f: impl FnOnce() -> R) -> R {
+    let before = FROZEN.replace(Some(now()));
+    let result = f();
+    FROZEN.set(before);
+    result
 }
 
 /// A uniform random number in `[0, 1)`.

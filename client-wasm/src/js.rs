@@ -136,15 +136,14 @@ enum Sent {
 
 /// The JSON array text of `args`, with the event name first when `name` is given
 /// (received arguments come as the packet's array, which already has it).
-fn array_text(args: &Args, name: Option<&str>) -> String {
+fn array_text(args: &Args, name: Option<&str>) -> JsValue {
     let (data, named) = args.array();
-    let bytes = if named == name.is_some() {
-        data.to_vec()
-    } else {
-        args.to_json_array(name)
-    };
     // Framing checked the text: JSON text is UTF-8.
-    String::from_utf8(bytes).unwrap_or_default()
+    if named == name.is_some() {
+        JsValue::from_str(std::str::from_utf8(data).unwrap_or_default())
+    } else {
+        JsValue::from_str(std::str::from_utf8(&args.to_json_array(name)).unwrap_or_default())
+    }
 }
 
 /// The attachments as `ArrayBuffer`s (what socket.io-client gives in the browser), or
@@ -200,7 +199,7 @@ impl JsSocket {
                 };
                 let json = array_text(&args, Some(&name));
                 let attachments = attachments_to_js(&args);
-                call(&listener, &["event".into(), json.into(), attachments, ack]);
+                call(&listener, &["event".into(), json, attachments, ack]);
             }
         });
     }
@@ -255,7 +254,7 @@ impl JsSocket {
             Box::new(move |result| match result {
                 Ok(args) => {
                     let json = array_text(&args, None);
-                    call(&f, &[JsValue::NULL, json.into(), attachments_to_js(&args)]);
+                    call(&f, &[JsValue::NULL, json, attachments_to_js(&args)]);
                 }
                 Err(e) => {
                     // socket.io-client's messages.

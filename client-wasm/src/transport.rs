@@ -228,15 +228,21 @@ fn poll(state: Rc<RefCell<PollState>>) {
             sink(TransportEvent::Closed { error: true });
             return;
         };
-        for packet in packets {
-            if let Packet::Open(handshake) = &packet {
-                state.borrow_mut().sid = Some(handshake.sid.clone());
-                sink(TransportEvent::Opened);
+        let handled = crate::browser::at_one_time(|| {
+            for packet in packets {
+                if let Packet::Open(handshake) = &packet {
+                    state.borrow_mut().sid = Some(handshake.sid.clone());
+                    sink(TransportEvent::Opened);
+                }
+                if state.borrow().closed {
+                    return false;
+                }
+                sink(TransportEvent::Packet(packet));
             }
-            if state.borrow().closed {
-                return;
-            }
-            sink(TransportEvent::Packet(packet));
+            true
+        });
+        if !handled {
+            return;
         }
         let paused = state.borrow().paused;
         if paused {
