@@ -191,7 +191,7 @@ impl Packet {
         text.extend_from_slice(prefix.as_bytes());
         text.push(b'0' + kind as u8);
         if matches!(kind, PacketType::BinaryEvent | PacketType::BinaryAck) {
-            write_decimal(&mut text, attachments.len() as u64);
+            crate::json::write_u64(&mut text, attachments.len() as u64);
             text.push(b'-');
         }
         if namespace != "/" {
@@ -199,7 +199,7 @@ impl Packet {
             text.push(b',');
         }
         if let Some(id) = id {
-            write_decimal(&mut text, id);
+            crate::json::write_u64(&mut text, id);
         }
         match (self, &args) {
             (Packet::Event { name, .. }, Some(args)) => {
@@ -228,21 +228,6 @@ impl Packet {
     pub fn encode(&self) -> Encoded {
         self.encode_with_prefix("")
     }
-}
-
-/// Writes `n` in decimal, without an intermediate string.
-fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
 }
 
 /// Writes data outside events and acks: binary parts as arrays of byte numbers.
