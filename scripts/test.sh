@@ -136,7 +136,7 @@ if built "$label"; then
     SOCKEYE_TEST_URL=$FIXTURE_URL SOCKEYE_TEST_CONTROL=$CONTROL_URL WASM_BINDGEN_TEST_TIMEOUT=120 \
       cargo_suite "$label" "$LOGS/wasm-pack-test.log" \
       timeout 1200 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver client-wasm \
-      -- --features typed
+      --features typed
   else
     cat "$LOGS/supervisor.log"
     count 0 1 "$label (supervisor start)"
