@@ -26,8 +26,7 @@
 // every wait is bounded and every child process is stopped on the way out.
 
 import { spawn, execFileSync } from "node:child_process";
-import { createServer, request as httpRequest } from "node:http";
-import { connect as netConnect } from "node:net";
+import { createServer } from "node:http";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -35,6 +34,8 @@ import { basename, dirname, extname, join, normalize, relative, resolve, sep } f
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
+// The same forwarder as the browser test suite's static server.
+import { forwardRequest, forwardUpgrade } from "../../tests/js/lib/http.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..", "..");
@@ -279,44 +280,6 @@ function resolveFile(urlPath) {
     return file.startsWith(dir + sep) ? file : null;
   }
   return null;
-}
-
-/** Forwards one HTTP request to the server under test and its answer back, bodies streamed. */
-function forwardRequest(req, res, target) {
-  const upstream = httpRequest(
-    { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-    (answer) => {
-      res.writeHead(answer.statusCode, answer.statusMessage, answer.rawHeaders);
-      answer.pipe(res);
-    },
-  );
-  upstream.on("error", () => {
-    if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" }).end("upstream error");
-    else res.destroy();
-  });
-  // The page went away: so does the forwarded request (a long-poll GET, say).
-  res.on("close", () => {
-    if (!res.writableFinished) upstream.destroy();
-  });
-  req.pipe(upstream);
-}
-
-/** Forwards a WebSocket upgrade: the request head, then the raw bytes both ways. */
-function forwardUpgrade(req, socket, head, target) {
-  const upstream = netConnect(Number(target.port), target.hostname, () => {
-    const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
-    for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-    upstream.write(lines.join("\r\n") + "\r\n\r\n");
-    if (head?.length) upstream.write(head);
-    upstream.pipe(socket);
-    socket.pipe(upstream);
-  });
-  upstream.setNoDelay(true);
-  socket.setNoDelay(true);
-  upstream.on("error", () => socket.destroy());
-  socket.on("error", () => upstream.destroy());
-  upstream.on("close", () => socket.destroy());
-  socket.on("close", () => upstream.destroy());
 }
 
 /**

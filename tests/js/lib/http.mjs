@@ -137,8 +137,11 @@ export async function startStaticServer({ roots, index = "/index.html", forward 
   };
 }
 
-/** Forwards one HTTP request to `target` (a URL) and its answer back, bodies streamed. */
-function forwardRequest(req, res, target) {
+/**
+ * Forwards one HTTP request to `target` (a URL) and its answer back, bodies streamed.
+ * (Also the browser benchmark's forwarder, bench/browser/run.mjs.)
+ */
+export function forwardRequest(req, res, target) {
   if (!target) {
     res.writeHead(502, { "content-type": "text/plain" }).end("no server to forward to");
     return;
@@ -162,7 +165,7 @@ function forwardRequest(req, res, target) {
 }
 
 /** Forwards a WebSocket upgrade: the request head, then the raw bytes both ways. */
-function forwardUpgrade(req, socket, head, target) {
+export function forwardUpgrade(req, socket, head, target) {
   const upstream = netConnect(Number(target.port), target.hostname, () => {
     const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
     for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
@@ -171,6 +174,9 @@ function forwardUpgrade(req, socket, head, target) {
     upstream.pipe(socket);
     socket.pipe(upstream);
   });
+  // Small frames go on at once both ways (the benchmark measures them).
+  upstream.setNoDelay(true);
+  socket.setNoDelay(true);
   upstream.on("error", () => socket.destroy());
   socket.on("error", () => upstream.destroy());
   upstream.on("close", () => socket.destroy());
