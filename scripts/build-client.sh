@@ -48,7 +48,17 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $lock_version" ]; 
   echo "warning: wasm-bindgen on PATH is not $lock_version (Cargo.lock); wasm-pack will build its own (slow). Run scripts/setup.sh" >&2
 fi
 
-wasm-pack build client-wasm --profile wasm-release --target "$TARGET" --out-dir "$OUT"
+# The wasm is built with a pinned nightly that rebuilds std for it without panic messages,
+# source locations or Debug formatting: none of them reach a user of the package (a panic
+# in the browser is a trap either way), and they were a sixth of its bytes
+# (docs/client-size.md). scripts/setup.sh installs this toolchain with rust-src.
+CLIENT_TOOLCHAIN=nightly-2026-05-19
+export RUSTUP_TOOLCHAIN=$CLIENT_TOOLCHAIN
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none"
+# `--mode force` skips wasm-pack's checks, one of which installs the target's prebuilt std
+# (rustup has none for this nightly on wasm32; build-std does not need it).
+wasm-pack build client-wasm --mode force --profile wasm-release --target "$TARGET" --out-dir "$OUT" \
+  -- -Z build-std=std,panic_abort
 
 cp "${GLUE[@]}" "$OUT/"
 # The glue imports ./sockeye_init.js, which differs by target (see client-wasm/js/init-*.js).
@@ -73,6 +83,16 @@ if (fs.existsSync(path.join(out, "snippets"))) side.add("./snippets/*");
 pkg.sideEffects = [...side];
 fs.writeFileSync(file, JSON.stringify(pkg, null, 2) + "\n");
 JS
+
+# The web package is what a page downloads as it is: its JS is minified (terser, no
+# property mangling: the glue and wasm-bindgen's imports are looked up by name). A
+# bundler minifies the bundler package itself, as it does socket.io-client's.
+if [ "$TARGET" = web ]; then
+  for f in "$OUT"/*.js; do
+    "$BIN/terser" "$f" --module --compress --mangle --output "$f.min"
+    mv "$f.min" "$f"
+  done
+fi
 
 # Sizes: every .wasm and .js file that ships (not the .d.ts), raw and gzip -9.
 echo "package: $OUT ($TARGET)"

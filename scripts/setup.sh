@@ -13,6 +13,15 @@ fi
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 
+# The browser package is built with a pinned nightly (scripts/build-client.sh): its std
+# is rebuilt without panic messages and formatting (docs/client-size.md), which needs
+# rust-src. Pinned so that a build is the same on every machine.
+CLIENT_TOOLCHAIN=$(sed -n 's/^CLIENT_TOOLCHAIN=//p' scripts/build-client.sh)
+if ! rustup run "$CLIENT_TOOLCHAIN" rustc --version >/dev/null 2>&1 ||
+  ! rustup component list --toolchain "$CLIENT_TOOLCHAIN" --installed | grep -q '^rust-src'; then
+  rustup toolchain install "$CLIENT_TOOLCHAIN" --profile minimal --component rust-src
+fi
+
 # Debian packages. Chromium and its driver come from the same apt run so their versions
 # match (chrome-for-testing downloads are unreachable here).
 need_apt=()

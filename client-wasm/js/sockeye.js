@@ -84,6 +84,16 @@ class Emitter {
     return this;
   }
 
+  // emitReserved for a received packet's array `[event, ...args]`, without copying the
+  // listener list unless there are several (a listener may remove itself).
+  _emitPacket(packet) {
+    const list = this.#listeners.get(keyOf(packet[0]));
+    if (!list) return;
+    const args = packet.slice(1);
+    if (list.length === 1) list[0].apply(this, args);
+    else for (const fn of list.slice()) fn.apply(this, args);
+  }
+
   listeners(event) {
     return [...(this.#listeners.get(keyOf(event)) || [])];
   }
@@ -226,6 +236,7 @@ export class Socket extends Emitter {
     this.flags = {};
     this._opts = { ...io.opts, ...opts };
     this._anyListeners = [];
+    this._left = false; // see _onRaw
     this._anyOutgoingListeners = [];
     // Emits buffered until connected, as [event, ...args], for the outgoing listeners.
     this._sendBuffer = [];
@@ -409,7 +420,11 @@ export class Socket extends Emitter {
     }
   }
 
+  // Returns whether the socket left the namespace while this ran (a listener called
+  // disconnect()): the wasm then holds back the events that came with these, as
+  // socket.io-client delivers nothing after "disconnect".
   _onRaw(kind, a, b, c) {
+    this._left = false;
     switch (kind) {
       case "connect": {
         // As socket.io-client's onconnect: the buffered emits (sent by now) reach the
@@ -428,6 +443,7 @@ export class Socket extends Emitter {
         break;
       }
       case "disconnect":
+        this._left = true;
         this.emitReserved("disconnect", a);
         break;
       case "event": {
@@ -439,11 +455,27 @@ export class Socket extends Emitter {
             c(answer.json, answer.attachments);
           });
         }
-        for (const fn of [...this._anyListeners]) fn.apply(this, packet);
-        this.emitReserved.apply(this, packet);
+        this._onEvent(packet);
+        break;
+      }
+      case "events": {
+        // Events that came together (one polling response), with neither binary parts
+        // nor an ack: one JSON.parse for all.
+        for (const packet of JSON.parse(a)) {
+          if (this._left) break;
+          this._onEvent(packet);
+        }
         break;
       }
     }
+    return this._left;
+  }
+
+  _onEvent(packet) {
+    if (this._anyListeners.length > 0) {
+      for (const fn of this._anyListeners.slice()) fn.apply(this, packet);
+    }
+    this._emitPacket(packet);
   }
 
   // `retries`: emits go one at a time, each retried until acked or out of tries.

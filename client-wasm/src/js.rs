@@ -19,11 +19,15 @@ use std::time::Duration;
 use wasm_bindgen::prelude::*;
 
 /// Calls a listener, reporting (not propagating) what it throws: one faulty listener
-/// must not break the client's own bookkeeping.
-fn call(f: &Function, args: &[JsValue]) {
+/// must not break the client's own bookkeeping. Returns whether it answered true.
+fn call(f: &Function, args: &[JsValue]) -> bool {
     let array: Array = args.iter().collect();
-    if let Err(error) = f.apply(&JsValue::NULL, &array) {
-        web_sys_report(&error);
+    match f.apply(&JsValue::NULL, &array) {
+        Ok(answer) => answer.is_truthy(),
+        Err(error) => {
+            web_sys_report(&error);
+            false
+        }
     }
 }
 
@@ -171,36 +175,110 @@ fn args_from_js(json: String, attachments: &Array) -> Result<Args, JsValue> {
     })
 }
 
+/// A run of events with neither attachments nor an ack, gathered as one JSON array of
+/// their packets' arrays.
+#[derive(Default)]
+struct PlainEvents {
+    json: Vec<u8>,
+    count: usize,
+}
+
+impl PlainEvents {
+    fn push(&mut self, args: &Args, name: &str) {
+        self.json.push(if self.count == 0 { b'[' } else { b',' });
+        let (data, named) = args.array();
+        if named {
+            self.json.extend_from_slice(data);
+        } else {
+            self.json.extend_from_slice(&args.to_json_array(Some(name)));
+        }
+        self.count += 1;
+    }
+
+    /// Hands the run to the listener: one event as `"event"`, several as `"events"`.
+    /// Returns whether the socket left the namespace meanwhile.
+    fn flush(&mut self, listener: &Function) -> bool {
+        let count = std::mem::take(&mut self.count);
+        if count == 0 {
+            return false;
+        }
+        let kind = if count == 1 {
+            // The one array, without the `[` that opened the run.
+            self.json.remove(0);
+            "event"
+        } else {
+            self.json.push(b']');
+            "events"
+        };
+        // Framing checked the text: JSON text is UTF-8.
+        let json = JsValue::from_str(std::str::from_utf8(&self.json).unwrap_or_default());
+        self.json.clear();
+        call(listener, &[kind.into(), json])
+    }
+}
+
+/// Tells the listener one notice; returns whether the socket left the namespace
+/// meanwhile (a "disconnect", or a listener that called `disconnect()`).
+fn notify(listener: &Function, notice: Notice) -> bool {
+    match notice {
+        Notice::Connect => call(listener, &["connect".into()]),
+        Notice::ConnectError { message, data } => {
+            let data = data.map_or(JsValue::UNDEFINED, |d| d.to_json_text().into());
+            call(listener, &["connect_error".into(), message.into(), data])
+        }
+        Notice::Disconnect(reason) => call(listener, &["disconnect".into(), reason.into()]),
+        Notice::Event { name, args, ack } => {
+            let ack = match ack {
+                Some(responder) => Closure::once_into_js(
+                    move |json: String, attachments: Array| match args_from_js(json, &attachments) {
+                        Ok(args) => responder.send(args),
+                        Err(error) => web_sys_report(&error),
+                    },
+                ),
+                None => JsValue::UNDEFINED,
+            };
+            let json = array_text(&args, Some(&name));
+            let attachments = attachments_to_js(&args);
+            call(listener, &["event".into(), json, attachments, ack])
+        }
+    }
+}
+
 #[wasm_bindgen(js_class = RawSocket)]
 impl JsSocket {
     /// `listener(kind, ...)` hears: `("connect")`, `("connect_error", message, dataJson)`,
     /// `("disconnect", reason)`, `("event", json, attachments, ack)` where `json` is the
-    /// packet's array (the event name first) and `ack(json, attachments)` answers.
+    /// packet's array (the event name first) and `ack(json, attachments)` answers, and
+    /// `("events", json)` for several events that came together with neither
+    /// attachments nor an ack: `json` is the array of their packets' arrays, so the glue
+    /// parses a whole polling response's events at once.
     #[wasm_bindgen(js_name = setListener)]
     pub fn set_listener(&self, listener: Function) {
-        self.socket.set_listener(move |notice| match notice {
-            Notice::Connect => call(&listener, &["connect".into()]),
-            Notice::ConnectError { message, data } => {
-                let data = data.map_or(JsValue::UNDEFINED, |d| d.to_json_text().into());
-                call(&listener, &["connect_error".into(), message.into(), data]);
-            }
-            Notice::Disconnect(reason) => call(&listener, &["disconnect".into(), reason.into()]),
-            Notice::Event { name, args, ack } => {
-                let ack = match ack {
-                    Some(responder) => {
-                        Closure::once_into_js(move |json: String, attachments: Array| {
-                            match args_from_js(json, &attachments) {
-                                Ok(args) => responder.send(args),
-                                Err(error) => web_sys_report(&error),
-                            }
-                        })
+        self.socket.set_listener(move |notices| {
+            let mut plain = PlainEvents::default();
+            // Whether a listener left the namespace (the glue's answer): the events after
+            // that are held back, as socket.io-client delivers nothing after "disconnect".
+            let mut left = false;
+            for notice in notices {
+                match notice {
+                    Notice::Event {
+                        name,
+                        args,
+                        ack: None,
+                    } if args.attachments().is_empty() => {
+                        if !left {
+                            plain.push(&args, &name);
+                        }
                     }
-                    None => JsValue::UNDEFINED,
-                };
-                let json = array_text(&args, Some(&name));
-                let attachments = attachments_to_js(&args);
-                call(&listener, &["event".into(), json, attachments, ack]);
+                    other => {
+                        left |= plain.flush(&listener);
+                        if !(left && matches!(other, Notice::Event { .. })) {
+                            left = notify(&listener, other);
+                        }
+                    }
+                }
             }
+            plain.flush(&listener);
         });
     }
 

@@ -27,8 +27,46 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-/// Work to run once the state is no longer borrowed.
-type Effects = Vec<Box<dyn FnOnce()>>;
+/// A socket's listener: its notices in order, those that arrived together (the packets
+/// of one polling response) in one call.
+type NoticeListener = Rc<dyn Fn(Vec<Notice>)>;
+
+/// Work to run once the state is no longer borrowed, in order.
+#[derive(Default)]
+struct Effects(Vec<Effect>);
+
+enum Effect {
+    Run(Box<dyn FnOnce()>),
+    /// Notices for one listener, delivered in one call.
+    Notices(NoticeListener, Vec<Notice>),
+}
+
+impl Effects {
+    fn run(&mut self, f: impl FnOnce() + 'static) {
+        self.0.push(Effect::Run(Box::new(f)));
+    }
+
+    /// Adds `notice` to the notices for `listener` that come last, if any: one call for
+    /// a run of them (a glue that crosses into JavaScript once per call, not per event).
+    fn notice(&mut self, listener: &NoticeListener, notice: Notice) {
+        if let Some(Effect::Notices(last, notices)) = self.0.last_mut() {
+            if Rc::ptr_eq(last, listener) {
+                notices.push(notice);
+                return;
+            }
+        }
+        self.0.push(Effect::Notices(listener.clone(), vec![notice]));
+    }
+
+    fn apply(self) {
+        for effect in self.0 {
+            match effect {
+                Effect::Run(f) => f(),
+                Effect::Notices(listener, notices) => listener(notices),
+            }
+        }
+    }
+}
 
 /// What a socket tells its listener.
 pub enum Notice {
@@ -131,7 +169,7 @@ impl Transport {
 /// machine's).
 #[derive(Default)]
 struct Slot {
-    listener: Option<Rc<dyn Fn(Notice)>>,
+    listener: Option<NoticeListener>,
     acks: HashMap<u64, AckCallback>,
     auth: Option<AuthProvider>,
 }
@@ -151,7 +189,7 @@ struct State {
 /// Borrows the state for `f`, does what the machine asks, re-arms the timer, then runs
 /// the effects left.
 fn with<R>(inner: &Rc<RefCell<State>>, f: impl FnOnce(&mut State, &mut Effects) -> R) -> R {
-    let mut effects = Effects::new();
+    let mut effects = Effects::default();
     let result = {
         let mut state = inner.borrow_mut();
         let result = f(&mut state, &mut effects);
@@ -159,9 +197,7 @@ fn with<R>(inner: &Rc<RefCell<State>>, f: impl FnOnce(&mut State, &mut Effects) 
         state.reschedule();
         result
     };
-    for effect in effects {
-        effect();
-    }
+    effects.apply();
     result
 }
 
@@ -320,9 +356,10 @@ impl Socket {
         &self.namespace
     }
 
-    /// Sets the listener of this socket's notices.
-    pub fn set_listener(&self, listener: impl Fn(Notice) + 'static) {
-        let listener: Rc<dyn Fn(Notice)> = Rc::new(listener);
+    /// Sets the listener of this socket's notices: it gets them in order, several in
+    /// one call when they arrived together (the events of one polling response).
+    pub fn set_listener(&self, listener: impl Fn(Vec<Notice>) + 'static) {
+        let listener: NoticeListener = Rc::new(listener);
         self.with(|s, _| s.slot(&self.namespace).listener = Some(listener));
     }
 
@@ -407,7 +444,7 @@ impl State {
                     if let Some(Transport::Polling(polling)) = self.transports.get(&transport) {
                         // The pause may be done at once and report it: unborrowed.
                         let polling = polling.clone();
-                        fx.push(Box::new(move || polling.pause()));
+                        fx.run(move || polling.pause());
                     }
                 }
                 ManagerOutput::Resume { transport } => {
@@ -444,11 +481,18 @@ impl State {
         self.transports.insert(id, transport);
     }
 
-    /// A callback for the events of transport `id`.
+    /// A callback for the events of transport `id`. The events of one batch are handled
+    /// in one borrow, each followed by the I/O it asks for; the application hears of all
+    /// of them afterwards, so a socket's listener gets a response's events in one call.
     fn sink(&self, id: TransportId) -> Sink {
         let weak = self.me.clone();
-        Rc::new(move |event| {
-            with_weak(&weak, |s, _| s.machine.on_transport(id, event, now()));
+        Rc::new(move |events| {
+            with_weak(&weak, |s, fx| {
+                for event in events {
+                    s.machine.on_transport(id, event, now());
+                    s.drive(fx);
+                }
+            });
         })
     }
 
@@ -464,18 +508,18 @@ impl State {
                 s.machine.auth(&namespace, attempt, auth, now())
             });
         });
-        fx.push(Box::new(move || provider(done)));
+        fx.run(move || provider(done));
     }
 
     fn notify(&self, event: ManagerEvent, fx: &mut Effects) {
         if let Some(listener) = self.listener.clone() {
-            fx.push(Box::new(move || listener(event)));
+            fx.run(move || listener(event));
         }
     }
 
     fn notify_socket(&self, namespace: &str, notice: Notice, fx: &mut Effects) {
-        if let Some(listener) = self.slots.get(namespace).and_then(|s| s.listener.clone()) {
-            fx.push(Box::new(move || listener(notice)));
+        if let Some(listener) = self.slots.get(namespace).and_then(|s| s.listener.as_ref()) {
+            fx.notice(listener, notice);
         }
     }
 
@@ -506,7 +550,7 @@ impl State {
 
     fn ack_result(&mut self, ns: &str, id: u64, result: Result<Args, AckError>, fx: &mut Effects) {
         if let Some(callback) = self.slot(ns).acks.remove(&id) {
-            fx.push(Box::new(move || callback(result)));
+            fx.run(move || callback(result));
         }
     }
 

@@ -15,8 +15,15 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{BinaryType, MessageEvent, WebSocket};
 
-/// The owner's callback.
-pub type Sink = Rc<dyn Fn(TransportEvent)>;
+/// The owner's callback: the events that happened together (the packets of one polling
+/// response; otherwise one event), in order. Taking them as one batch lets the owner
+/// hand the application everything a response brought in one call.
+pub type Sink = Rc<dyn Fn(&mut dyn Iterator<Item = TransportEvent>)>;
+
+/// Reports one event.
+fn report(sink: &Sink, event: TransportEvent) {
+    sink(&mut std::iter::once(event));
+}
 
 /// A WebSocket transport.
 pub struct WsTransport {
@@ -29,13 +36,13 @@ impl WsTransport {
     pub fn open(url: &str, sink: Sink) -> Result<WsTransport, JsValue> {
         let ws = WebSocket::new(url)?;
         ws.set_binary_type(BinaryType::Arraybuffer);
-        let emit = move |event: TransportEvent| sink(event);
+        let emit = move |event: TransportEvent| report(&sink, event);
         let on_open = {
             let emit = emit.clone();
             Closure::<dyn FnMut(JsValue)>::new(move |_| emit(TransportEvent::Opened))
         };
         let on_message = {
-            let sink = emit.clone();
+            let emit = emit.clone();
             Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
                 let data = event.unchecked_into::<MessageEvent>().data();
                 let packet = if let Some(text) = data.as_string() {
@@ -45,8 +52,8 @@ impl WsTransport {
                     Ok(Packet::decode_binary(bytes.into()))
                 };
                 match packet {
-                    Ok(packet) => sink(TransportEvent::Packet(packet)),
-                    Err(_) => sink(TransportEvent::Closed { error: true }),
+                    Ok(packet) => emit(TransportEvent::Packet(packet)),
+                    Err(_) => emit(TransportEvent::Closed { error: true }),
                 }
             })
         };
@@ -164,10 +171,10 @@ impl PollingTransport {
                 st.sink.clone()
             };
             if ok {
-                sink(TransportEvent::Written);
+                report(&sink, TransportEvent::Written);
                 settle_pause(&state);
             } else {
-                sink(TransportEvent::Closed { error: true });
+                report(&sink, TransportEvent::Closed { error: true });
             }
         });
     }
@@ -225,23 +232,30 @@ fn poll(state: Rc<RefCell<PollState>>) {
             .and_then(|body| payload::decode(&body, usize::MAX).ok());
         let Some(packets) = packets else {
             state.borrow_mut().closed = true;
-            sink(TransportEvent::Closed { error: true });
+            report(&sink, TransportEvent::Closed { error: true });
             return;
         };
-        let handled = crate::browser::at_one_time(|| {
-            for packet in packets {
-                if let Packet::Open(handshake) = &packet {
+        // The response's packets go to the owner as one batch, read lazily: each one is
+        // handled before the next is looked at, so a packet that closes the transport
+        // (the owner calls `close`) ends the batch.
+        let mut events = packets.into_iter().flat_map(|packet| {
+            let opened = match &packet {
+                Packet::Open(handshake) => {
                     state.borrow_mut().sid = Some(handshake.sid.clone());
-                    sink(TransportEvent::Opened);
+                    Some(TransportEvent::Opened)
                 }
-                if state.borrow().closed {
-                    return false;
-                }
-                sink(TransportEvent::Packet(packet));
-            }
-            true
+                _ => None,
+            };
+            opened.into_iter().chain([TransportEvent::Packet(packet)])
         });
-        if !handled {
+        let mut open = std::iter::from_fn(|| {
+            if state.borrow().closed {
+                return None;
+            }
+            events.next()
+        });
+        crate::browser::at_one_time(|| sink(&mut open));
+        if state.borrow().closed {
             return;
         }
         let paused = state.borrow().paused;
@@ -266,7 +280,7 @@ fn settle_pause(state: &Rc<RefCell<PollState>>) {
         }
     };
     if let Some(sink) = sink {
-        sink(TransportEvent::Paused);
+        report(&sink, TransportEvent::Paused);
     }
 }
 

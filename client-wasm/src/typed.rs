@@ -44,6 +44,9 @@ struct Handlers {
     connect_error: Vec<ConnectErrorHandler>,
     disconnect: Vec<DisconnectHandler>,
     events: HashMap<String, Vec<EventHandler>>,
+    /// Left the namespace since the last connect: the rest of a batch of events that
+    /// came with the one being handled is not delivered (as socket.io-client).
+    left: bool,
 }
 
 /// Why an emit with an ack failed.
@@ -81,11 +84,13 @@ impl Client {
         let socket = manager.socket(namespace);
         let handlers = Rc::new(RefCell::new(Handlers::default()));
         let weak = Rc::downgrade(&handlers);
-        socket.set_listener(move |notice| {
+        socket.set_listener(move |notices| {
             let Some(handlers) = weak.upgrade() else {
                 return;
             };
-            dispatch(&handlers, notice);
+            for notice in notices {
+                dispatch(&handlers, notice);
+            }
         });
         Client { socket, handlers }
     }
@@ -235,6 +240,7 @@ fn dispatch(handlers: &RefCell<Handlers>, notice: Notice) {
     // Clone the handler lists out, so a handler may register more.
     match notice {
         Notice::Connect => {
+            handlers.borrow_mut().left = false;
             let list = handlers.borrow().connect.clone();
             list.iter().for_each(|f| f());
         }
@@ -243,10 +249,14 @@ fn dispatch(handlers: &RefCell<Handlers>, notice: Notice) {
             list.iter().for_each(|f| f(&message, data.as_ref()));
         }
         Notice::Disconnect(reason) => {
+            handlers.borrow_mut().left = true;
             let list = handlers.borrow().disconnect.clone();
             list.iter().for_each(|f| f(&reason));
         }
         Notice::Event { name, args, ack } => {
+            if handlers.borrow().left {
+                return;
+            }
             let list = handlers.borrow().events.get(&name).cloned();
             let Some(list) = list else { return };
             // The ack goes to the first handler; an ack is answered once.

@@ -574,6 +574,39 @@ export function coreScenarios({ server: serverInfo, mode }) {
     assert.equal(r.attempts, 0);
   });
 
+  // Over polling several events come in one response, and Sockeye's client hands them to
+  // the page together: one that a listener leaves the namespace at must still be the last
+  // one heard, as in socket.io-client.
+  browserTest(title("a listener that calls disconnect() hears no later event, even one that came with it"), async ({ page, server }) => {
+    const room = uniq("room");
+    const r = await page.evaluate(
+      async ({ url, opts, room }) => {
+        const sender = await T.connect(url, { ...opts, forceNew: true });
+        const leaver = await T.connect(url, { ...opts, forceNew: true });
+        const witness = await T.connect(url, { ...opts, forceNew: true });
+        await T.ack(leaver, "join", room);
+        await T.ack(witness, "join", room);
+        const heard = [];
+        leaver.on("room-msg", (to, m) => {
+          if (to !== room) return;
+          heard.push(m);
+          if (m === 3) leaver.disconnect();
+        });
+        const left = T.once(leaver, "disconnect", { what: "the leaver's disconnect" });
+        // One POST with six emits: the server sends the first at once on the pending
+        // GET and the others together on the next one.
+        for (let m = 1; m <= 6; m++) sender.emit("to-room", room, m);
+        // Events delivered with the third one are in `heard` by the time this resumes.
+        await left;
+        await witness.log.waitFor("room-msg", (to, m) => to === room && m === 6, "the last message at the witness");
+        return { heard, connected: leaver.connected };
+      },
+      { url: server.url, opts, room },
+    );
+    assert.deepEqual(r.heard, [1, 2, 3], "nothing after the listener's disconnect()");
+    assert.equal(r.connected, false);
+  });
+
   // With polling, the emit's POST is still on its way when disconnect() writes the
   // DISCONNECT: the close packet must follow in a POST of its own, or the Node server
   // acts on it first and its peers see "transport close".
