@@ -12,6 +12,7 @@
 //   node bench/browser/run.mjs [--reps 3] [--seconds 3] [--connects 30] [--servers sockeye,node]
 //                              [--heap-events 100000] [--heap-transport polling|websocket]
 //                              [--package client-wasm/pkg] [--profile] [--note TEXT]
+//                              [--profile-transport polling|websocket]
 //                              [--pin] [--out bench/results]
 //
 // Needs: target/release/sockeye-bench-server (cargo build --release -p sockeye-bench), a
@@ -101,6 +102,7 @@ const { values: args } = parseArgs({
     "heap-transport": { type: "string", default: "polling" },
     package: { type: "string", default: join(ROOT, "client-wasm", "pkg") },
     profile: { type: "boolean", default: false },
+    "profile-transport": { type: "string", default: "polling" },
     note: { type: "string", default: "" },
     pin: { type: "boolean", default: false },
     out: { type: "string", default: join(ROOT, "bench", "results") },
@@ -135,6 +137,8 @@ const TRANSPORTS = ["websocket", "polling"];
 // (over WebSocket this browser delivers a few thousand messages a second).
 const HEAP_TRANSPORT = args["heap-transport"];
 if (!TRANSPORTS.includes(HEAP_TRANSPORT)) usage(`--heap-transport must be one of ${TRANSPORTS.join(", ")}`);
+const PROFILE_TRANSPORT = args["profile-transport"];
+if (!TRANSPORTS.includes(PROFILE_TRANSPORT)) usage(`--profile-transport must be one of ${TRANSPORTS.join(", ")}`);
 /** The longest any single wait (a connect, an ack, a server start) may take. */
 const TIMEOUT_MS = 10_000;
 const START_TIMEOUT_MS = 30_000;
@@ -772,14 +776,14 @@ async function main() {
     }
   }
 
-  // Optional: where each client's main thread spends a polling flood (CPU profile).
+  // Optional: where each client's main thread spends a flood (CPU profile), over --profile-transport.
   const profiles = [];
   if (args.profile) {
     for (const server of servers) {
       for (const client of CLIENTS) {
         const { cdp } = pages.get(`${server.key}/${client.key}`);
-        const tag = `${client.key} -> ${server.key} polling, profile`;
-        const common = { client: client.key, url: urlFor(server, "polling"), transport: "polling", count: FLOOD_COUNT, timeoutMs: TIMEOUT_MS };
+        const tag = `${client.key} -> ${server.key} ${PROFILE_TRANSPORT}, profile`;
+        const common = { client: client.key, url: urlFor(server, PROFILE_TRANSPORT), transport: PROFILE_TRANSPORT, count: FLOOD_COUNT, timeoutMs: TIMEOUT_MS };
         let profile;
         try {
           await inPage(server, client, `flood connect (${tag})`, (a) => window.bench.floodOpen(a), common, 3 * TIMEOUT_MS);
@@ -800,9 +804,9 @@ async function main() {
           await inPage(server, client, `flood close (${tag})`, () => window.bench.close(), {}, TIMEOUT_MS).catch(() => {});
         }
         const summary = topFunctions(profile, 12);
-        profiles.push({ client: client.key, server: server.key, transport: "polling", ...summary });
+        profiles.push({ client: client.key, server: server.key, transport: PROFILE_TRANSPORT, ...summary });
         log(
-          `[profile] ${client.key} -> ${server.key} polling flood: idle ${summary.idle_pct}%; busy: ` +
+          `[profile] ${client.key} -> ${server.key} ${PROFILE_TRANSPORT} flood: idle ${summary.idle_pct}%; busy: ` +
             summary.top.slice(0, 5).map((t) => `${t.function} ${t.pct_of_busy}%`).join(", "),
         );
       }
@@ -1022,9 +1026,9 @@ function markdown(meta, sizes, results, profiles, consoleMessages) {
   );
   if (profiles.length) {
     lines.push(
-      "## CPU profile of the polling flood",
+      `## CPU profile of the ${profiles[0].transport} flood`,
       "",
-      `CDP \`Profiler\` (100 µs sampling) over one ${meta.seconds} s polling flood window per client (after the ` +
+      `CDP \`Profiler\` (100 µs sampling) over one ${meta.seconds} s ${profiles[0].transport} flood window per client (after the ` +
         "repetitions): how much of it the main thread was idle, and the functions with the most self time, in % of " +
         "the busy samples (`(program)`: the browser's own work outside JS).",
       "",

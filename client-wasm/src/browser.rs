@@ -41,8 +41,7 @@ pub fn now() -> Duration {
         .unwrap_or_else(|| Duration::from_secs_f64(performance_now().max(0.0) / 1000.0))
 }
 
-/// Runs `f` with the clock read once: the packets of one polling response arrived
-/// together, and `performance.now()` per packet was a measurable share of receiving.
+/// Runs `f` with the clock read once: for events that happened together.
 pub fn at_one_time<R>(f: impl FnOnce() -> R) -> R {
     let before = FROZEN.replace(Some(now()));
     let result = f();

@@ -254,7 +254,7 @@ fn poll(state: Rc<RefCell<PollState>>) {
             }
             events.next()
         });
-        crate::browser::at_one_time(|| sink(&mut open));
+        sink(&mut open);
         if state.borrow().closed {
             return;
         }
