@@ -25,4 +25,4 @@ fi
 # The pages of this checkout unless the caller names others (by --static-dir, which
 # overrides the variable, or by SOCKEYE_STATIC_DIR itself).
 export SOCKEYE_STATIC_DIR="${SOCKEYE_STATIC_DIR:-$PWD/www}"
-exec cargo run --release -p sockeye-server --bin sockeye -- "$@"
+exec cargo run --release -p sockeye -- "$@"

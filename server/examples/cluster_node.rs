@@ -2,7 +2,7 @@
 //! contract as `tests/js/cluster/node-server.mjs`, the Node socket.io node beside it.
 //!
 //! ```text
-//! PORT=0 cargo run -p sockeye-server --example cluster_node -- --redis-url redis://127.0.0.1:6379/ --name a
+//! PORT=0 cargo run -p sockeye-server --features redis --example cluster_node -- --redis-url redis://127.0.0.1:6379/ --name a
 //! ```
 //!
 //! On namespace `/`, every socket gets `data = {node, user}` (`user` from its auth) and

@@ -1,5 +1,6 @@
 //! Several servers as one cluster through Redis, wire-compatible with
 //! `@socket.io/redis-adapter` 8.x and `@socket.io/redis-emitter` 5.x (classic pub/sub).
+//! Behind the crate's `redis` feature, which is off by default.
 //!
 //! ```no_run
 //! use sockeye_server::redis::RedisAdapter;
