@@ -14,7 +14,7 @@ use sockeye_server::{Cors, SocketIo};
 use std::future::IntoFuture;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
-use tower_http::services::ServeDir;
+use tower_http::services::{ServeDir, ServeFile};
 
 /// Sockeye's demo server.
 #[derive(Parser, Debug)]
@@ -82,11 +82,17 @@ async fn main() {
     }
     check_static_dir(&args.static_dir);
 
-    let app = axum::Router::new()
+    let mut app = axum::Router::new()
         .merge(io.router())
         .merge(push::routes(&io))
         .merge(ws_chat::routes())
         .fallback_service(ServeDir::new(&args.static_dir));
+    // The chat and streaming pages also at clean paths, as the guides name them. The push
+    // and WebSocket pages keep `.html`: `/push` and `/ws` are their server routes.
+    for page in ["chat", "stream"] {
+        let file = args.static_dir.join(format!("{page}.html"));
+        app = app.route_service(&format!("/{page}"), ServeFile::new(file));
+    }
     let listener = match tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await {
         Ok(l) => l,
         Err(e) => {

@@ -89,8 +89,8 @@ async function login(page, name) {
 
 describe("demo: chat", () => {
   test("two people chat in rooms, see the online list, typing, private and offline notices", TEST, async () => {
-    const alice = await person("/chat.html");
-    const bob = await person("/chat.html");
+    const alice = await person("/chat");
+    const bob = await person("/chat");
     await login(alice, "alice");
     await login(bob, "bob");
     for (const p of [alice, bob]) {
@@ -145,7 +145,7 @@ describe("demo: chat", () => {
     assert.ok(!(await text(bob, "#messages")).includes("bob cannot read this"), "a room message reached someone who left");
 
     // A taken name is refused.
-    const impostor = await person("/chat.html");
+    const impostor = await person("/chat");
     await impostor.fill("#name", "alice");
     await impostor.click("#enter");
     await sees(impostor, "#login-error", "that name is taken");
@@ -164,7 +164,7 @@ describe("demo: chat", () => {
   test("the chat is usable on a phone-sized screen (375×667)", TEST, async () => {
     const W = 375;
     const H = 667;
-    const phone = await person("/chat.html", { width: W, height: H });
+    const phone = await person("/chat", { width: W, height: H });
     await login(phone, "phone");
     const onScreen = async (selector) => {
       assert.ok(await phone.locator(selector).isVisible(), `${selector} is visible`);
@@ -210,7 +210,7 @@ describe("demo: chat", () => {
 
 describe("demo: streaming text", () => {
   test("the page shows the whole text, one character at a time", TEST, async () => {
-    const page = await person("/stream.html");
+    const page = await person("/stream");
     await sees(page, "#status", "online");
     await page.click("#start");
     await sees(page, "#done", "done:");
@@ -225,7 +225,7 @@ describe("demo: streaming text", () => {
   });
 
   test("20 concurrent streams all complete while another client's echo is answered", TEST, async () => {
-    const page = await person("/stream.html");
+    const page = await person("/stream");
     const r = await page.evaluate(async () => {
       const { io } = await import("/pkg/sockeye.js");
       const streams = io("/stream", { forceNew: true });
@@ -320,7 +320,13 @@ describe("demo: plain WebSocket", () => {
   test("the index page links every demo", TEST, async () => {
     const page = await person("/");
     const links = await page.locator("a").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
-    for (const href of ["/chat.html", "/stream.html", "/push.html", "/ws.html"]) assert.ok(links.includes(href), href);
+    for (const href of ["/chat", "/stream", "/push.html", "/ws.html"]) {
+      assert.ok(links.includes(href), href);
+      // Every page the index and the guides name answers, at the path they name.
+      const res = await page.request.get(new URL(href, page.url()).href);
+      assert.equal(res.status(), 200, href);
+      assert.match(res.headers()["content-type"] ?? "", /^text\/html/, href);
+    }
     await page.screenshot({ path: join(SHOTS, "index.png"), fullPage: true });
     await page.context().close();
   });
