@@ -4,7 +4,7 @@
 //! sockeye emit --redis-url redis://127.0.0.1:6379/ --namespace /chat --to lobby news '"hi"'
 //! ```
 
-use sockeye_server::redis::Emitter;
+use sockeye_redis::Emitter;
 use sockeye_server::Value;
 
 /// What to emit, and to whom.

@@ -9,7 +9,7 @@ mod stream;
 mod ws_chat;
 
 use clap::Parser;
-use sockeye_server::redis::RedisAdapter;
+use sockeye_redis::RedisAdapter;
 use sockeye_server::{Cors, SocketIo};
 use std::future::IntoFuture;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};

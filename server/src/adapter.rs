@@ -5,13 +5,18 @@
 //! (Redis) implements the same trait: its membership methods answer for this node, and
 //! its `remote_*` methods carry the same operation to the other nodes. The defaults of
 //! the `remote_*` methods say "this node is the whole cluster".
+//!
+//! The boundary is complete: an [`AdapterFactory`] gets a [`NamespaceRef`] for each
+//! namespace, and that handle does on this node everything another node can ask for
+//! (socket.io's `broadcast`, `addSockets`, `delSockets`, `disconnectSockets`,
+//! `fetchSockets`, `serverSideEmit`). A cluster adapter in a crate of its own needs
+//! nothing else from this crate.
 
 use crate::hash::{Map, Set};
-use crate::remote::{AdapterError, SocketInfo};
 use futures_util::future::{self, BoxFuture};
 use sockeye_protocol::socket::Packet;
 use sockeye_protocol::Value;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 /// A socket id.
@@ -29,6 +34,171 @@ pub struct BroadcastOptions {
     /// Rooms whose members are left out (a socket's own id is a room, so this also
     /// excludes single sockets).
     pub except: Vec<Room>,
+}
+
+/// A cluster operation that could not complete.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum AdapterError {
+    /// Not every node answered in time.
+    #[error("timeout reached: only {received} responses received out of {expected}")]
+    Timeout {
+        /// Answers that arrived.
+        received: usize,
+        /// Answers expected (one per other node).
+        expected: usize,
+    },
+    /// The link between the nodes (Redis, say) is down.
+    #[error("the cluster link is down: {0}")]
+    Unavailable(String),
+}
+
+/// A socket as a node describes it to other nodes (`fetchSockets`): its id, rooms,
+/// handshake and `data`, in socket.io's JSON shapes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SocketInfo {
+    /// The socket id.
+    pub id: Sid,
+    /// Its rooms, its own id included.
+    pub rooms: Vec<Room>,
+    /// `socket.handshake`: `headers`, `time`, `address`, `xdomain`, `secure`,
+    /// `issued`, `url`, `query`, `auth`.
+    pub handshake: Value,
+    /// `socket.data`: what the application stored with [`crate::Socket::set_data`].
+    pub data: Value,
+}
+
+/// Makes the adapter of each namespace, when the namespace is created (socket.io's
+/// `createAdapter()`). Give it to [`crate::Builder::adapter`].
+pub trait AdapterFactory: Send + Sync + 'static {
+    /// The adapter of `namespace`. Keep the handle: it is how the adapter does on this
+    /// node what the other nodes ask for.
+    fn create(&self, namespace: NamespaceRef) -> Arc<dyn Adapter>;
+}
+
+/// What a namespace does on this node alone: the local half of each cluster
+/// operation, behind [`NamespaceRef`]. Implemented by the namespace; a trait so that
+/// the adapter boundary does not depend on the namespace's insides.
+pub(crate) trait LocalNamespace: Send + Sync {
+    fn broadcast(&self, packet: &Packet, opts: &BroadcastOptions);
+    fn broadcast_with_ack(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+    ) -> Vec<BoxFuture<'static, Option<Value>>>;
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]);
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]);
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool);
+    fn fetch_sockets(&self, opts: &BroadcastOptions) -> Vec<SocketInfo>;
+    fn server_side_emit(&self, data: Vec<Value>) -> Option<BoxFuture<'static, Value>>;
+}
+
+/// A weak handle to a namespace, given to its adapter by [`AdapterFactory::create`].
+/// Each method is the local half of a cluster operation: what this node does when
+/// another node asks, on this node's sockets only, without going back through the
+/// adapter's `remote_*` methods. The handle does not keep the namespace alive; once
+/// the namespace is gone, every method does nothing and finds nothing.
+#[derive(Clone)]
+pub struct NamespaceRef {
+    name: Arc<str>,
+    inner: Weak<dyn LocalNamespace>,
+}
+
+impl NamespaceRef {
+    pub(crate) fn new(name: &str, inner: Weak<dyn LocalNamespace>) -> NamespaceRef {
+        NamespaceRef {
+            name: name.into(),
+            inner,
+        }
+    }
+
+    /// The namespace's name (`/`, `/chat`, ...).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the namespace still exists.
+    pub fn is_alive(&self) -> bool {
+        self.inner.strong_count() > 0
+    }
+
+    /// Delivers `packet` to this node's sockets that `opts` selects (socket.io's
+    /// `Adapter.broadcast`, the in-memory part): encoded once, every target gets the
+    /// same bytes. With connection state recovery on, an event without an ack id is
+    /// kept and carries its offset, as a broadcast made on this node would.
+    pub fn broadcast(&self, packet: &Packet, opts: &BroadcastOptions) {
+        if let Some(ns) = self.inner.upgrade() {
+            ns.broadcast(packet, opts);
+        }
+    }
+
+    /// Sends the event `packet` to this node's sockets that `opts` selects and waits
+    /// up to `timeout` for each one's ack (socket.io's `Adapter.broadcastWithAck`).
+    /// One future per socket reached, so their number is the client count; each
+    /// resolves to the client's answer (its first ack argument, `null` if it had none)
+    /// or to `None` when the client did not answer in time. Empty for a packet that is
+    /// not an event.
+    pub fn broadcast_with_ack(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+    ) -> Vec<BoxFuture<'static, Option<Value>>> {
+        match self.inner.upgrade() {
+            Some(ns) => ns.broadcast_with_ack(packet, opts, timeout),
+            None => Vec::new(),
+        }
+    }
+
+    /// Makes this node's sockets that `opts` selects join `rooms` (socket.io's
+    /// `addSockets`, the local half of `socketsJoin`).
+    pub fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        if let Some(ns) = self.inner.upgrade() {
+            ns.add_sockets(opts, rooms);
+        }
+    }
+
+    /// Makes this node's sockets that `opts` selects leave `rooms` (socket.io's
+    /// `delSockets`, the local half of `socketsLeave`).
+    pub fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        if let Some(ns) = self.inner.upgrade() {
+            ns.del_sockets(opts, rooms);
+        }
+    }
+
+    /// Disconnects this node's sockets that `opts` selects from the namespace, or
+    /// closes their whole connections with `close` (socket.io's `disconnectSockets`).
+    pub fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        if let Some(ns) = self.inner.upgrade() {
+            ns.disconnect_sockets(opts, close);
+        }
+    }
+
+    /// This node's sockets that `opts` selects, as other nodes see them (socket.io's
+    /// `fetchSockets`, the local half).
+    pub fn fetch_sockets(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
+        match self.inner.upgrade() {
+            Some(ns) => ns.fetch_sockets(opts),
+            None => Vec::new(),
+        }
+    }
+
+    /// Runs this node's server-side listener of `data[0]` (registered with
+    /// [`crate::Namespace::on_server_side`]) with the other elements, as another
+    /// node's `serverSideEmit` asks. The future resolves to the listener's answer,
+    /// for a sender that waits for one; spawn it (or drop the answer) either way.
+    /// `None` when no listener has that name: socket.io answers nothing then.
+    pub fn server_side_emit(&self, data: Vec<Value>) -> Option<BoxFuture<'static, Value>> {
+        self.inner.upgrade()?.server_side_emit(data)
+    }
+}
+
+impl std::fmt::Debug for NamespaceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamespaceRef")
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 /// Room membership of one namespace's sockets.

@@ -1,10 +1,9 @@
 //! Broadcasts: one encoding of a packet, handed to every socket an adapter picks.
 
-use crate::adapter::{BroadcastOptions, Room};
+use crate::adapter::{AdapterError, BroadcastOptions, Room, SocketInfo};
 use crate::args::IntoArgs;
 use crate::error::{BroadcastTimeout, EmitError};
 use crate::namespace::NsInner;
-use crate::remote::{AdapterError, RemoteSocket};
 use crate::socket::{check_event, Socket};
 use sockeye_protocol::socket::Packet;
 use sockeye_protocol::Value;
@@ -239,5 +238,81 @@ impl BroadcastOperator {
         if !self.local {
             self.ns.adapter.remote_disconnect(&self.opts, close);
         }
+    }
+}
+
+/// A socket of any node, from [`crate::BroadcastOperator::fetch_sockets`]: what it is,
+/// and the operations socket.io's `RemoteSocket` offers, carried out wherever the
+/// socket is connected.
+#[derive(Clone)]
+pub struct RemoteSocket {
+    info: SocketInfo,
+    ns: Arc<NsInner>,
+}
+
+impl RemoteSocket {
+    pub(crate) fn new(info: SocketInfo, ns: Arc<NsInner>) -> RemoteSocket {
+        RemoteSocket { info, ns }
+    }
+
+    /// The socket id.
+    pub fn id(&self) -> &str {
+        &self.info.id
+    }
+
+    /// Its rooms when it was fetched.
+    pub fn rooms(&self) -> &[Room] {
+        &self.info.rooms
+    }
+
+    /// Its handshake, in socket.io's JSON shape.
+    pub fn handshake(&self) -> &Value {
+        &self.info.handshake
+    }
+
+    /// Its `data`.
+    pub fn data(&self) -> &Value {
+        &self.info.data
+    }
+
+    /// All of the above.
+    pub fn info(&self) -> &SocketInfo {
+        &self.info
+    }
+
+    fn target(&self) -> BroadcastOperator {
+        BroadcastOperator::new(
+            self.ns.clone(),
+            BroadcastOptions {
+                rooms: vec![self.info.id.clone()],
+                except: vec![],
+            },
+        )
+    }
+
+    /// Sends `event` to this socket, on whichever node it is.
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        self.target().emit(event, args)
+    }
+
+    /// Makes the socket join rooms.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        self.target().join(rooms)
+    }
+
+    /// Makes the socket leave rooms.
+    pub fn leave(&self, rooms: impl IntoRooms) {
+        self.target().leave(rooms)
+    }
+
+    /// Disconnects the socket (`close` closes its whole connection).
+    pub fn disconnect(&self, close: bool) {
+        self.target().disconnect_sockets(close)
+    }
+}
+
+impl std::fmt::Debug for RemoteSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.info.fmt(f)
     }
 }

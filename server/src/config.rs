@@ -102,7 +102,7 @@ pub struct Config {
     /// The most acks a socket may wait for at once; more fail at once.
     pub max_pending_acks: usize,
     /// Connection state recovery (`None`, the default: off).
-    pub recovery: Option<crate::Recovery>,
+    pub recovery: Option<Recovery>,
     /// The packet format every client of this server speaks (socket.io's `parser`
     /// option): JSON (the default) or socket.io-msgpack-parser's.
     pub parser: sockeye_protocol::socket::Parser,
@@ -118,6 +118,31 @@ impl Default for Config {
             max_pending_acks: 1024,
             recovery: None,
             parser: sockeye_protocol::socket::Parser::Json,
+        }
+    }
+}
+
+/// Settings of connection state recovery, with socket.io's defaults.
+#[derive(Debug, Clone)]
+pub struct Recovery {
+    /// How long a disconnected session and the packets it misses are kept (default
+    /// 2 minutes).
+    pub max_disconnection_duration: Duration,
+    /// Whether a recovered socket skips the namespace's middlewares (default true).
+    pub skip_middlewares: bool,
+    /// The most packets kept per namespace (default 10 000).
+    pub max_packets: usize,
+    /// The most disconnected sessions kept per namespace (default 10 000).
+    pub max_sessions: usize,
+}
+
+impl Default for Recovery {
+    fn default() -> Self {
+        Recovery {
+            max_disconnection_duration: Duration::from_secs(120),
+            skip_middlewares: true,
+            max_packets: 10_000,
+            max_sessions: 10_000,
         }
     }
 }

@@ -4,8 +4,8 @@
 use crate::adapter::Sid;
 use crate::engine::{CloseReason, Connection, EngineHandler, EngineSocket, Message};
 use crate::error::DisconnectReason;
-use crate::io::Registry;
 use crate::namespace::NsInner;
+use crate::namespace::Registry;
 use crate::socket::{ConnSockets, Socket};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;

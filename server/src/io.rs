@@ -1,65 +1,16 @@
 //! The server: [`SocketIo`] and its [`Builder`].
 
+use crate::adapter::AdapterFactory;
 use crate::args::IntoArgs;
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::config::{Config, Cors};
 use crate::connection::SocketHandler;
 use crate::engine::{CloseReason, EngineIo};
 use crate::error::{DisconnectReason, EmitError};
-use crate::namespace::{Namespace, NsHandlers, NsInner, Shared};
-use crate::remote::AdapterFactory;
-use std::collections::HashMap;
+use crate::namespace::{Namespace, NsHandlers, NsInner, Registry, Shared};
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
-
-type Predicate = Arc<dyn Fn(&str) -> bool + Send + Sync>;
-
-/// The namespaces of a server: static ones by name, dynamic ones by predicate.
-pub(crate) struct Registry {
-    pub(crate) shared: Arc<Shared>,
-    namespaces: RwLock<HashMap<String, Namespace>>,
-    dynamic: RwLock<Vec<(Predicate, Arc<NsHandlers>)>>,
-}
-
-impl Registry {
-    /// The namespace a client asks to join, created from a dynamic parent if needed.
-    pub(crate) fn lookup(&self, name: &str) -> Option<Arc<NsInner>> {
-        if let Some(ns) = self.namespaces.read().expect("namespaces lock").get(name) {
-            return Some(ns.inner.clone());
-        }
-        let handlers = self
-            .dynamic
-            .read()
-            .expect("dynamic lock")
-            .iter()
-            .find(|(matches, _)| matches(name))
-            .map(|(_, handlers)| handlers.clone())?;
-        let mut map = self.namespaces.write().expect("namespaces lock");
-        let ns = map.entry(name.to_owned()).or_insert_with(|| Namespace {
-            inner: NsInner::new(name, handlers, self.shared.clone()),
-        });
-        Some(ns.inner.clone())
-    }
-
-    fn of(&self, name: &str) -> Namespace {
-        let name = normalize(name);
-        let mut map = self.namespaces.write().expect("namespaces lock");
-        map.entry(name.clone())
-            .or_insert_with(|| Namespace {
-                inner: NsInner::new(&name, Arc::default(), self.shared.clone()),
-            })
-            .clone()
-    }
-}
-
-fn normalize(name: &str) -> String {
-    if name.starts_with('/') {
-        name.to_owned()
-    } else {
-        format!("/{name}")
-    }
-}
 
 /// A Socket.IO server. Cheap to clone: clones are handles to the same server, usable
 /// from handlers, background tasks and ordinary HTTP routes.
@@ -121,10 +72,7 @@ impl SocketIo {
     {
         let handlers = Arc::new(NsHandlers::default());
         self.registry
-            .dynamic
-            .write()
-            .expect("dynamic lock")
-            .push((Arc::new(matches), handlers.clone()));
+            .add_dynamic(Arc::new(matches), handlers.clone());
         Namespace {
             inner: NsInner::new("(dynamic)", handlers, self.registry.shared.clone()),
         }
@@ -154,15 +102,7 @@ impl SocketIo {
     /// packets are sent, every connection gets a close, and the future resolves once
     /// all are closed.
     pub fn close(&self) -> impl Future<Output = ()> + Send + 'static {
-        let namespaces: Vec<Namespace> = self
-            .registry
-            .namespaces
-            .read()
-            .expect("namespaces lock")
-            .values()
-            .cloned()
-            .collect();
-        for ns in namespaces {
+        for ns in self.registry.namespaces() {
             for socket in ns.sockets() {
                 socket.close(DisconnectReason::ServerShuttingDown);
             }
@@ -277,11 +217,7 @@ impl Builder {
             state: self.state,
             adapter: self.adapter,
         });
-        let registry = Arc::new(Registry {
-            shared,
-            namespaces: RwLock::new(HashMap::new()),
-            dynamic: RwLock::new(Vec::new()),
-        });
+        let registry = Arc::new(Registry::new(shared));
         registry.of("/");
         let engine = EngineIo::new(
             self.config.engine,

@@ -71,21 +71,19 @@ mod id;
 mod io;
 mod namespace;
 mod recovery;
-#[cfg(feature = "redis")]
-pub mod redis;
-mod remote;
 mod socket;
 
-pub use adapter::{Adapter, BroadcastOptions, LocalAdapter, Room, Sid};
+pub use adapter::{
+    Adapter, AdapterError, AdapterFactory, BroadcastOptions, LocalAdapter, NamespaceRef, Room, Sid,
+    SocketInfo,
+};
 pub use args::{IntoAck, IntoArgs};
-pub use broadcast::{BroadcastOperator, IntoRooms};
-pub use config::{Config, Cors, EngineConfig};
+pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
+pub use config::{Config, Cors, EngineConfig, Recovery};
 pub use error::{AckError, BroadcastTimeout, ConnectError, DisconnectReason, EmitError};
 pub use handshake::Handshake;
 pub use io::{Builder, SocketIo};
 pub use namespace::Namespace;
-pub use recovery::Recovery;
-pub use remote::{AdapterError, AdapterFactory, NamespaceRef, RemoteSocket, SocketInfo};
 pub use socket::{Disconnect, Socket, TimeoutSocket};
 pub use sockeye_protocol::socket::{Args, ArgsError, Parser};
 pub use sockeye_protocol::{json, Value};

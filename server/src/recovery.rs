@@ -11,36 +11,12 @@
 //! clients then get a fresh session, as when the time is up).
 
 use crate::adapter::{BroadcastOptions, Room, Sid};
+use crate::config::Recovery;
 use crate::engine::Frame;
 use crate::hash::Map;
 use sockeye_protocol::Value;
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
-
-/// Settings of connection state recovery, with socket.io's defaults.
-#[derive(Debug, Clone)]
-pub struct Recovery {
-    /// How long a disconnected session and the packets it misses are kept (default
-    /// 2 minutes).
-    pub max_disconnection_duration: Duration,
-    /// Whether a recovered socket skips the namespace's middlewares (default true).
-    pub skip_middlewares: bool,
-    /// The most packets kept per namespace (default 10 000).
-    pub max_packets: usize,
-    /// The most disconnected sessions kept per namespace (default 10 000).
-    pub max_sessions: usize,
-}
-
-impl Default for Recovery {
-    fn default() -> Self {
-        Recovery {
-            max_disconnection_duration: Duration::from_secs(120),
-            skip_middlewares: true,
-            max_packets: 10_000,
-            max_sessions: 10_000,
-        }
-    }
-}
+use std::time::Instant;
 
 /// A socket that left and may come back.
 #[derive(Debug, Clone)]
@@ -229,6 +205,7 @@ fn includes(rooms: &[Room], opts: &BroadcastOptions) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn frame(s: &str) -> Frame {
         Frame::Text(s.to_owned().into())

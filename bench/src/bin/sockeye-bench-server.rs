@@ -18,7 +18,7 @@
 use axum::serve::ListenerExt;
 use clap::Parser;
 use sockeye_protocol::Value;
-use sockeye_server::redis::RedisAdapter;
+use sockeye_redis::RedisAdapter;
 use sockeye_server::{Args, SocketIo};
 use std::future::IntoFuture;
 use std::time::Duration;

@@ -35,7 +35,7 @@ export function stop(proc) {
   return proc.stop({ grace: TIMEOUT });
 }
 
-/** A cluster node: `sockeye` (server/examples/cluster_node) or `node` (node-server.mjs). */
+/** A cluster node: `sockeye` (redis/examples/cluster_node) or `node` (node-server.mjs). */
 export async function startNode(kind, name, redisUrl) {
   const args = ["--redis-url", redisUrl, "--name", name, "--port", "0"];
   const [command, argv] = kind === "node"

@@ -51,7 +51,7 @@ for (const [name, relative] of Object.entries(RETIRED)) {
 /** Build commands, for the error when a binary is missing. */
 const BUILD = {
   sockeye: "cargo build -p sockeye",
-  "examples/cluster_node": "cargo build -p sockeye-server --features redis --example cluster_node",
+  "examples/cluster_node": "cargo build -p sockeye-redis --example cluster_node",
 };
 
 /**

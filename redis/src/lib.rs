@@ -1,12 +1,11 @@
-//! Several servers as one cluster through Redis, wire-compatible with
+//! Several sockeye-server nodes as one cluster through Redis, wire-compatible with
 //! `@socket.io/redis-adapter` 8.x and `@socket.io/redis-emitter` 5.x (classic pub/sub).
-//! Behind the crate's `redis` feature, which is off by default.
 //!
 //! ```no_run
-//! use sockeye_server::redis::RedisAdapter;
+//! use sockeye_redis::RedisAdapter;
 //! use sockeye_server::SocketIo;
 //!
-//! # async fn run() -> Result<(), sockeye_server::redis::RedisError> {
+//! # async fn run() -> Result<(), sockeye_redis::RedisError> {
 //! let adapter = RedisAdapter::connect("redis://127.0.0.1:6379/").await?;
 //! let io = SocketIo::builder().adapter(adapter.clone()).build();
 //! adapter.subscribed().await; // every namespace made so far now hears the cluster
@@ -14,24 +13,39 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Broadcasts, `join`/`leave`/`disconnect` of a [`crate::BroadcastOperator`],
+//! Broadcasts, `join`/`leave`/`disconnect` of a [`sockeye_server::BroadcastOperator`],
 //! `fetch_sockets`, `server_side_emit` (with acks) and `all_rooms` reach every node on
 //! the same Redis: Sockeye nodes and Node socket.io nodes alike. [`Emitter`] sends
 //! from a process without a server.
 //!
 //! When Redis goes away, local delivery goes on; messages for other nodes are
 //! dropped until it is back (the adapter reconnects with backoff and subscribes
-//! again), and requests to other nodes fail with [`crate::AdapterError`].
+//! again), and requests to other nodes fail with [`sockeye_server::AdapterError`].
+//!
+//! The crate uses nothing of sockeye-server but its public adapter API: a
+//! [`sockeye_server::AdapterFactory`] that gets a [`sockeye_server::NamespaceRef`] for
+//! each namespace, through which it does on this node what the other nodes ask.
+#![warn(missing_docs)]
 
 mod adapter;
 mod emitter;
 mod link;
 mod message;
 
+/// A new random id: 20 URL-safe characters, as socket.io's request ids and uids are.
+fn random_id() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| ALPHABET[rng.random_range(0..64)] as char)
+        .collect()
+}
+
 pub use emitter::{Emitter, EmitterError, EmitterOperator};
 pub use redis::RedisError;
 
-use crate::remote::{AdapterFactory, NamespaceRef};
+use sockeye_server::{Adapter, AdapterFactory, NamespaceRef};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,7 +68,7 @@ impl Default for RedisOptions {
     }
 }
 
-/// The Redis adapter: give it to [`crate::Builder::adapter`]. Cheap to clone.
+/// The Redis adapter: give it to [`sockeye_server::Builder::adapter`]. Cheap to clone.
 #[derive(Clone)]
 pub struct RedisAdapter {
     link: Arc<link::Link>,
@@ -89,7 +103,7 @@ impl RedisAdapter {
 }
 
 impl AdapterFactory for RedisAdapter {
-    fn create(&self, namespace: NamespaceRef) -> Arc<dyn crate::Adapter> {
+    fn create(&self, namespace: NamespaceRef) -> Arc<dyn Adapter> {
         Arc::new(adapter::RedisNamespace(adapter::NamespaceAdapter::new(
             self.link.clone(),
             namespace,

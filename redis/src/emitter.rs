@@ -2,15 +2,11 @@
 //! job), as `@socket.io/redis-emitter` and Flask-SocketIO's write-only message queue do.
 
 use super::message::{self, opts_field, rooms_value, Channels, RequestType};
-use crate::adapter::BroadcastOptions;
-use crate::args::IntoArgs;
-use crate::broadcast::IntoRooms;
-use crate::error::EmitError;
-use crate::socket::check_event;
 use redis::aio::ConnectionManager;
 use redis::RedisError;
-use sockeye_protocol::socket::Packet;
+use sockeye_protocol::socket::{Packet, Parser, RESERVED_EVENTS};
 use sockeye_protocol::Value;
+use sockeye_server::{BroadcastOptions, EmitError, IntoArgs, IntoRooms};
 
 /// The uid the emitter's messages carry, as `@socket.io/redis-emitter`'s do.
 const UID: &str = "emitter";
@@ -19,7 +15,7 @@ const UID: &str = "emitter";
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use sockeye_server::redis::Emitter;
+/// use sockeye_redis::Emitter;
 /// let emitter = Emitter::connect("redis://127.0.0.1:6379/").await?;
 /// emitter.of("/chat").to("lobby").emit("news", "hello from a worker").await?;
 /// # Ok(()) }
@@ -97,9 +93,7 @@ impl EmitterOperator {
     /// Sends `event` to every target socket on every node; resolves once Redis has it.
     pub async fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitterError> {
         check_event(event)?;
-        let args = args
-            .into_args(sockeye_protocol::socket::Parser::Json)
-            .map_err(crate::error::EmitError::from)?;
+        let args = args.into_args(Parser::Json).map_err(EmitError::from)?;
         let packet = Packet::event(&self.namespace, event, args, None);
         let payload = message::encode_broadcast(UID, &packet, &self.opts);
         self.publish(self.channels.broadcast_channel(&self.opts), payload)
@@ -139,9 +133,9 @@ impl EmitterOperator {
         check_event(event)?;
         let mut data = vec![Value::String(event.to_owned())];
         let args = args
-            .into_args(sockeye_protocol::socket::Parser::Json)
+            .into_args(Parser::Json)
             .and_then(|args| args.values())
-            .map_err(crate::error::EmitError::from)?;
+            .map_err(EmitError::from)?;
         data.extend(args);
         self.request(
             RequestType::ServerSideEmit,
@@ -168,4 +162,12 @@ impl EmitterOperator {
             .await?;
         Ok(())
     }
+}
+
+/// socket.io's names of its own events (`connect`, `disconnect`, ...) cannot be emitted.
+fn check_event(event: &str) -> Result<(), EmitError> {
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(EmitError::ReservedEvent(event.to_owned()));
+    }
+    Ok(())
 }

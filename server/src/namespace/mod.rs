@@ -1,19 +1,26 @@
 //! Namespaces: a name, its sockets, its adapter and its connect logic.
 
-use crate::adapter::{Adapter, BroadcastOptions, LocalAdapter, Room, Sid};
+mod local;
+mod registry;
+
+pub(crate) use registry::Registry;
+
+use crate::adapter::{
+    Adapter, AdapterError, AdapterFactory, BroadcastOptions, LocalAdapter, LocalNamespace,
+    NamespaceRef, Room, Sid,
+};
 use crate::args::{IntoAck, IntoArgs};
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::config::Config;
 use crate::error::{ConnectError, EmitError};
 use crate::hash::Map;
 use crate::recovery::RecoveryStore;
-use crate::remote::{AdapterError, AdapterFactory, NamespaceRef};
 use crate::socket::{check_event, Socket};
 use futures_util::future::BoxFuture;
 use sockeye_protocol::socket::Parser;
 use sockeye_protocol::Value;
 use std::future::Future;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 pub(crate) type Middleware =
@@ -65,12 +72,12 @@ pub(crate) struct NsInner {
 
 impl NsInner {
     pub(crate) fn new(name: &str, handlers: Arc<NsHandlers>, shared: Arc<Shared>) -> Arc<NsInner> {
-        Arc::new_cyclic(|weak| {
+        Arc::new_cyclic(|weak: &Weak<NsInner>| {
             let adapter: Arc<dyn Adapter> = match &shared.adapter {
-                Some(factory) => factory.create(NamespaceRef {
-                    name: name.into(),
-                    inner: weak.clone(),
-                }),
+                Some(factory) => {
+                    let local: Weak<dyn LocalNamespace> = weak.clone();
+                    factory.create(NamespaceRef::new(name, local))
+                }
                 None => Arc::new(LocalAdapter::default()),
             };
             NsInner {

@@ -6,12 +6,13 @@ use super::message::{
     self, decode_body, encode_body, opts_field, rooms_value, socket_info_from_value,
     socket_info_value, Channels, Request, RequestType,
 };
-use crate::adapter::{Adapter, BroadcastOptions, LocalAdapter, Room, Sid};
-use crate::hash::Map;
-use crate::remote::{AdapterError, NamespaceRef, SocketInfo};
 use futures_util::future::BoxFuture;
 use sockeye_protocol::socket::Packet;
 use sockeye_protocol::Value;
+use sockeye_server::{
+    Adapter, AdapterError, BroadcastOptions, LocalAdapter, NamespaceRef, Room, Sid, SocketInfo,
+};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -57,7 +58,7 @@ pub(crate) struct NamespaceAdapter {
     ns: NamespaceRef,
     channels: Channels,
     local: LocalAdapter,
-    pending: Mutex<Map<String, Pending>>,
+    pending: Mutex<HashMap<String, Pending>>,
 }
 
 impl NamespaceAdapter {
@@ -68,7 +69,7 @@ impl NamespaceAdapter {
             ns,
             channels,
             local: LocalAdapter::default(),
-            pending: Mutex::new(Map::default()),
+            pending: Mutex::new(HashMap::new()),
         });
         // A dynamic namespace's parent ("(dynamic)") is never joined: no channels.
         if adapter.namespace().starts_with('/') {
@@ -99,9 +100,7 @@ impl NamespaceAdapter {
         if broadcast.uid == self.link.uid || broadcast.packet.namespace() != self.namespace() {
             return;
         }
-        if let Some(ns) = self.ns.upgrade() {
-            ns.deliver_local(&broadcast.packet, &broadcast.opts);
-        }
+        self.ns.broadcast(&broadcast.packet, &broadcast.opts);
     }
 
     /// A request from any node, ours included (which we skip: we did it already).
@@ -116,7 +115,10 @@ impl NamespaceAdapter {
         if request.uid.as_deref() == Some(self.link.uid.as_str()) {
             return;
         }
-        let Some(ns) = self.ns.upgrade() else { return };
+        if !self.ns.is_alive() {
+            return;
+        }
+        let ns = &self.ns;
         let id = request.request_id.clone();
         let respond = |fields: Vec<(String, Value)>| {
             let Some(id) = &id else { return };
@@ -139,15 +141,15 @@ impl NamespaceAdapter {
             RequestType::AllRooms => {
                 respond(vec![("rooms".into(), rooms_value(&self.local.rooms()))]);
             }
-            RequestType::RemoteJoin => ns.join_local(&request.opts(), &request.rooms()),
-            RequestType::RemoteLeave => ns.leave_local(&request.opts(), &request.rooms()),
+            RequestType::RemoteJoin => ns.add_sockets(&request.opts(), &request.rooms()),
+            RequestType::RemoteLeave => ns.del_sockets(&request.opts(), &request.rooms()),
             RequestType::RemoteDisconnect => {
                 let close = matches!(request.body.get("close"), Some(Value::Bool(true)));
-                ns.disconnect_local(&request.opts(), close);
+                ns.disconnect_sockets(&request.opts(), close);
             }
             RequestType::RemoteFetch => {
                 let sockets = ns
-                    .local_socket_infos(&request.opts())
+                    .fetch_sockets(&request.opts())
                     .iter()
                     .map(socket_info_value)
                     .collect();
@@ -158,7 +160,7 @@ impl NamespaceAdapter {
                     Some(Value::Array(data)) => data.clone(),
                     _ => return,
                 };
-                let Some(answer) = ns.server_side(data) else {
+                let Some(answer) = ns.server_side_emit(data) else {
                     // No listener: socket.io answers nothing either, and the sender
                     // times out.
                     return;
@@ -182,18 +184,18 @@ impl NamespaceAdapter {
                     link.publish(channel, encode_body(&body));
                 });
             }
-            RequestType::Broadcast => self.answer_broadcast_with_ack(&ns, &request),
+            RequestType::Broadcast => self.answer_broadcast_with_ack(&request),
         }
     }
 
     /// A broadcast from another node that waits for its clients' acks (socket.io's
     /// `io.timeout(t).emit(event, ..., callback)`): this node tells how many of its
     /// sockets it reached, then relays each one's answer (its first argument).
-    fn answer_broadcast_with_ack(&self, ns: &Arc<crate::namespace::NsInner>, request: &Request) {
+    fn answer_broadcast_with_ack(&self, request: &Request) {
         let Some(id) = request.request_id.clone() else {
             return;
         };
-        let Some(Packet::Event { name, args, .. }) = request
+        let Some(packet @ Packet::Event { .. }) = request
             .body
             .get("packet")
             .cloned()
@@ -211,7 +213,9 @@ impl NamespaceAdapter {
                 _ => None,
             })
             .map_or(self.link.requests_timeout, Duration::from_millis);
-        let sockets = ns.local_sockets(&request.opts());
+        let answers = self
+            .ns
+            .broadcast_with_ack(&packet, &request.opts(), timeout);
         let reply = |kind: u64, field: (&str, Value)| {
             encode_body(&Value::Object(vec![
                 ("type".into(), Value::Number(kind.into())),
@@ -223,28 +227,21 @@ impl NamespaceAdapter {
             self.channels.response.clone(),
             reply(
                 BROADCAST_CLIENT_COUNT,
-                ("clientCount", Value::Number((sockets.len() as u64).into())),
+                ("clientCount", Value::Number((answers.len() as u64).into())),
             ),
         );
-        for socket in sockets {
-            let answer = socket.timeout(timeout).emit_with_ack(&name, args.clone());
+        for answer in answers {
             let (link, channel, id) = (
                 self.link.clone(),
                 self.channels.response.clone(),
                 id.clone(),
             );
             tokio::spawn(async move {
-                if let Ok(args) = answer.await {
+                if let Some(answer) = answer.await {
                     let body = Value::Object(vec![
                         ("type".into(), Value::Number(BROADCAST_ACK.into())),
                         ("requestId".into(), Value::String(id)),
-                        (
-                            "packet".into(),
-                            args.values()
-                                .ok()
-                                .and_then(|args| args.into_iter().next())
-                                .unwrap_or_default(),
-                        ),
+                        ("packet".into(), answer),
                     ]);
                     // socket.io sends acks as MessagePack, whatever they hold.
                     link.publish(channel, message::encode_msgpack(&body));
@@ -324,7 +321,7 @@ impl NamespaceAdapter {
             if expected == 0 {
                 return Ok(Vec::new());
             }
-            let id = crate::id::generate()[..12].to_owned();
+            let id = crate::random_id()[..12].to_owned();
             let (tx, rx) = oneshot::channel();
             this.pending
                 .lock()

@@ -9,10 +9,9 @@
 //!   JSON (or MessagePack when they carry binary; a receiver tells them apart by the
 //!   first byte, `{`).
 
-use crate::adapter::{BroadcastOptions, Room};
-use crate::remote::SocketInfo;
 use sockeye_protocol::socket::Packet;
 use sockeye_protocol::Value;
+use sockeye_server::{BroadcastOptions, Room, SocketInfo};
 
 /// socket.io-parser's packet type of an event.
 const EVENT: u64 = 2;
@@ -169,7 +168,7 @@ pub(crate) fn broadcast_request(
     opts: &BroadcastOptions,
     timeout_ms: u64,
 ) -> (String, Vec<u8>) {
-    let id = crate::id::generate()[..12].to_owned();
+    let id = crate::random_id()[..12].to_owned();
     let flags = vec![("timeout".into(), Value::Number(timeout_ms.into()))];
     let body = Value::Object(vec![
         ("uid".into(), Value::String(uid.to_owned())),

@@ -5,9 +5,9 @@
 
 use super::adapter::NamespaceAdapter;
 use super::message::Channels;
-use crate::hash::Map;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, PubSubSink};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
@@ -38,7 +38,7 @@ pub(crate) struct Link {
     publish: mpsc::Sender<Publish>,
     publish_up: AtomicBool,
     dropped: AtomicU64,
-    namespaces: RwLock<Map<String, Weak<NamespaceAdapter>>>,
+    namespaces: RwLock<HashMap<String, Weak<NamespaceAdapter>>>,
     subscribe: mpsc::UnboundedSender<String>,
     /// How many namespaces have asked to be subscribed, and how many are.
     wanted: AtomicU64,
@@ -67,13 +67,13 @@ impl Link {
         let (subscribe, subscribe_rx) = mpsc::unbounded_channel();
         let link = Arc::new(Link {
             key,
-            uid: crate::id::generate()[..6].to_owned(),
+            uid: crate::random_id()[..6].to_owned(),
             requests_timeout,
             commands,
             publish,
             publish_up: AtomicBool::new(true),
             dropped: AtomicU64::new(0),
-            namespaces: RwLock::new(Map::default()),
+            namespaces: RwLock::new(HashMap::new()),
             subscribe,
             wanted: AtomicU64::new(0),
             subscribed: watch::channel(0).0,

@@ -2,7 +2,7 @@
 //! contract as `tests/js/cluster/node-server.mjs`, the Node socket.io node beside it.
 //!
 //! ```text
-//! PORT=0 cargo run -p sockeye-server --features redis --example cluster_node -- --redis-url redis://127.0.0.1:6379/ --name a
+//! PORT=0 cargo run -p sockeye-redis --example cluster_node -- --redis-url redis://127.0.0.1:6379/ --name a
 //! ```
 //!
 //! On namespace `/`, every socket gets `data = {node, user}` (`user` from its auth) and
@@ -20,9 +20,11 @@
 //!
 //! It prints `listening on 127.0.0.1:<port>` once its channels are subscribed.
 
+// The feature examples' serve loop (listen on $PORT, print the address, stop on SIGTERM).
+#[path = "../../server/examples/common/mod.rs"]
 mod common;
 
-use sockeye_server::redis::RedisAdapter;
+use sockeye_redis::RedisAdapter;
 use sockeye_server::{json, Cors, SocketIo, Value};
 use std::time::Duration;
 
@@ -41,7 +43,7 @@ async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "sockeye_server=info".into()),
+                .unwrap_or_else(|_| "sockeye_server=info,sockeye_redis=info".into()),
         )
         .init();
     let url = flag("--redis-url").unwrap_or_else(|| "redis://127.0.0.1:6379/".into());
