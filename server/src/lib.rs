@@ -52,7 +52,10 @@
 //! The layers, from the wire up:
 //! - [`engine`]: Engine.IO sessions over polling and WebSocket (usable on its own).
 //! - [`Socket`], [`Namespace`], [`BroadcastOperator`]: the Socket.IO API.
-//! - [`Adapter`]: which sockets a broadcast reaches (in memory by default).
+//! - [`Adapter`]: which sockets a broadcast reaches (in memory by default). The
+//!   [`adapter`] boundary is public and complete: a cluster adapter is a crate of its
+//!   own (Redis: `sockeye-redis`) that reaches this node's sockets through
+//!   [`NamespaceRef`].
 //!
 //! Every queue has a bound (see [`config`]); a client that cannot keep up is
 //! disconnected rather than allowed to grow the server's memory.
