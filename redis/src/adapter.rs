@@ -116,6 +116,7 @@ impl NamespaceAdapter {
             return;
         }
         if !self.ns.is_alive() {
+            // The namespace is gone: nothing here to act on or to answer for.
             return;
         }
         let ns = &self.ns;
