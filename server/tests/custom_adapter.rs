@@ -25,7 +25,12 @@ use tokio::sync::{mpsc, oneshot};
 /// channels carried in the request: this "network" is a process's memory.
 enum Request {
     Broadcast(Packet, BroadcastOptions),
-    BroadcastWithAck(Packet, BroadcastOptions, Duration, oneshot::Sender<Vec<Value>>),
+    BroadcastWithAck(
+        Packet,
+        BroadcastOptions,
+        Duration,
+        oneshot::Sender<Vec<Value>>,
+    ),
     AddSockets(BroadcastOptions, Vec<Room>),
     DelSockets(BroadcastOptions, Vec<Room>),
     DisconnectSockets(BroadcastOptions, bool),
@@ -347,9 +352,16 @@ async fn a_third_party_adapter_carries_every_operation_across_nodes() {
     assert_eq!(b2_seen[0].data(), &json!({ "node": "b" }));
     assert_eq!(
         sorted(b2_seen[0].rooms().to_vec()),
-        sorted(vec![Room::from(b2_id.as_str()), "muted".into(), "red".into()])
+        sorted(vec![
+            Room::from(b2_id.as_str()),
+            "muted".into(),
+            "red".into()
+        ])
     );
-    assert_eq!(b2_seen[0].handshake().get("auth"), Some(&json!({ "rooms": ["red", "muted"] })));
+    assert_eq!(
+        b2_seen[0].handshake().get("auth"),
+        Some(&json!({ "rooms": ["red", "muted"] }))
+    );
 
     // socketsJoin and socketsLeave act on both nodes; allRooms sees both.
     io_a.of("/").to("red").except("muted").join("blue");
@@ -403,7 +415,10 @@ async fn a_third_party_adapter_carries_every_operation_across_nodes() {
         .of("/")
         .server_side_emit_with_ack("nobody", (), Duration::from_millis(200))
         .await;
-    assert!(matches!(silent, Err(AdapterError::Timeout { .. })), "{silent:?}");
+    assert!(
+        matches!(silent, Err(AdapterError::Timeout { .. })),
+        "{silent:?}"
+    );
 
     // disconnectSockets reaches the other node's sockets: b2 leaves the namespace, and
     // only b2.
