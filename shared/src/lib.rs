@@ -7,8 +7,9 @@
 //! every rule of the protocol by construction.
 //!
 //! The nouns, layer by layer:
-//! - [`engine`]: Engine.IO packets, the long-polling payload, the handshake, and the
-//!   heartbeat state machines.
+//! - [`engine`]: Engine.IO packets, the long-polling payload, the open packet, the
+//!   close reasons, the heartbeat state machines, and the server's session state
+//!   machine (transport, upgrade probe, heartbeat, close).
 //! - [`socket`]: Socket.IO packets, binary attachments (placeholders), the packet
 //!   decoder that reassembles them, and the namespace-connection state machine.
 //! - [`Value`]: a JSON value that may also hold binary data, which is what event
