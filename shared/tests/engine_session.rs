@@ -115,7 +115,7 @@ impl Net {
         self.events.iter().map(|(_, e)| e.clone()).collect()
     }
 
-    fn to_client(&mut self, id: TransportId, event: TransportEvent) {
+    fn tell_client(&mut self, id: TransportId, event: TransportEvent) {
         self.client.on_transport(id, event, self.now);
     }
 
@@ -166,7 +166,7 @@ impl Net {
                     for (id, sid) in failed {
                         self.sessions.get_mut(&sid).expect("live").probe = None;
                         self.wires.remove(&id);
-                        self.to_client(id, TransportEvent::Closed { error: false });
+                        self.tell_client(id, TransportEvent::Closed { error: false });
                     }
                 }
                 _ => break,
@@ -214,7 +214,7 @@ impl Net {
                 };
                 wire.pausing = true;
                 if !wire.get_pending {
-                    self.to_client(transport, TransportEvent::Paused);
+                    self.tell_client(transport, TransportEvent::Paused);
                 }
             }
             ManagerOutput::Resume { transport } => {
@@ -231,7 +231,7 @@ impl Net {
 
     fn open_transport(&mut self, id: TransportId, kind: TransportKind, url: &str) {
         if self.down || self.cut {
-            self.to_client(id, TransportEvent::Closed { error: true });
+            self.tell_client(id, TransportEvent::Closed { error: true });
             return;
         }
         let sid = url.split("&sid=").nth(1).map(str::to_owned);
@@ -251,7 +251,7 @@ impl Net {
                         pausing: false,
                     },
                 );
-                self.to_client(id, TransportEvent::Packet(open));
+                self.tell_client(id, TransportEvent::Packet(open));
             }
             (TransportKind::WebSocket, None) => {
                 let sid = self.new_session(Transport::WebSocket);
@@ -267,17 +267,17 @@ impl Net {
                         pausing: false,
                     },
                 );
-                self.to_client(id, TransportEvent::Opened);
-                self.to_client(id, TransportEvent::Packet(open));
+                self.tell_client(id, TransportEvent::Opened);
+                self.tell_client(id, TransportEvent::Packet(open));
             }
             (TransportKind::WebSocket, Some(sid)) => {
                 let now = self.now;
                 let Some(session) = self.sessions.get_mut(&sid) else {
-                    self.to_client(id, TransportEvent::Closed { error: true });
+                    self.tell_client(id, TransportEvent::Closed { error: true });
                     return;
                 };
                 if !session.machine.begin_upgrade() {
-                    self.to_client(id, TransportEvent::Closed { error: false });
+                    self.tell_client(id, TransportEvent::Closed { error: false });
                     return;
                 }
                 let timeout = session.machine.config().upgrade_timeout;
@@ -291,7 +291,7 @@ impl Net {
                         pausing: false,
                     },
                 );
-                self.to_client(id, TransportEvent::Opened);
+                self.tell_client(id, TransportEvent::Opened);
             }
             (TransportKind::Polling, Some(_)) => unreachable!("the client opens polling once"),
         }
@@ -305,7 +305,7 @@ impl Net {
         let Some(session) = self.sessions.get_mut(&wire.sid) else {
             // The session is gone: a POST gets HTTP 400, a WebSocket is closed.
             self.wires.remove(&id);
-            self.to_client(id, TransportEvent::Closed { error: true });
+            self.tell_client(id, TransportEvent::Closed { error: true });
             return;
         };
         let mut answers = Vec::new();
@@ -336,7 +336,7 @@ impl Net {
                         session.probe = None;
                         session.machine.on_upgrade_failed();
                         self.wires.remove(&id);
-                        self.to_client(id, TransportEvent::Closed { error: false });
+                        self.tell_client(id, TransportEvent::Closed { error: false });
                         return;
                     }
                 }
@@ -351,10 +351,10 @@ impl Net {
             }
         }
         for answer in answers {
-            self.to_client(id, TransportEvent::Packet(answer));
+            self.tell_client(id, TransportEvent::Packet(answer));
         }
         if wire.kind == TransportKind::Polling {
-            self.to_client(id, TransportEvent::Written);
+            self.tell_client(id, TransportEvent::Written);
         }
     }
 
@@ -412,12 +412,12 @@ impl Net {
                 moved = true;
                 if let Some((probe, _)) = session.probe {
                     self.wires.remove(&probe);
-                    self.to_client(probe, TransportEvent::Closed { error: false });
+                    self.tell_client(probe, TransportEvent::Closed { error: false });
                 }
                 // A WebSocket gets its close frame.
                 if let Some(ws) = session.websocket {
                     if !self.cut && self.wires.remove(&ws).is_some() {
-                        self.to_client(ws, TransportEvent::Closed { error: false });
+                        self.tell_client(ws, TransportEvent::Closed { error: false });
                     }
                 }
             }
@@ -432,7 +432,7 @@ impl Net {
         if !self.cut {
             for id in orphans {
                 self.wires.remove(&id);
-                self.to_client(id, TransportEvent::Closed { error: true });
+                self.tell_client(id, TransportEvent::Closed { error: true });
                 moved = true;
             }
         }
@@ -451,7 +451,7 @@ impl Net {
             for packet in packets {
                 // A noop only ends a pending GET; it means nothing on a WebSocket.
                 if packet != Packet::Noop {
-                    self.to_client(ws, TransportEvent::Packet(packet));
+                    self.tell_client(ws, TransportEvent::Packet(packet));
                 }
             }
             return true;
@@ -470,11 +470,11 @@ impl Net {
         let packets: Vec<Packet> = session.outbox.drain(..).collect();
         wire.get_pending = false;
         for packet in packets {
-            self.to_client(polling, TransportEvent::Packet(packet));
+            self.tell_client(polling, TransportEvent::Packet(packet));
         }
         if let Some(wire) = self.wires.get_mut(&polling) {
             if wire.pausing {
-                self.to_client(polling, TransportEvent::Paused);
+                self.tell_client(polling, TransportEvent::Paused);
             } else {
                 wire.get_pending = true;
             }
