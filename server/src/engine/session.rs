@@ -499,7 +499,12 @@ impl<H: EngineHandler> Driver<H> {
                 session.set_transport(Transport::WebSocket);
                 let claim = session.consumer.try_lock().ok();
                 self.machine.on_upgraded(claim.is_none());
-                self.transmit();
+                // Only the noop can be due here (a ping goes out when it falls due). A
+                // full queue does not fail the upgrade: the stray GET returns with
+                // what is queued anyway.
+                while let Some(packet) = self.machine.poll_transmit() {
+                    let _ = session.outbox.push(Frame::packet(&packet));
+                }
                 *outbound = Some(match claim {
                     Some(claim) => claim,
                     None => Box::pin(session.consumer.lock()).await,
@@ -575,10 +580,12 @@ impl<H: EngineHandler> Driver<H> {
     /// Frames from the WebSocket: every frame that is already read, in one go, since
     /// a pass through the loop per frame costs more than the frame itself.
     async fn on_ws_frames(&mut self, first: Option<Result<WsMessage, WsError>>) {
+        // One reading of the clock for the whole batch: it only dates pongs.
+        let now = self.now();
         let mut incoming = Some(first);
         let mut taken = 0;
         while let Some(message) = incoming.take() {
-            if !self.on_ws_message(message) {
+            if !self.on_ws_message(message, now) {
                 return;
             }
             taken += 1;
@@ -589,8 +596,11 @@ impl<H: EngineHandler> Driver<H> {
     }
 
     /// Handles one WebSocket frame from the client; false once the session is over.
-    fn on_ws_message(&mut self, message: Option<Result<WsMessage, WsError>>) -> bool {
-        let now = self.now();
+    fn on_ws_message(
+        &mut self,
+        message: Option<Result<WsMessage, WsError>>,
+        now: Duration,
+    ) -> bool {
         match message {
             Some(Ok(WsMessage::Text(text))) => match self.machine.on_text_frame(&text, now) {
                 // A message, the common case, goes on as a slice of the frame.
