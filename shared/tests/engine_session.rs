@@ -736,3 +736,40 @@ fn an_upgrade_that_never_completes_leaves_polling_alone() {
     assert!(net.ended.is_empty());
     assert!(net.client.is_open());
 }
+
+#[test]
+fn a_websocket_only_client_opens_pings_and_closes() {
+    let mut net = Net::new(ManagerConfig {
+        transports: vec![TransportKind::WebSocket],
+        reconnection: false,
+        ..config()
+    });
+    net.client.connect("/", Duration::ZERO);
+    net.settle();
+    assert_eq!(net.events(), [ManagerEvent::Open]);
+    assert_eq!(net.session().machine.transport(), Transport::WebSocket);
+    assert_eq!(net.session().received, ["0"]);
+    net.run_until(PING_INTERVAL * 5);
+    assert!(net.ended.is_empty());
+    // The network drops the WebSocket under both ends.
+    let ws = net.session().websocket.expect("a websocket");
+    net.client_closed(ws);
+    net.tell_client(ws, TransportEvent::Closed { error: true });
+    net.settle();
+    assert_eq!(net.ended, [("s1".to_owned(), CloseReason::TransportClose)]);
+    assert_eq!(
+        net.events().last(),
+        Some(&ManagerEvent::Close(CloseReason::TransportError))
+    );
+}
+
+#[test]
+fn a_second_upgrade_is_refused_and_the_first_goes_on() {
+    let mut net = Net::new(config());
+    net.client.open(Duration::ZERO);
+    net.settle();
+    let session = net.session();
+    assert_eq!(session.machine.transport(), Transport::WebSocket);
+    assert!(!session.machine.begin_upgrade());
+    assert_eq!(session.machine.transport(), Transport::WebSocket);
+}
