@@ -19,7 +19,7 @@
 //! - [`event`]: typed events (a Rust type naming an event and its arguments), shared
 //!   by server handlers and client listeners.
 //! - [`Backoff`]: the reconnection delay rule shared by every client.
-//! - [`json`]: the protocol's own JSON (handshake, CONNECT data, framing arguments),
+//! - [`json`]: the protocol's own JSON (open packet, CONNECT data, framing arguments),
 //!   read and written without a JSON library.
 //!
 //! Feature `serde` (default): typed arguments, [`event`], and `Value` as a serde type.
