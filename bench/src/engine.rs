@@ -11,7 +11,7 @@
 use crate::frames::Message;
 use bytes::Bytes;
 use sockeye_protocol::client::{EngineClient, EngineOutput};
-use sockeye_protocol::engine::{Handshake, Packet};
+use sockeye_protocol::engine::{OpenPacket, Packet};
 use std::time::Instant;
 
 /// One connection's [`EngineClient`], its clock, and the outputs not acted on yet.
@@ -36,9 +36,9 @@ impl Engine {
         }
     }
 
-    /// The handshake, once it arrived.
-    pub fn handshake(&self) -> Option<&Handshake> {
-        self.client.handshake()
+    /// The open packet, once it arrived.
+    pub fn open_packet(&self) -> Option<&OpenPacket> {
+        self.client.open_packet()
     }
 
     /// Feeds a WebSocket message received at `at`; returns it if it is a message for
@@ -150,7 +150,7 @@ impl Engine {
                 }
                 EngineOutput::Message(packet) => message = Some(packet),
                 EngineOutput::Closed(reason) => {
-                    self.closed.get_or_insert_with(|| reason.to_owned());
+                    self.closed.get_or_insert_with(|| reason.to_string());
                 }
             }
         }
@@ -174,7 +174,7 @@ mod tests {
         engine.send(Packet::Message("0".into()));
         assert_eq!(engine.take_write(), None);
         assert_eq!(engine.on_frame(Message::Text(OPEN), at), None);
-        assert_eq!(engine.handshake().map(|h| h.sid.as_str()), Some("s"));
+        assert_eq!(engine.open_packet().map(|h| h.sid.as_str()), Some("s"));
         assert_eq!(engine.take_write(), Some(vec![Packet::Message("0".into())]));
         engine.written();
         assert_eq!(engine.on_frame(Message::Text(b"2"), at), None);

@@ -62,7 +62,7 @@ impl PollingSession {
             engine.on_packet(packet, Instant::now());
         }
         engine.check()?;
-        let sid = match engine.handshake() {
+        let sid = match engine.open_packet() {
             Some(handshake) => handshake.sid.clone(),
             None => return Err("expected the open packet".into()),
         };

@@ -282,6 +282,7 @@ fn leading_number(text: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sockeye_protocol::engine::PacketType as EnginePacketType;
     use sockeye_protocol::json;
     use sockeye_protocol::socket::Decoder;
 
@@ -292,7 +293,7 @@ mod tests {
         let mut written = Vec::new();
         for id in [0, 7, 123_456_789] {
             let expected = Packet::event("/", "echo", args.clone().into(), Some(id))
-                .encode_with_prefix("4")
+                .encode_with_prefix(EnginePacketType::Message.bare())
                 .text;
             assert_eq!(template.with_id(id), expected.as_bytes());
             Parser::Json.write_event("echo", args.clone(), Some(id), &mut written);
@@ -313,7 +314,9 @@ mod tests {
             args: vec![json!({"data": "x"})].into(),
             id: 98_765,
         };
-        let text = ack.encode_with_prefix("4").text;
+        let text = ack
+            .encode_with_prefix(EnginePacketType::Message.bare())
+            .text;
         assert_eq!(ack_id(text.as_bytes()), Some(98_765));
         // What else can arrive: an event, a ping, a truncated ack.
         assert_eq!(ack_id(b"42[\"echo\"]"), None);
@@ -329,7 +332,9 @@ mod tests {
             vec![json!({"t": 1_234_567, "data": "xx"})].into(),
             None,
         );
-        let text = event.encode_with_prefix("4").text;
+        let text = event
+            .encode_with_prefix(EnginePacketType::Message.bare())
+            .text;
         // The scan agrees with a full decode.
         let decoded = Decoder::default()
             .decode_text(text[1..].to_owned())

@@ -60,7 +60,7 @@ impl JsManager {
         self.manager.set_listener(move |event| {
             let (name, arg) = match event {
                 ManagerEvent::Open => ("open", JsValue::UNDEFINED),
-                ManagerEvent::Close(reason) => ("close", reason.into()),
+                ManagerEvent::Close(reason) => ("close", reason.as_str().into()),
                 ManagerEvent::Error(e) => ("error", js_sys::Error::new(&e).into()),
                 ManagerEvent::ReconnectAttempt(n) => ("reconnect_attempt", n.into()),
                 ManagerEvent::Reconnect(n) => ("reconnect", n.into()),

@@ -159,6 +159,7 @@ impl From<CloseReason> for DisconnectReason {
             CloseReason::PingTimeout => DisconnectReason::PingTimeout,
             CloseReason::ForcedClose => DisconnectReason::ForcedClose,
             CloseReason::ServerShuttingDown => DisconnectReason::ServerShuttingDown,
+            CloseReason::ParseError => DisconnectReason::ParseError,
         }
     }
 }

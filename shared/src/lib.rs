@@ -7,8 +7,9 @@
 //! every rule of the protocol by construction.
 //!
 //! The nouns, layer by layer:
-//! - [`engine`]: Engine.IO packets, the long-polling payload, the handshake, and the
-//!   heartbeat state machines.
+//! - [`engine`]: Engine.IO packets, the long-polling payload, the open packet, the
+//!   close reasons, the heartbeat state machines, and the server's session state
+//!   machine (transport, upgrade probe, heartbeat, close).
 //! - [`socket`]: Socket.IO packets, binary attachments (placeholders), the packet
 //!   decoder that reassembles them, and the namespace-connection state machine.
 //! - [`Value`]: a JSON value that may also hold binary data, which is what event
@@ -18,7 +19,7 @@
 //! - [`event`]: typed events (a Rust type naming an event and its arguments), shared
 //!   by server handlers and client listeners.
 //! - [`Backoff`]: the reconnection delay rule shared by every client.
-//! - [`json`]: the protocol's own JSON (handshake, CONNECT data, framing arguments),
+//! - [`json`]: the protocol's own JSON (open packet, CONNECT data, framing arguments),
 //!   read and written without a JSON library.
 //!
 //! Feature `serde` (default): typed arguments, [`event`], and `Value` as a serde type.

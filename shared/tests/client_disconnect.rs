@@ -4,7 +4,7 @@
 //! disconnect" and not "transport close".
 
 use sockeye_protocol::client::{Emit, EngineClient, EngineOutput, SocketClient, SocketOutput};
-use sockeye_protocol::engine::{payload, Handshake, Packet as EnginePacket};
+use sockeye_protocol::engine::{payload, OpenPacket, Packet as EnginePacket};
 use sockeye_protocol::socket::Packet;
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ impl Client {
             in_flight: false,
             transport_closed: false,
         };
-        let handshake = Handshake {
+        let handshake = OpenPacket {
             sid: "s".into(),
             upgrades: Vec::new(),
             ping_interval: 300,

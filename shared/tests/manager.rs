@@ -6,7 +6,7 @@ use sockeye_protocol::client::{
     encode_uri_component, engine_url, Emit, ManagerClient, ManagerConfig, ManagerEvent,
     ManagerOutput, SocketEvent, TransportEvent, TransportId, TransportKind,
 };
-use sockeye_protocol::engine::{Handshake, Packet as EnginePacket};
+use sockeye_protocol::engine::{CloseReason, OpenPacket, Packet as EnginePacket};
 use sockeye_protocol::socket::Args;
 use sockeye_protocol::{json, Backoff, Value};
 use std::time::Duration;
@@ -30,7 +30,7 @@ fn packets(texts: &[&str]) -> Vec<EnginePacket> {
 }
 
 fn handshake(upgrades: &[&str]) -> TransportEvent {
-    TransportEvent::Packet(EnginePacket::Open(Handshake {
+    TransportEvent::Packet(EnginePacket::Open(OpenPacket {
         sid: "s1".into(),
         upgrades: upgrades.iter().map(|u| u.to_string()).collect(),
         ping_interval: 25_000,
@@ -351,7 +351,7 @@ fn reconnects_with_backoff_in_socket_io_clients_order() {
         vec![
             close(1),
             disconnected("/", "transport close"),
-            event(ManagerEvent::Close("transport close".into())),
+            event(ManagerEvent::Close(CloseReason::TransportClose)),
         ]
     );
     assert!(c.m.reconnecting());
@@ -486,7 +486,7 @@ fn a_client_close_drains_what_was_sent_before_the_close_packet() {
         c.out(),
         vec![
             disconnected("/", "io client disconnect"),
-            event(ManagerEvent::Close("forced close".into())),
+            event(ManagerEvent::Close(CloseReason::ForcedClose)),
         ]
     );
     assert!(!c.m.is_open());
@@ -533,7 +533,7 @@ fn close_engine_is_a_cut_the_manager_reconnects_from() {
             write(1, &["1"]),
             close(1),
             disconnected("/", "forced close"),
-            event(ManagerEvent::Close("forced close".into())),
+            event(ManagerEvent::Close(CloseReason::ForcedClose)),
         ]
     );
     assert!(c.m.reconnecting());
@@ -671,7 +671,7 @@ fn one_deadline_the_earliest_of_all() {
     let out = c.poll(45_000);
     assert_eq!(
         out.last(),
-        Some(&event(ManagerEvent::Close("ping timeout".into())))
+        Some(&event(ManagerEvent::Close(CloseReason::PingTimeout)))
     );
     assert_eq!(c.m.deadline(), Some(ms(46_000)));
 }

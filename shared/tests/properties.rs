@@ -9,7 +9,7 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use sockeye_protocol::engine::{self, payload, Handshake};
+use sockeye_protocol::engine::{self, payload, OpenPacket};
 use sockeye_protocol::socket::{self, Decoder, RESERVED_EVENTS};
 use sockeye_protocol::Value;
 
@@ -123,7 +123,7 @@ fn json_object(binary: bool) -> impl Strategy<Value = Value> {
     prop::collection::vec((key(), value(binary)), 0..5).prop_map(object)
 }
 
-fn handshake() -> impl Strategy<Value = Handshake> {
+fn handshake() -> impl Strategy<Value = OpenPacket> {
     (
         text(),
         prop::collection::vec(text(), 0..3),
@@ -132,7 +132,7 @@ fn handshake() -> impl Strategy<Value = Handshake> {
         any::<u64>(),
     )
         .prop_map(
-            |(sid, upgrades, ping_interval, ping_timeout, max_payload)| Handshake {
+            |(sid, upgrades, ping_interval, ping_timeout, max_payload)| OpenPacket {
                 sid,
                 upgrades,
                 ping_interval,

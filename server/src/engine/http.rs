@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use sockeye_protocol::engine::{payload, Handshake as OpenData, Packet};
+use sockeye_protocol::engine::{is_supported_version, payload, ServerSession, SessionConfig};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -55,13 +55,12 @@ async fn dispatch<H: EngineHandler>(
     req: Request,
 ) -> Result<Response, EngineError> {
     let query = parse_query(req.uri().query().unwrap_or(""));
-    if query.get("EIO").map(String::as_str) != Some("4") {
+    if !query.get("EIO").is_some_and(|v| is_supported_version(v)) {
         return Err(EngineError::UnsupportedProtocolVersion);
     }
-    let transport = match query.get("transport").map(String::as_str) {
-        Some("polling") => Transport::Polling,
-        Some("websocket") => Transport::WebSocket,
-        _ => return Err(EngineError::UnknownTransport),
+    let transport = match query.get("transport").and_then(|t| Transport::from_name(t)) {
+        Some(Transport::Upgrading) | None => return Err(EngineError::UnknownTransport),
+        Some(transport) => transport,
     };
     let sid = query.get("sid").cloned();
     if sid.is_none() && inner.closing.load(std::sync::atomic::Ordering::Acquire) {
@@ -170,19 +169,16 @@ fn owned_headers(headers: &axum::http::HeaderMap) -> axum::http::HeaderMap {
     owned
 }
 
-/// The open packet's data for a new session.
-pub(crate) fn open_data<H>(inner: &Inner<H>, sid: &str, transport: Transport) -> OpenData {
-    OpenData {
-        sid: sid.to_owned(),
-        upgrades: if transport == Transport::Polling {
-            vec!["websocket".into()]
-        } else {
-            vec![]
-        },
-        ping_interval: inner.config.ping_interval.as_millis() as u64,
-        ping_timeout: inner.config.ping_timeout.as_millis() as u64,
+/// The state machine of a new session on `transport`, its clock starting now (at
+/// `Duration::ZERO` of the epoch `start_session` takes).
+pub(crate) fn new_machine<H>(inner: &Inner<H>, transport: Transport) -> ServerSession {
+    let config = SessionConfig {
+        ping_interval: inner.config.ping_interval,
+        ping_timeout: inner.config.ping_timeout,
+        upgrade_timeout: inner.config.upgrade_timeout,
         max_payload: inner.config.max_payload as u64,
-    }
+    };
+    ServerSession::new(config, transport, std::time::Duration::ZERO)
 }
 
 /// Registers a new session and starts its task.
@@ -190,9 +186,10 @@ pub(crate) fn start_session<H: EngineHandler>(
     inner: &Arc<Inner<H>>,
     sid: Arc<str>,
     handshake: Arc<Handshake>,
-    transport: Transport,
+    machine: ServerSession,
     ws: Option<ws::WebSocket>,
 ) {
+    let transport = machine.transport();
     let (session, control_rx) =
         Session::new(sid.clone(), inner.config.max_buffered_frames, transport);
     inner
@@ -214,21 +211,17 @@ pub(crate) fn start_session<H: EngineHandler>(
         control_rx,
         ws,
         conn,
+        machine,
         epoch,
     })));
 }
 
 fn open_polling<H: EngineHandler>(inner: &Arc<Inner<H>>, handshake: Handshake) -> Response {
     let sid = crate::id::generate();
-    let open = open_data(inner, &sid, Transport::Polling);
-    start_session(
-        inner,
-        sid.into(),
-        Arc::new(handshake),
-        Transport::Polling,
-        None,
-    );
-    text_response(Packet::Open(open).encode_text())
+    let machine = new_machine(inner, Transport::Polling);
+    let open = machine.open_packet(&sid).encode_text();
+    start_session(inner, sid.into(), Arc::new(handshake), machine, None);
+    text_response(open)
 }
 
 fn text_response(body: String) -> Response {
@@ -248,7 +241,7 @@ async fn poll<H>(inner: &Inner<H>, session: Arc<Session>) -> Result<Response, En
         // GET see the upgrade and be refused, as the client expects.
         let _ = tokio::time::timeout(UPGRADE_POLL_WAIT, session.wait_upgrade_settled()).await;
     }
-    if session.transport() == Transport::WebSocket {
+    if !session.transport().polls() {
         return Err(EngineError::BadRequest);
     }
     let Ok(claim) = session.consumer.try_lock() else {
@@ -308,7 +301,7 @@ async fn post<H>(
     session: Arc<Session>,
     body: Body,
 ) -> Result<Response, EngineError> {
-    if session.transport() == Transport::WebSocket {
+    if !session.transport().polls() {
         return Err(EngineError::BadRequest);
     }
     if session.post_busy.swap(true, Ordering::AcqRel) {

@@ -2,8 +2,9 @@
 //!
 //! [`EngineIo`] answers the Engine.IO HTTP endpoint (handshake, polling GET and POST,
 //! WebSocket and the polling-to-WebSocket upgrade) and runs one task per session. The
-//! task owns the session's protocol state (the heartbeat from `sockeye-protocol`) and
-//! hands every message to the [`Connection`] that an [`EngineHandler`] made for it.
+//! task drives the session's state machine (`ServerSession` from `sockeye-protocol`,
+//! which holds the protocol's rules) and hands every message to the [`Connection`] that
+//! an [`EngineHandler`] made for it; the upgrade's task drives its `UpgradeProbe`.
 //! The Socket.IO layer is one such handler; a bare echo endpoint is another.
 
 mod error;

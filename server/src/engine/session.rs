@@ -1,11 +1,18 @@
 //! One Engine.IO session: its shared handle, its outbound queue, and its task.
+//!
+//! The session's rules (what each packet means, the heartbeat, the switch to a
+//! WebSocket, how a polling client hears of a close) are the `ServerSession` state
+//! machine of `sockeye-protocol`. The task here only drives it: it feeds the machine
+//! what arrives and the time, and performs what the machine says, as quinn's
+//! `ConnectionDriver` drives quinn-proto.
 
 use super::outbox::{Full, Outbox};
 use super::ws::{self, WebSocket};
 use super::{Connection, EngineHandler, Inner};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use sockeye_protocol::engine::{HeartbeatAction, Packet, ServerHeartbeat};
+pub use sockeye_protocol::engine::{CloseReason, Transport};
+use sockeye_protocol::engine::{Packet, PacketType, Received, ServerSession, TextFrame};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -33,11 +40,15 @@ pub enum Frame {
 }
 
 impl Frame {
-    /// The frame of an Engine.IO packet.
+    /// The frame of an Engine.IO packet; a packet without data (a ping, a noop, a
+    /// close) costs no allocation.
     pub fn packet(packet: &Packet) -> Frame {
         match packet {
             Packet::Binary(data) => Frame::Binary(data.clone()),
-            other => Frame::Text(other.encode_text().into()),
+            other => match other.bare_text() {
+                Some(text) => Frame::Text(Utf8Bytes::from_static(text)),
+                None => Frame::Text(other.encode_text().into()),
+            },
         }
     }
 
@@ -93,7 +104,7 @@ impl Frame {
 /// A noop only ends a pending GET; it means nothing on a WebSocket, and a noop queued
 /// for a poll that never came must not follow the upgrade.
 fn is_noop(text: &Utf8Bytes) -> bool {
-    text.as_str() == "6"
+    text.as_str() == PacketType::Noop.bare()
 }
 
 /// A message from the client, as the application layer sees it.
@@ -104,46 +115,6 @@ pub enum Message {
     Text(Bytes),
     /// A binary message.
     Binary(Bytes),
-}
-
-/// Why a session closed, in engine.io's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// The client closed the transport or sent a close packet.
-    TransportClose,
-    /// The transport failed or the client sent something invalid.
-    TransportError,
-    /// The client did not answer a ping in time.
-    PingTimeout,
-    /// The server closed the session.
-    ForcedClose,
-    /// The server is shutting down.
-    ServerShuttingDown,
-}
-
-impl CloseReason {
-    /// The reason as engine.io and socket.io spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CloseReason::TransportClose => "transport close",
-            CloseReason::TransportError => "transport error",
-            CloseReason::PingTimeout => "ping timeout",
-            CloseReason::ForcedClose => "forced close",
-            CloseReason::ServerShuttingDown => "server shutting down",
-        }
-    }
-}
-
-/// The transport a session currently uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Transport {
-    /// HTTP long-polling.
-    Polling = 0,
-    /// Polling, with a WebSocket probe under way.
-    Upgrading = 1,
-    /// WebSocket.
-    WebSocket = 2,
 }
 
 /// Why a frame could not be queued.
@@ -217,6 +188,8 @@ impl Session {
         (session, control_rx)
     }
 
+    /// The transport, as the session's task last set it: a mirror of its state
+    /// machine's, for the HTTP requests and handles that cannot reach the machine.
     pub(crate) fn transport(&self) -> Transport {
         match self.transport.load(Ordering::Acquire) {
             0 => Transport::Polling,
@@ -347,7 +320,7 @@ impl EngineSocket {
     /// Queues a text message (the Engine.IO `4` packet with this data).
     pub fn send_text(&self, text: &str) -> Result<(), SendError> {
         let mut s = String::with_capacity(text.len() + 1);
-        s.push('4');
+        s.push(PacketType::Message.digit() as char);
         s.push_str(text);
         self.send(Frame::Text(s.into()))
     }
@@ -375,9 +348,31 @@ pub(crate) struct Start<H: EngineHandler> {
     /// Set for a WebSocket-only session.
     pub(crate) ws: Option<WebSocket>,
     pub(crate) conn: H::Connection,
-    /// When the heartbeat starts counting.
+    /// The session's rules, opened at `Duration::ZERO` of `epoch`.
+    pub(crate) machine: ServerSession,
+    /// When the session's clock starts.
     pub(crate) epoch: Instant,
 }
+
+/// The session's task: the state machine, the application's connection and the
+/// transport, and the named steps that join them.
+struct Driver<H: EngineHandler> {
+    engine: Arc<Inner<H>>,
+    session: Arc<Session>,
+    machine: ServerSession,
+    conn: H::Connection,
+    control_rx: Option<mpsc::Receiver<Control>>,
+    ws: Option<WebSocket>,
+    /// Grown by the first batch, and let go when the queue runs dry: an idle socket
+    /// holds no batch.
+    batch: Vec<Frame>,
+    /// The close code a read error calls for (RFC 6455).
+    close_code: Option<u16>,
+    epoch: Instant,
+}
+
+/// The consumer's claim on the outbound queue: held by the task once on WebSocket.
+type Claim<'a> = Option<tokio::sync::MutexGuard<'a, ()>>;
 
 /// Runs a session until it closes.
 ///
@@ -388,202 +383,325 @@ pub(crate) async fn run<H: EngineHandler>(start: Box<Start<H>>) {
     let Start {
         engine,
         session,
-        mut control_rx,
-        mut ws,
-        mut conn,
+        control_rx,
+        ws,
+        conn,
+        machine,
         epoch,
     } = unbox(start);
-    let config = &engine.config;
-    let mut heartbeat =
-        ServerHeartbeat::new(config.ping_interval, config.ping_timeout, Duration::ZERO);
-    let mut outbound = if ws.is_some() {
+    let mut driver = Driver {
+        engine,
+        session: session.clone(),
+        machine,
+        conn,
+        control_rx,
+        ws,
+        batch: Vec::new(),
+        close_code: None,
+        epoch,
+    };
+    let mut outbound = if driver.ws.is_some() {
         Some(Box::pin(session.consumer.lock()).await)
     } else {
         None
     };
-    // Grown by the first batch, and let go when the queue runs dry: an idle socket
-    // holds no batch.
-    let mut batch = Vec::new();
-    let mut close_code = None;
-    let write_timeout = config.ping_interval + config.ping_timeout;
-    // The loop runs once per frame in and per batch out, so what it waits on lives
-    // across iterations: a close request and a ping timer made anew each time cost a
-    // waiter registration and a timer-wheel entry per frame.
-    let close_requested = session.close_requested();
-    tokio::pin!(close_requested);
-    let mut ping_at = deadline_at(epoch, heartbeat.deadline());
-    let ping_timer = tokio::time::sleep_until(ping_at);
-    tokio::pin!(ping_timer);
-    let reason = loop {
-        let next_ping = deadline_at(epoch, heartbeat.deadline());
-        if next_ping != ping_at {
-            ping_at = next_ping;
-            ping_timer.as_mut().reset(ping_at);
-        }
-        tokio::select! {
-            biased;
-            reason = &mut close_requested => break reason,
-            _ = &mut ping_timer => {
-                match heartbeat.poll(epoch.elapsed()) {
-                    HeartbeatAction::SendPing => {
-                        if session.send(Frame::Text(Utf8Bytes::from_static("2"))).is_err() {
-                            break CloseReason::TransportError;
-                        }
-                    }
-                    HeartbeatAction::TimedOut => break CloseReason::PingTimeout,
-                    HeartbeatAction::Wait => {}
-                }
+    let reason = driver.drive(&session, &mut outbound).await;
+    driver.finish(reason, &session, outbound).await;
+}
+
+impl<H: EngineHandler> Driver<H> {
+    /// The session's clock.
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// The loop: one branch per thing that can happen, each a named step; it ends once
+    /// the machine has closed.
+    async fn drive<'a>(&mut self, session: &'a Session, outbound: &mut Claim<'a>) -> CloseReason {
+        let write_timeout = self.engine.config.ping_interval + self.engine.config.ping_timeout;
+        // The loop runs once per frame in and per batch out, so what it waits on lives
+        // across iterations: a close request and a timer made anew each time cost a
+        // waiter registration and a timer-wheel entry per frame.
+        let close_requested = session.close_requested();
+        tokio::pin!(close_requested);
+        let mut timer_at = self.deadline();
+        let timer = tokio::time::sleep_until(timer_at);
+        tokio::pin!(timer);
+        loop {
+            if let Some(reason) = self.machine.closed() {
+                return reason;
             }
-            control = recv_control(&mut control_rx) => match control {
-                Some(Control::Packets(packets)) => {
-                    if let Some(reason) = packets
-                        .into_iter()
-                        .find_map(|p| on_packet(p, &mut heartbeat, epoch, &mut conn))
-                    {
-                        break reason;
-                    }
-                }
-                Some(Control::Upgrade(socket)) => {
-                    // From now on GETs are refused. An official client has no GET in
-                    // flight by now; a stray one gets this noop and returns, freeing
-                    // the queue for the WebSocket.
-                    session.set_transport(super::Transport::WebSocket);
-                    outbound = Some(match session.consumer.try_lock() {
-                        Ok(claim) => claim,
-                        Err(_) => {
-                            let _ = session.outbox.push(Frame::packet(&Packet::Noop));
-                            Box::pin(session.consumer.lock()).await
-                        }
-                    });
-                    ws = Some(*socket);
-                    tracing::debug!(sid = %session.sid, "upgraded to websocket");
-                }
-                None => break CloseReason::ForcedClose,
-            },
-            n = recv_many(&session, &outbound, &mut batch) => {
-                let socket = ws.as_mut().expect("outbound is held only with a websocket");
-                if n == 0 {
-                    break CloseReason::TransportError;
-                }
-                // A client that stops reading blocks the write for good; a close
-                // request (its queue filled up, a shutdown) must still end the session.
-                // A polite close lets the write finish first, within the grace period.
-                let written = {
-                    let write = write_all(socket, &mut batch);
-                    tokio::pin!(write);
-                    // Most writes finish at once; only a blocked one needs the timers,
-                    // and their state lives on the heap, not in every session's task.
-                    match futures_util::poll!(&mut write) {
-                        Poll::Ready(written) => written,
-                        Poll::Pending => {
-                            let blocked = blocked_write(
-                                write,
-                                close_requested.as_mut(),
-                                write_timeout,
-                                &session.sid,
-                            );
-                            match Box::pin(blocked).await {
-                                Ok(written) => written,
-                                Err(reason) => break reason,
-                            }
-                        }
-                    }
-                };
-                if written.is_err() {
-                    break CloseReason::TransportError;
-                }
-                if session.outbox.is_empty() {
-                    batch = Vec::new();
-                }
+            let next = self.deadline();
+            if next != timer_at {
+                timer_at = next;
+                timer.as_mut().reset(timer_at);
             }
-            incoming = next_ws(&mut ws) => {
-                // Take every frame that is already read in one go: a pass through
-                // this loop per frame costs more than the frame itself.
-                let mut incoming = Some(incoming);
-                let mut taken = 0;
-                let mut ended = None;
-                while let Some(message) = incoming.take() {
-                    if let Some(reason) =
-                        on_ws_message(message, &session, &mut heartbeat, epoch, &mut conn, &mut close_code)
-                    {
-                        ended = Some(reason);
-                        break;
-                    }
-                    taken += 1;
-                    if taken < WS_BATCH {
-                        incoming = try_next_ws(&mut ws).await;
-                    }
+            tokio::select! {
+                biased;
+                reason = &mut close_requested => {
+                    self.machine.close(reason);
                 }
-                if let Some(reason) = ended {
-                    break reason;
+                _ = &mut timer => self.on_timeout(),
+                control = recv_control(&mut self.control_rx) => {
+                    self.on_control(control, session, outbound).await;
                 }
-            }
-            _ = std::future::poll_fn(|cx| conn.poll_work(cx)) => {}
-        }
-    };
-    tracing::debug!(sid = %session.sid, reason = reason.as_str(), "session closing");
-    session.request_close(reason);
-    // An upgrade may have completed while the session was closing: the client now
-    // listens on that WebSocket only, so the close must go there. Closing the channel
-    // first makes a later upgrade fail, and `websocket::upgrade` closes its socket.
-    if let Some(control_rx) = control_rx.as_mut() {
-        control_rx.close();
-        while let Ok(control) = control_rx.try_recv() {
-            if let Control::Upgrade(socket) = control {
-                ws = Some(*socket);
-                if outbound.is_none() {
-                    outbound = session.consumer.try_lock().ok();
+                n = recv_many(session, &*outbound, &mut self.batch) => {
+                    self.write_batch(n, close_requested.as_mut(), write_timeout).await;
                 }
+                incoming = next_ws(&mut self.ws) => self.on_ws_frames(incoming).await,
+                _ = std::future::poll_fn(|cx| self.conn.poll_work(cx)) => {}
             }
         }
     }
-    let polite = is_polite(reason);
-    // A polling client learns of the close from a GET. A GET pending now (it holds the
-    // queue) gets a close packet, or a noop when the client asked for the close itself,
-    // as engine.io answers. Without one, a server-chosen close keeps the close packet
-    // queued for the grace period; any other close just ends, and the next GET is 400.
-    if ws.is_none() && (polite || session.consumer.try_lock().is_err()) {
-        let last = if reason == CloseReason::TransportClose {
-            "6"
-        } else {
-            "1"
+
+    /// The instant the machine next has something to do; none means a year from now.
+    fn deadline(&self) -> Instant {
+        let deadline = self.machine.poll_timeout();
+        self.epoch + deadline.unwrap_or(Duration::from_secs(86400 * 365))
+    }
+
+    /// The machine's deadline passed: a ping may be due, or the client timed out.
+    fn on_timeout(&mut self) {
+        let now = self.now();
+        self.machine.handle_timeout(now);
+        self.transmit();
+    }
+
+    /// Queues the control packets the machine wants sent, behind what is queued.
+    fn transmit(&mut self) {
+        while let Some(packet) = self.machine.poll_transmit() {
+            if self.session.send(Frame::packet(&packet)).is_err() {
+                self.machine.close(CloseReason::TransportError);
+                return;
+            }
+        }
+    }
+
+    /// Work from the HTTP side: a polling POST's packets, or the upgraded WebSocket.
+    async fn on_control<'a>(
+        &mut self,
+        control: Option<Control>,
+        session: &'a Session,
+        outbound: &mut Claim<'a>,
+    ) {
+        match control {
+            Some(Control::Packets(packets)) => {
+                let now = self.now();
+                for packet in packets {
+                    if !self.on_packet(packet, now) {
+                        return;
+                    }
+                }
+            }
+            Some(Control::Upgrade(socket)) => {
+                // From now on GETs are refused. A GET still pending gets a noop from
+                // the machine and returns, freeing the queue for the WebSocket.
+                session.set_transport(Transport::WebSocket);
+                let claim = session.consumer.try_lock().ok();
+                self.machine.on_upgraded(claim.is_none());
+                // Only the noop can be due here (a ping goes out when it falls due). A
+                // full queue does not fail the upgrade: the stray GET returns with
+                // what is queued anyway.
+                while let Some(packet) = self.machine.poll_transmit() {
+                    let _ = session.outbox.push(Frame::packet(&packet));
+                }
+                *outbound = Some(match claim {
+                    Some(claim) => claim,
+                    None => Box::pin(session.consumer.lock()).await,
+                });
+                self.ws = Some(*socket);
+                tracing::debug!(sid = %session.sid, "upgraded to websocket");
+            }
+            None => {
+                self.machine.close(CloseReason::ForcedClose);
+            }
+        }
+    }
+
+    /// Hands one packet from the client to the machine, and a message on to the
+    /// connection; false once the session is over.
+    fn on_packet(&mut self, packet: Packet, now: Duration) -> bool {
+        match self.machine.on_packet(packet, now) {
+            Received::Text(text) => self.conn.on_message(Message::Text(text.into())),
+            Received::Binary(data) => self.conn.on_message(Message::Binary(data)),
+            Received::Control => {}
+            Received::Closed(_) => return false,
+        }
+        true
+    }
+
+    /// Writes a batch taken from the queue to the WebSocket, with one flush.
+    async fn write_batch(
+        &mut self,
+        n: usize,
+        close_requested: Pin<&mut impl Future<Output = CloseReason>>,
+        write_timeout: Duration,
+    ) {
+        let socket = self
+            .ws
+            .as_mut()
+            .expect("outbound is held only with a websocket");
+        if n == 0 {
+            self.machine.close(CloseReason::TransportError);
+            return;
+        }
+        // A client that stops reading blocks the write for good; a close request (its
+        // queue filled up, a shutdown) must still end the session. A polite close lets
+        // the write finish first, within the grace period.
+        let written = {
+            let write = write_all(socket, &mut self.batch);
+            tokio::pin!(write);
+            // Most writes finish at once; only a blocked one needs the timers, and
+            // their state lives on the heap, not in every session's task.
+            match futures_util::poll!(&mut write) {
+                Poll::Ready(written) => written,
+                Poll::Pending => {
+                    let blocked =
+                        blocked_write(write, close_requested, write_timeout, &self.session.sid);
+                    match Box::pin(blocked).await {
+                        Ok(written) => written,
+                        Err(reason) => {
+                            self.machine.close(reason);
+                            return;
+                        }
+                    }
+                }
+            }
         };
-        let _ = session
-            .outbox
-            .push(Frame::Text(Utf8Bytes::from_static(last)));
+        if written.is_err() {
+            self.machine.close(CloseReason::TransportError);
+            return;
+        }
+        if self.session.outbox.is_empty() {
+            self.batch = Vec::new();
+        }
     }
-    session.closed.store(true, Ordering::Release);
-    session.closed_notify.notify_waiters();
-    conn.on_close(reason);
-    let Some(mut socket) = ws else {
-        if polite {
-            // Give the client a moment to collect what is queued and the close packet.
-            let _ = Box::pin(tokio::time::timeout(CLOSE_GRACE, async {
-                while !session.outbox.is_empty() {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    /// Frames from the WebSocket: every frame that is already read, in one go, since
+    /// a pass through the loop per frame costs more than the frame itself.
+    async fn on_ws_frames(&mut self, first: Option<Result<WsMessage, WsError>>) {
+        // One reading of the clock for the whole batch: it only dates pongs.
+        let now = self.now();
+        let mut incoming = Some(first);
+        let mut taken = 0;
+        while let Some(message) = incoming.take() {
+            if !self.on_ws_message(message, now) {
+                return;
+            }
+            taken += 1;
+            if taken < WS_BATCH {
+                incoming = try_next_ws(&mut self.ws).await;
+            }
+        }
+    }
+
+    /// Handles one WebSocket frame from the client; false once the session is over.
+    fn on_ws_message(
+        &mut self,
+        message: Option<Result<WsMessage, WsError>>,
+        now: Duration,
+    ) -> bool {
+        match message {
+            Some(Ok(WsMessage::Text(text))) => match self.machine.on_text_frame(&text, now) {
+                // A message, the common case, goes on as a slice of the frame.
+                TextFrame::Message { data_at } => {
+                    let data = Bytes::from(text).slice(data_at..);
+                    self.conn.on_message(Message::Text(data));
                 }
-            }))
-            .await;
+                TextFrame::Control => {}
+                TextFrame::Closed(reason) => {
+                    if reason == CloseReason::TransportError {
+                        tracing::info!(sid = %self.session.sid, "invalid packet: closing");
+                    }
+                    return false;
+                }
+            },
+            Some(Ok(WsMessage::Binary(data))) => self.conn.on_message(Message::Binary(data)),
+            // Raw frames are never read.
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => {}
+            Some(Ok(WsMessage::Close(_))) | None => {
+                self.machine.on_transport_close(false);
+                return false;
+            }
+            Some(Err(e)) => {
+                tracing::info!(sid = %self.session.sid, error = %e, "websocket error: closing");
+                self.close_code = ws::close_code_of(&e);
+                self.machine.on_transport_close(true);
+                return false;
+            }
         }
-        leave(&engine, &session);
-        return;
-    };
-    // A polite close sends what is queued first. Either way a close frame (which also
-    // answers the client's own) and the closing handshake rather than a drop; bounded,
-    // for a client that does not read or never ends. The session has ended by then: it
-    // no longer counts, but a shutdown still waits for its handshake.
-    let mut rest = Vec::new();
-    if polite && outbound.is_some() {
-        let mut frames = Vec::new();
-        session.outbox.take(&mut frames, usize::MAX);
-        for frame in frames {
-            frame.into_messages(&mut rest);
-        }
+        true
     }
-    let _closing = engine.closing_socket();
-    leave(&engine, &session);
-    let bounds = ws::Closing::new(config.max_payload);
-    Box::pin(ws::close(&mut socket, rest, close_code, bounds)).await;
+
+    /// Ends the session: tells the client (on the transport it listens on), the
+    /// connection, and the server's registry.
+    async fn finish<'a>(
+        mut self,
+        reason: CloseReason,
+        session: &'a Session,
+        mut outbound: Claim<'a>,
+    ) {
+        tracing::debug!(sid = %session.sid, reason = reason.as_str(), "session closing");
+        session.request_close(reason);
+        // An upgrade may have completed while the session was closing: the client now
+        // listens on that WebSocket only, so the close must go there. Closing the
+        // channel first makes a later upgrade fail, and `websocket::upgrade` closes its
+        // socket.
+        if let Some(control_rx) = self.control_rx.as_mut() {
+            control_rx.close();
+            while let Ok(control) = control_rx.try_recv() {
+                if let Control::Upgrade(socket) = control {
+                    self.ws = Some(*socket);
+                    self.machine.on_upgraded(false);
+                    if outbound.is_none() {
+                        outbound = session.consumer.try_lock().ok();
+                    }
+                }
+            }
+        }
+        let polite = reason.is_chosen();
+        // A pending GET holds the queue.
+        if let Some(last) = self
+            .machine
+            .farewell(|| session.consumer.try_lock().is_err())
+        {
+            let _ = session.outbox.push(Frame::packet(&last));
+        }
+        session.closed.store(true, Ordering::Release);
+        session.closed_notify.notify_waiters();
+        self.conn.on_close(reason);
+        let engine = self.engine.clone();
+        let Some(mut socket) = self.ws.take() else {
+            if polite {
+                // Give the client a moment to collect what is queued and the close
+                // packet.
+                let _ = Box::pin(tokio::time::timeout(CLOSE_GRACE, async {
+                    while !session.outbox.is_empty() {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }))
+                .await;
+            }
+            leave(&engine, session);
+            return;
+        };
+        // A polite close sends what is queued first. Either way a close frame (which
+        // also answers the client's own) and the closing handshake rather than a drop;
+        // bounded, for a client that does not read or never ends. The session has ended
+        // by then: it no longer counts, but a shutdown still waits for its handshake.
+        let mut rest = Vec::new();
+        if polite && outbound.is_some() {
+            let mut frames = Vec::new();
+            session.outbox.take(&mut frames, usize::MAX);
+            for frame in frames {
+                frame.into_messages(&mut rest);
+            }
+        }
+        let _closing = engine.closing_socket();
+        leave(&engine, session);
+        let bounds = ws::Closing::new(engine.config.max_payload);
+        Box::pin(ws::close(&mut socket, rest, self.close_code, bounds)).await;
+    }
 }
 
 /// Takes an ended session out of the server's registry.
@@ -616,7 +734,7 @@ async fn blocked_write(
         biased;
         written = &mut write => Ok(written),
         reason = close_requested => {
-            if !is_polite(reason) {
+            if !reason.is_chosen() {
                 return Err(reason);
             }
             // The close request is taken: end after the write, and send the rest of
@@ -637,43 +755,6 @@ async fn blocked_write(
 /// one busy client cannot hold off its own outbound queue for long.
 const WS_BATCH: usize = 64;
 
-/// Handles one WebSocket frame from the client; `Some` ends the session.
-fn on_ws_message<C: Connection>(
-    message: Option<Result<WsMessage, WsError>>,
-    session: &Session,
-    heartbeat: &mut ServerHeartbeat,
-    epoch: Instant,
-    conn: &mut C,
-    close_code: &mut Option<u16>,
-) -> Option<CloseReason> {
-    match message {
-        // A message packet, the common case, goes on as a slice of the frame.
-        Some(Ok(WsMessage::Text(text))) if text.as_bytes().first() == Some(&b'4') => {
-            conn.on_message(Message::Text(Bytes::from(text).slice(1..)));
-            None
-        }
-        Some(Ok(WsMessage::Text(text))) => match Packet::decode_text(&text) {
-            Ok(packet) => on_packet(packet, heartbeat, epoch, conn),
-            Err(e) => {
-                tracing::info!(sid = %session.sid, error = %e, "invalid packet: closing");
-                Some(CloseReason::TransportError)
-            }
-        },
-        Some(Ok(WsMessage::Binary(data))) => {
-            conn.on_message(Message::Binary(data));
-            None
-        }
-        // Raw frames are never read.
-        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => None,
-        Some(Ok(WsMessage::Close(_))) | None => Some(CloseReason::TransportClose),
-        Some(Err(e)) => {
-            tracing::info!(sid = %session.sid, error = %e, "websocket error: closing");
-            *close_code = ws::close_code_of(&e);
-            Some(CloseReason::TransportError)
-        }
-    }
-}
-
 /// The next frame if one is ready now, without waiting.
 async fn try_next_ws(ws: &mut Option<WebSocket>) -> Option<Option<Result<WsMessage, WsError>>> {
     let ws = ws.as_mut()?;
@@ -682,40 +763,6 @@ async fn try_next_ws(ws: &mut Option<WebSocket>) -> Option<Option<Result<WsMessa
         Poll::Pending => Poll::Ready(None),
     })
     .await
-}
-
-/// The instant of a heartbeat deadline; none means a year from now.
-fn deadline_at(epoch: Instant, deadline: Option<Duration>) -> Instant {
-    epoch + deadline.unwrap_or(Duration::from_secs(86400 * 365))
-}
-
-/// Whether a close sends what is queued first (the server's own decision to close).
-fn is_polite(reason: CloseReason) -> bool {
-    matches!(
-        reason,
-        CloseReason::ForcedClose | CloseReason::ServerShuttingDown
-    )
-}
-
-/// Handles one packet from the client; `Some` ends the session.
-fn on_packet<C: Connection>(
-    packet: Packet,
-    heartbeat: &mut ServerHeartbeat,
-    epoch: Instant,
-    conn: &mut C,
-) -> Option<CloseReason> {
-    match packet {
-        Packet::Message(text) => conn.on_message(Message::Text(text.into())),
-        Packet::Binary(data) => conn.on_message(Message::Binary(data)),
-        Packet::Pong(_) => heartbeat.on_pong(epoch.elapsed()),
-        Packet::Close => return Some(CloseReason::TransportClose),
-        // Only the server opens; anything else is harmless here.
-        Packet::Open(_) => return Some(CloseReason::TransportError),
-        // In Engine.IO v4 only the server pings; a ping from the client is an error.
-        Packet::Ping(_) => return Some(CloseReason::TransportError),
-        Packet::Upgrade | Packet::Noop => {}
-    }
-    None
 }
 
 async fn recv_many(

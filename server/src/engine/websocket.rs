@@ -1,13 +1,14 @@
 //! The WebSocket transport: WebSocket-only sessions and the upgrade from polling.
 
-use super::http::start_session;
+use super::http::{new_machine, start_session};
 use super::session::{Control, Frame, Session, Transport};
 use super::ws::{self, Closing, WebSocket};
 use super::{EngineHandler, Inner};
 use crate::Handshake;
 use futures_util::{SinkExt, StreamExt};
-use sockeye_protocol::engine::Packet;
+use sockeye_protocol::engine::{Packet, ProbeStep, UpgradeProbe};
 use std::sync::Arc;
+use std::time::Duration;
 use tungstenite::Message as WsMessage;
 
 /// A WebSocket opened without a session: the handshake goes over the socket itself.
@@ -18,18 +19,12 @@ pub(crate) async fn open<H: EngineHandler>(
 ) {
     // The open packet must be the first frame, before anything the handler queues.
     let sid = crate::id::generate();
-    let open = super::http::open_data(&inner, &sid, Transport::WebSocket);
-    let text = Packet::Open(open).encode_text();
+    let machine = new_machine(&inner, Transport::WebSocket);
+    let text = machine.open_packet(&sid).encode_text();
     if ws.send(WsMessage::Text(text.into())).await.is_err() {
         return;
     }
-    start_session(
-        &inner,
-        sid.into(),
-        handshake,
-        Transport::WebSocket,
-        Some(ws),
-    );
+    start_session(&inner, sid.into(), handshake, machine, Some(ws));
 }
 
 /// The upgrade of a polling session: answer the probe, flush the pending GET, wait
@@ -39,31 +34,23 @@ pub(crate) async fn upgrade<H: EngineHandler>(
     session: Arc<Session>,
     mut ws: WebSocket,
 ) {
-    let done = tokio::time::timeout(inner.config.upgrade_timeout, async {
-        if next_packet(&mut ws).await? != Packet::Ping("probe".into()) {
-            return None;
-        }
-        ws.send(WsMessage::Text(
-            Packet::Pong("probe".into()).encode_text().into(),
-        ))
-        .await
-        .ok()?;
-        // The client waits for its pending GET to return before it upgrades.
-        session.send(Frame::packet(&Packet::Noop)).ok()?;
+    // The probe's rules are the protocol crate's; this task only carries its packets.
+    let mut probe = UpgradeProbe::new(inner.config.upgrade_timeout, Duration::ZERO);
+    let deadline = tokio::time::Instant::now() + probe.deadline();
+    let done = tokio::time::timeout_at(deadline, async {
         loop {
-            match next_packet(&mut ws).await? {
-                Packet::Upgrade => {
+            match probe.on_packet(next_packet(&mut ws).await) {
+                ProbeStep::Answer(answer) => send(&mut ws, &answer).await?,
+                ProbeStep::Probed { answer, flush } => {
+                    send(&mut ws, &answer).await?;
+                    session.send(Frame::packet(&flush)).ok()?;
+                }
+                ProbeStep::Upgraded => {
                     // Polling ends here: a GET from now on is refused.
                     session.set_transport(Transport::WebSocket);
                     return Some(());
                 }
-                // A client may ping again while it waits; keep the probe alive.
-                Packet::Ping(data) => {
-                    ws.send(WsMessage::Text(Packet::Pong(data).encode_text().into()))
-                        .await
-                        .ok()?;
-                }
-                _ => return None,
+                ProbeStep::Failed => return None,
             }
         }
     })
@@ -99,6 +86,15 @@ pub(crate) async fn refuse<H>(inner: Arc<Inner<H>>, mut ws: WebSocket) {
     Box::pin(ws::close(&mut ws, Vec::new(), None, bounds)).await;
 }
 
+/// Sends one packet on the WebSocket; `None` if it failed.
+async fn send(ws: &mut WebSocket, packet: &Packet) -> Option<()> {
+    ws.send(WsMessage::Text(packet.encode_text().into()))
+        .await
+        .ok()
+}
+
+/// The next packet on the WebSocket; `None` when the frame is no text packet, or the
+/// socket ended.
 async fn next_packet(ws: &mut WebSocket) -> Option<Packet> {
     loop {
         match ws.next().await? {

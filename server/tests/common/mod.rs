@@ -164,7 +164,7 @@ pub struct Polling {
 
 impl Polling {
     /// Performs the polling handshake.
-    pub async fn open(addr: SocketAddr) -> (Polling, eio::Handshake) {
+    pub async fn open(addr: SocketAddr) -> (Polling, eio::OpenPacket) {
         let http = Http::new(addr);
         let reply = http.get("transport=polling").await;
         assert_eq!(reply.status, 200, "handshake refused: {reply:?}");
@@ -307,7 +307,7 @@ impl Ws {
     }
 
     /// A WebSocket-only session: connects and reads the open packet.
-    pub async fn open(addr: SocketAddr) -> (Ws, eio::Handshake) {
+    pub async fn open(addr: SocketAddr) -> (Ws, eio::OpenPacket) {
         let mut ws = Ws::connect(addr, "").await;
         let handshake = match ws.recv().await {
             eio::Packet::Open(h) => h,
@@ -387,7 +387,7 @@ impl Ws {
 /// A Socket.IO client over a WebSocket-only session.
 pub struct Sio {
     pub ws: Ws,
-    pub handshake: eio::Handshake,
+    pub handshake: eio::OpenPacket,
     decoder: Decoder,
     /// Whether pings are answered (on by default).
     pub answer_pings: bool,
@@ -411,7 +411,7 @@ impl Sio {
         Sio::from_ws(ws, handshake)
     }
 
-    pub fn from_ws(ws: Ws, handshake: eio::Handshake) -> Sio {
+    pub fn from_ws(ws: Ws, handshake: eio::OpenPacket) -> Sio {
         Sio {
             ws,
             handshake,

@@ -1,13 +1,13 @@
 //! One Engine.IO connection, client side.
 
-use crate::engine::{ClientHeartbeat, Handshake, Packet};
+use crate::engine::{ClientHeartbeat, CloseReason, OpenPacket, Packet, PROBE};
 use std::time::Duration;
 
 /// What the client driver must do after feeding the [`EngineClient`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineOutput {
     /// The handshake arrived: the connection is open.
-    Open(Handshake),
+    Open(OpenPacket),
     /// Write these packets on the transport in one go (one POST when polling), then
     /// report [`EngineClient::on_written`]. No other write is under way. On polling the
     /// payload fits the handshake's `maxPayload`, unless it is one packet larger alone.
@@ -17,14 +17,14 @@ pub enum EngineOutput {
     /// The connection is over, for this reason ("ping timeout", "transport close", ...).
     /// After [`EngineClient::close_by_client`] ("forced close"), everything written is
     /// out, the close packet last: the transport can end.
-    Closed(&'static str),
+    Closed(CloseReason),
 }
 
 /// The client's view of one Engine.IO connection, and its write buffer: what is sent
 /// goes out in order, one write at a time, as engine.io-client's `writeBuffer` does.
 #[derive(Debug, Clone, Default)]
 pub struct EngineClient {
-    handshake: Option<Handshake>,
+    handshake: Option<OpenPacket>,
     heartbeat: Option<ClientHeartbeat>,
     closed: bool,
     /// Packets sent and not yet handed to the transport.
@@ -45,8 +45,8 @@ impl EngineClient {
         EngineClient::default()
     }
 
-    /// The handshake, once it arrived.
-    pub fn handshake(&self) -> Option<&Handshake> {
+    /// The open packet, once it arrived.
+    pub fn open_packet(&self) -> Option<&OpenPacket> {
         self.handshake.as_ref()
     }
 
@@ -65,7 +65,7 @@ impl EngineClient {
             hb.on_ping(now);
         }
         match packet {
-            Packet::Close => self.close("transport close"),
+            Packet::Close => self.close(CloseReason::TransportClose),
             // A closing connection only finishes its writes.
             _ if self.closing => Vec::new(),
             Packet::Open(handshake) => {
@@ -83,7 +83,7 @@ impl EngineClient {
             Packet::Message(_) | Packet::Binary(_) if self.handshake.is_some() => {
                 vec![EngineOutput::Message(packet)]
             }
-            Packet::Message(_) | Packet::Binary(_) => self.close("parse error"),
+            Packet::Message(_) | Packet::Binary(_) => self.close(CloseReason::ParseError),
             Packet::Pong(_) | Packet::Upgrade | Packet::Noop => Vec::new(),
         }
     }
@@ -124,9 +124,9 @@ impl EngineClient {
     /// The transport failed or closed under the client.
     pub fn on_transport_close(&mut self, error: bool) -> Vec<EngineOutput> {
         self.close(if error {
-            "transport error"
+            CloseReason::TransportError
         } else {
-            "transport close"
+            CloseReason::TransportClose
         })
     }
 
@@ -141,7 +141,7 @@ impl EngineClient {
             return Vec::new();
         }
         if self.handshake.is_none() {
-            return self.close("forced close");
+            return self.close(CloseReason::ForcedClose);
         }
         self.closing = true;
         self.paused = false;
@@ -160,7 +160,7 @@ impl EngineClient {
     /// close that cannot finish its writes by then ends too.
     pub fn poll(&mut self, now: Duration) -> Vec<EngineOutput> {
         match &self.heartbeat {
-            Some(hb) if !self.closed && hb.is_expired(now) => self.close("ping timeout"),
+            Some(hb) if !self.closed && hb.is_expired(now) => self.close(CloseReason::PingTimeout),
             _ => Vec::new(),
         }
     }
@@ -180,7 +180,7 @@ impl EngineClient {
             self.closed = true;
             return vec![
                 EngineOutput::Write(vec![Packet::Close]),
-                EngineOutput::Closed("forced close"),
+                EngineOutput::Closed(CloseReason::ForcedClose),
             ];
         }
         Vec::new()
@@ -204,7 +204,7 @@ impl EngineClient {
         self.buffer.len()
     }
 
-    fn close(&mut self, reason: &'static str) -> Vec<EngineOutput> {
+    fn close(&mut self, reason: CloseReason) -> Vec<EngineOutput> {
         if self.closed {
             return Vec::new();
         }
@@ -232,12 +232,12 @@ pub struct Probe;
 impl Probe {
     /// The packet that starts the probe.
     pub fn start() -> Packet {
-        Packet::Ping("probe".into())
+        Packet::Ping(PROBE.into())
     }
 
     /// Whether the server's answer passes the probe.
     pub fn passed(answer: &Packet) -> bool {
-        matches!(answer, Packet::Pong(data) if data == "probe")
+        matches!(answer, Packet::Pong(data) if data == PROBE)
     }
 
     /// The packet that completes the upgrade once polling is paused.
@@ -254,8 +254,8 @@ mod tests {
         Duration::from_millis(n)
     }
 
-    fn handshake() -> Handshake {
-        Handshake {
+    fn handshake() -> OpenPacket {
+        OpenPacket {
             sid: "s".into(),
             upgrades: vec!["websocket".into()],
             ping_interval: 300,
@@ -278,7 +278,10 @@ mod tests {
         );
         assert_eq!(c.deadline(), Some(ms(800)));
         assert!(c.poll(ms(799)).is_empty());
-        assert_eq!(c.poll(ms(800)), vec![EngineOutput::Closed("ping timeout")]);
+        assert_eq!(
+            c.poll(ms(800)),
+            vec![EngineOutput::Closed(CloseReason::PingTimeout)]
+        );
         assert!(c.poll(ms(900)).is_empty());
         assert!(!c.is_open());
     }
@@ -288,7 +291,7 @@ mod tests {
         let mut c = EngineClient::new();
         assert_eq!(
             c.on_packet(Packet::Message("0".into()), ms(0)),
-            vec![EngineOutput::Closed("parse error")]
+            vec![EngineOutput::Closed(CloseReason::ParseError)]
         );
         let mut c = EngineClient::new();
         c.on_packet(Packet::Open(handshake()), ms(0));
@@ -298,7 +301,7 @@ mod tests {
         );
         assert_eq!(
             c.on_packet(Packet::Close, ms(2)),
-            vec![EngineOutput::Closed("transport close")]
+            vec![EngineOutput::Closed(CloseReason::TransportClose)]
         );
         assert!(c.on_transport_close(true).is_empty());
     }
@@ -320,7 +323,7 @@ mod tests {
     fn closing_write() -> Vec<EngineOutput> {
         vec![
             EngineOutput::Write(vec![Packet::Close]),
-            EngineOutput::Closed("forced close"),
+            EngineOutput::Closed(CloseReason::ForcedClose),
         ]
     }
 
@@ -334,7 +337,7 @@ mod tests {
         let mut c = EngineClient::new();
         assert_eq!(
             c.close_by_client(),
-            vec![EngineOutput::Closed("forced close")]
+            vec![EngineOutput::Closed(CloseReason::ForcedClose)]
         );
     }
 
@@ -399,7 +402,10 @@ mod tests {
         c.send(msg("2a"));
         assert!(c.close_by_client().is_empty());
         assert_eq!(c.deadline(), Some(ms(500)));
-        assert_eq!(c.poll(ms(500)), vec![EngineOutput::Closed("ping timeout")]);
+        assert_eq!(
+            c.poll(ms(500)),
+            vec![EngineOutput::Closed(CloseReason::PingTimeout)]
+        );
         assert!(c.on_written().is_empty());
         // The server's close packet ends it too.
         let mut c = open();
@@ -407,7 +413,7 @@ mod tests {
         c.close_by_client();
         assert_eq!(
             c.on_packet(Packet::Close, ms(1)),
-            vec![EngineOutput::Closed("transport close")]
+            vec![EngineOutput::Closed(CloseReason::TransportClose)]
         );
     }
 

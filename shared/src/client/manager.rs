@@ -16,7 +16,7 @@
 use super::{
     Emit, EngineClient, EngineOutput, Probe, Reconnection, SocketClient, SocketEvent, SocketOutput,
 };
-use crate::engine::Packet as EnginePacket;
+use crate::engine::{CloseReason, Packet as EnginePacket};
 use crate::socket::{Args, Decoder, Packet};
 use crate::{Backoff, Value};
 use std::collections::{BTreeMap, VecDeque};
@@ -88,7 +88,7 @@ pub enum ManagerEvent {
     /// The Engine.IO connection is open.
     Open,
     /// The connection closed, for this reason.
-    Close(String),
+    Close(CloseReason),
     /// Opening the connection failed ("websocket error", "xhr poll error", "timeout").
     Error(String),
     /// Reconnection attempt number n starts.
@@ -392,7 +392,7 @@ impl ManagerClient {
     pub fn close_engine(&mut self, now: Duration) {
         self.now = now;
         self.close_engine_by_client();
-        self.on_close("forced close");
+        self.on_close(CloseReason::ForcedClose);
     }
 
     /// The socket of `namespace` (made on first use); returns the namespace as kept
@@ -592,7 +592,7 @@ impl ManagerClient {
 
     /// The Engine.IO session id, once the handshake gave one.
     pub fn engine_id(&self) -> Option<&str> {
-        self.engine.handshake().map(|h| h.sid.as_str())
+        self.engine.open_packet().map(|h| h.sid.as_str())
     }
 
     /// Whether the connection is open.
@@ -831,7 +831,7 @@ impl ManagerClient {
     }
 
     fn start_probe(&mut self) {
-        let sid = self.engine.handshake().map(|h| h.sid.clone());
+        let sid = self.engine.open_packet().map(|h| h.sid.clone());
         let transport = self.new_transport(TransportKind::WebSocket, sid.as_deref());
         self.probe = Some(ProbeState {
             transport,
@@ -928,7 +928,7 @@ impl ManagerClient {
             // socket.io-client closes the connection on a packet it cannot read.
             Err(_) => {
                 self.close_engine_by_client();
-                self.on_close("parse error");
+                self.on_close(CloseReason::ParseError);
             }
         }
     }
@@ -943,7 +943,7 @@ impl ManagerClient {
     }
 
     /// The connection closed under the sockets: tell them, then maybe reconnect.
-    fn on_close(&mut self, reason: &str) {
+    fn on_close(&mut self, reason: CloseReason) {
         if self.ready == ReadyState::Closed {
             return;
         }
@@ -951,10 +951,10 @@ impl ManagerClient {
         self.ready = ReadyState::Closed;
         let namespaces: Vec<String> = self.sockets.keys().cloned().collect();
         for ns in namespaces {
-            let outputs = self.slot(&ns).client.on_engine_close(reason);
+            let outputs = self.slot(&ns).client.on_engine_close(reason.as_str());
             self.socket_outputs(&ns, outputs);
         }
-        self.notify(ManagerEvent::Close(reason.to_owned()));
+        self.notify(ManagerEvent::Close(reason));
         if self.reconnection_wanted() {
             self.reconnect();
         }
@@ -993,7 +993,7 @@ impl ManagerClient {
             self.discard_transports();
             self.ready = ReadyState::Closed;
         }
-        self.on_close("forced close");
+        self.on_close(CloseReason::ForcedClose);
     }
 
     /// Closes the connection the way the client does, without losing what was sent on

@@ -4,7 +4,7 @@
 //! has no type digit: over WebSocket it is a binary frame as it is, and inside a
 //! polling payload it is `b` followed by its base64.
 
-use super::Handshake;
+use super::OpenPacket;
 use base64::Engine as _;
 use bytes::Bytes;
 
@@ -33,6 +33,25 @@ impl PacketType {
         b'0' + self as u8
     }
 
+    /// The whole text of a packet of this type without data (`"2"` is a ping, `"6"` a
+    /// noop): static, so sending one costs no allocation.
+    pub fn bare(self) -> &'static str {
+        match self {
+            PacketType::Open => "0",
+            PacketType::Close => "1",
+            PacketType::Ping => "2",
+            PacketType::Pong => "3",
+            PacketType::Message => "4",
+            PacketType::Upgrade => "5",
+            PacketType::Noop => "6",
+        }
+    }
+
+    /// The type of a text packet, read from its first byte, if that is a type digit.
+    pub fn of_text(text: &[u8]) -> Option<Self> {
+        text.first().copied().and_then(Self::from_digit)
+    }
+
     fn from_digit(d: u8) -> Option<Self> {
         Some(match d {
             b'0' => PacketType::Open,
@@ -51,7 +70,7 @@ impl PacketType {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Packet {
     /// The handshake, first packet from the server.
-    Open(Handshake),
+    Open(OpenPacket),
     /// Close the connection.
     Close,
     /// A ping, with optional data (`probe` during an upgrade).
@@ -78,8 +97,8 @@ pub enum DecodeError {
     #[error("unknown packet type {0:?}")]
     UnknownType(char),
     /// The open packet's data is not a valid handshake.
-    #[error("invalid handshake: {0}")]
-    InvalidHandshake(String),
+    #[error("invalid open packet: {0}")]
+    InvalidOpenPacket(String),
     /// A `b` record of a polling payload is not valid base64.
     #[error("invalid base64 in binary record")]
     InvalidBase64,
@@ -102,6 +121,16 @@ impl Packet {
         }
     }
 
+    /// The packet's whole text when it is static (a packet without data), so a driver
+    /// can send it without encoding or allocating.
+    pub fn bare_text(&self) -> Option<&'static str> {
+        match self {
+            Packet::Ping(d) | Packet::Pong(d) | Packet::Message(d) if !d.is_empty() => None,
+            Packet::Open(_) | Packet::Binary(_) => None,
+            other => Some(other.packet_type().bare()),
+        }
+    }
+
     /// Decodes a WebSocket text frame.
     pub fn decode_text(text: &str) -> Result<Packet, DecodeError> {
         let first = *text.as_bytes().first().ok_or(DecodeError::Empty)?;
@@ -111,8 +140,8 @@ impl Packet {
         let data = &text[1..];
         Ok(match kind {
             PacketType::Open => Packet::Open(
-                Handshake::from_json(data)
-                    .map_err(|_| DecodeError::InvalidHandshake("not a handshake".into()))?,
+                OpenPacket::from_json(data)
+                    .map_err(|_| DecodeError::InvalidOpenPacket("not an open packet".into()))?,
             ),
             PacketType::Close => Packet::Close,
             PacketType::Ping => Packet::Ping(data.to_owned()),
@@ -231,7 +260,7 @@ mod tests {
         assert_eq!(Packet::decode_text("é"), Err(DecodeError::UnknownType('é')));
         assert!(matches!(
             Packet::decode_text("0{"),
-            Err(DecodeError::InvalidHandshake(_))
+            Err(DecodeError::InvalidOpenPacket(_))
         ));
         assert_eq!(
             Packet::decode_record("b!!"),
@@ -244,6 +273,12 @@ mod tests {
         assert_eq!(Packet::Message("hello".into()).encode_text(), "4hello");
         assert_eq!(Packet::Ping("probe".into()).encode_text(), "2probe");
         assert_eq!(Packet::Noop.encode_text(), "6");
+        for packet in [Packet::Close, Packet::Ping(String::new()), Packet::Noop] {
+            assert_eq!(packet.bare_text(), Some(&*packet.encode_text()));
+        }
+        assert_eq!(Packet::Ping("probe".into()).bare_text(), None);
+        assert_eq!(PacketType::of_text(b"42[]"), Some(PacketType::Message));
+        assert_eq!(PacketType::of_text(b"x"), None);
         assert_eq!(
             Packet::Binary(Bytes::from_static(&[1, 2, 3, 4])).encode_text(),
             "bAQIDBA=="

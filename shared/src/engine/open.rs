@@ -1,4 +1,7 @@
 //! The open packet's data: what the server tells a new client about the connection.
+//!
+//! Not to be confused with the HTTP request that opened the session, which the server
+//! calls the handshake (socket.io's `socket.handshake`).
 
 use crate::json::{self, JsonError, Reader};
 
@@ -9,7 +12,7 @@ use crate::json::{self, JsonError, Reader};
     derive(serde::Serialize, serde::Deserialize),
     serde(rename_all = "camelCase")
 )]
-pub struct Handshake {
+pub struct OpenPacket {
     /// The session id; later requests name it in the `sid` query parameter.
     pub sid: String,
     /// Transports the client may upgrade to (`["websocket"]` on polling, `[]` on WebSocket).
@@ -22,9 +25,9 @@ pub struct Handshake {
     pub max_payload: u64,
 }
 
-impl Handshake {
+impl OpenPacket {
     /// Reads the open packet's JSON; members it does not know are skipped.
-    pub fn from_json(text: &str) -> Result<Handshake, JsonError> {
+    pub fn from_json(text: &str) -> Result<OpenPacket, JsonError> {
         let mut r = Reader::new(text.as_bytes());
         if !r.eat(b'{') {
             return Err(JsonError::Shape);
@@ -55,7 +58,7 @@ impl Handshake {
             }
         }
         r.end()?;
-        Ok(Handshake {
+        Ok(OpenPacket {
             sid: sid.ok_or(JsonError::Shape)?,
             upgrades: upgrades.ok_or(JsonError::Shape)?,
             ping_interval: interval.ok_or(JsonError::Shape)?,
@@ -91,7 +94,7 @@ mod tests {
 
     #[test]
     fn serializes_with_the_protocol_field_names() {
-        let h = Handshake {
+        let h = OpenPacket {
             sid: "lv_VI97HAXpY6yYWAAAC".into(),
             upgrades: vec!["websocket".into()],
             ping_interval: 25000,
@@ -105,10 +108,10 @@ mod tests {
             json,
             r#"{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#
         );
-        assert_eq!(Handshake::from_json(&json).unwrap(), h);
+        assert_eq!(OpenPacket::from_json(&json).unwrap(), h);
         let extra =
             r#"{"x":[{}],"sid":"a","upgrades":[],"pingInterval":1,"pingTimeout":2,"maxPayload":3}"#;
-        assert_eq!(Handshake::from_json(extra).unwrap().max_payload, 3);
-        assert!(Handshake::from_json(r#"{"sid":"a"}"#).is_err());
+        assert_eq!(OpenPacket::from_json(extra).unwrap().max_payload, 3);
+        assert!(OpenPacket::from_json(r#"{"sid":"a"}"#).is_err());
     }
 }
