@@ -11,6 +11,7 @@ use crate::namespace::NsInner;
 use crate::Handshake;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
+use sockeye_protocol::engine::PacketType as EnginePacketType;
 use sockeye_protocol::event::{Event, Request};
 use sockeye_protocol::socket::{Args, FromArgs, Packet, Parser, RESERVED_EVENTS};
 use sockeye_protocol::Value;
@@ -90,7 +91,8 @@ pub(crate) fn frame_of(parser: Parser, packet: &Packet) -> Frame {
     if parser == Parser::MsgPack {
         return Frame::Binary(sockeye_protocol::socket::msgpack::encode(packet).into());
     }
-    let encoded = packet.encode_with_prefix("4");
+    // An Engine.IO message carrying the Socket.IO packet.
+    let encoded = packet.encode_with_prefix(EnginePacketType::Message.bare());
     if encoded.attachments.is_empty() {
         return Frame::Text(encoded.text.into());
     }
