@@ -39,8 +39,8 @@ plain_suite "counting self-test" "$LOGS/selftest-counting.log" bash scripts/self
 # --- static checks -----------------------------------------------------------------
 check "cargo fmt --check" cargo fmt --all -- --check
 # sockeye-server's Redis support is a feature that nothing turns on by default; the checks
-# and builds of the whole workspace name it, so that cluster_node and the redis module are
-# built, linted and tested whatever else the workspace's crates ask for.
+# and builds of the whole workspace name it, so that the redis module is built, linted and
+# tested whatever else the workspace's crates ask for.
 check "cargo clippy" cargo clippy --workspace --all-targets --locked --features sockeye-server/redis -- -D warnings
 check "sockeye-protocol builds for wasm32" \
   cargo build --locked -p sockeye-protocol -p sockeye-client --target wasm32-unknown-unknown
@@ -70,7 +70,8 @@ fi
 cargo_suite "cargo test" "$LOGS/cargo-test.log" cargo test --locked --workspace --features sockeye-server/redis --no-fail-fast
 
 # --- JavaScript suites against Sockeye ------------------------------------------------
-EXAMPLES=$ROOT/target/debug/examples
+# The test fixtures (tests/fixtures/) are binaries of their own crate, beside `sockeye`.
+FIXTURES=$ROOT/target/debug
 
 # built <label>: whether the binaries under test were built; if not, the suite counts as
 # one failure instead of running against stale binaries.
@@ -110,7 +111,7 @@ SOCKEYE_PARSER=msgpack SERVER_CMD="node $(printf '%q' "$ROOT/tests/js/interop/re
 # them right about the protocol.
 label="python interop: official python-socketio client against Sockeye"
 built "$label" && SOCKEYE_TEST_LOGS=$LOGS plain_suite "$label" "$LOGS/python-interop.log" \
-  tests/python/run.sh "$EXAMPLES/interop_fixture"
+  tests/python/run.sh "$FIXTURES/interop_fixture"
 SOCKEYE_TEST_LOGS=$LOGS/python-reference plain_suite \
   "python interop: the same tests against the official Node socket.io server" "$LOGS/python-reference.log" \
   tests/python/run.sh "node $(printf '%q' "$ROOT/tests/js/interop/reference-server.mjs")"
