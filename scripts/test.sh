@@ -70,7 +70,8 @@ fi
 cargo_suite "cargo test" "$LOGS/cargo-test.log" cargo test --locked --workspace --no-fail-fast
 
 # --- JavaScript suites against Sockeye ------------------------------------------------
-EXAMPLES=$ROOT/target/debug/examples
+# The test fixtures (tests/fixtures/) are binaries of their own crate, beside `sockeye`.
+FIXTURES=$ROOT/target/debug
 
 # built <label>: whether the binaries under test were built; if not, the suite counts as
 # one failure instead of running against stale binaries.
@@ -110,7 +111,7 @@ SOCKEYE_PARSER=msgpack SERVER_CMD="node $(printf '%q' "$ROOT/tests/js/interop/re
 # them right about the protocol.
 label="python interop: official python-socketio client against Sockeye"
 built "$label" && SOCKEYE_TEST_LOGS=$LOGS plain_suite "$label" "$LOGS/python-interop.log" \
-  tests/python/run.sh "$EXAMPLES/interop_fixture"
+  tests/python/run.sh "$FIXTURES/interop_fixture"
 SOCKEYE_TEST_LOGS=$LOGS/python-reference plain_suite \
   "python interop: the same tests against the official Node socket.io server" "$LOGS/python-reference.log" \
   tests/python/run.sh "node $(printf '%q' "$ROOT/tests/js/interop/reference-server.mjs")"

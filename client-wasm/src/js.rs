@@ -7,7 +7,9 @@
 //! do the values, so the wasm has no JSON library and walks no JavaScript objects.
 //! Everything about the protocol happens here.
 
-use crate::manager::{AckCallback, AckError, AuthProvider, Manager, ManagerEvent, Notice, Socket};
+use crate::manager::{
+    AckCallback, AuthProvider, Manager, ManagerEvent, Notice, ServerAckError, Socket,
+};
 use crate::options::Options;
 use bytes::Bytes;
 use js_sys::{Array, Function, Uint8Array};
@@ -337,8 +339,8 @@ impl JsSocket {
                 Err(e) => {
                     // socket.io-client's messages.
                     let message = match e {
-                        AckError::Timeout => "operation has timed out",
-                        AckError::Disconnected => "socket has been disconnected",
+                        ServerAckError::Timeout => "operation has timed out",
+                        ServerAckError::Disconnected => "socket has been disconnected",
                     };
                     call(&f, &[js_sys::Error::new(message).into()]);
                 }

@@ -18,7 +18,7 @@ pub mod transport;
 #[cfg(feature = "typed")]
 pub mod typed;
 
-pub use manager::{AckError, AckResponder, Manager, ManagerEvent, Notice, Socket};
+pub use manager::{AckResponder, Manager, ManagerEvent, Notice, ServerAckError, Socket};
 pub use options::Options;
 pub use sockeye_protocol as protocol;
 #[cfg(feature = "typed")]
@@ -26,4 +26,4 @@ pub use sockeye_protocol::event::{Event, Request};
 pub use sockeye_protocol::socket::{Args, ArgsError};
 pub use sockeye_protocol::Value;
 #[cfg(feature = "typed")]
-pub use typed::{Client, EmitError};
+pub use typed::{Client, EmitWithAckError};

@@ -93,29 +93,30 @@ pub enum Notice {
     },
 }
 
-/// Why an ack did not come.
+/// Why an emit that waited for the server's ack got none (the server crate's
+/// `AckError` is the other direction: the client's ack to a server emit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AckError {
+pub enum ServerAckError {
     /// No answer within the timeout.
     Timeout,
     /// The connection was lost after the emit was sent.
     Disconnected,
 }
 
-impl fmt::Display for AckError {
+impl fmt::Display for ServerAckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // socket.io-client's messages.
         f.write_str(match self {
-            AckError::Timeout => "operation has timed out",
-            AckError::Disconnected => "socket has been disconnected",
+            ServerAckError::Timeout => "operation has timed out",
+            ServerAckError::Disconnected => "socket has been disconnected",
         })
     }
 }
 
-impl std::error::Error for AckError {}
+impl std::error::Error for ServerAckError {}
 
 /// The callback waiting for an ack: the answer's arguments as they came.
-pub type AckCallback = Box<dyn FnOnce(Result<Args, AckError>)>;
+pub type AckCallback = Box<dyn FnOnce(Result<Args, ServerAckError>)>;
 
 /// Supplies the auth payload of a join, possibly later (socket.io-client's `auth`
 /// function takes a callback).
@@ -404,7 +405,7 @@ impl Socket {
     }
 
     /// Emits `name` with `args`. With `ack`, the callback gets the answer or an
-    /// [`AckError`]; `how.timeout` bounds the wait. `args` is a `Vec<Value>` or [`Args`].
+    /// [`ServerAckError`]; `how.timeout` bounds the wait. `args` is a `Vec<Value>` or [`Args`].
     pub fn emit(&self, name: &str, args: impl Into<Args>, how: Emit, ack: Option<AckCallback>) {
         let args = args.into();
         self.with(|s, _| {
@@ -543,16 +544,22 @@ impl State {
             },
             SocketEvent::Ack { id, args } => return self.ack_result(ns, id, Ok(args), fx),
             SocketEvent::AckTimeout { id } => {
-                return self.ack_result(ns, id, Err(AckError::Timeout), fx)
+                return self.ack_result(ns, id, Err(ServerAckError::Timeout), fx)
             }
             SocketEvent::AckDisconnected { id } => {
-                return self.ack_result(ns, id, Err(AckError::Disconnected), fx)
+                return self.ack_result(ns, id, Err(ServerAckError::Disconnected), fx)
             }
         };
         self.notify_socket(ns, notice, fx);
     }
 
-    fn ack_result(&mut self, ns: &str, id: u64, result: Result<Args, AckError>, fx: &mut Effects) {
+    fn ack_result(
+        &mut self,
+        ns: &str,
+        id: u64,
+        result: Result<Args, ServerAckError>,
+        fx: &mut Effects,
+    ) {
         if let Some(callback) = self.slot(ns).acks.remove(&id) {
             fx.run(move || callback(result));
         }

@@ -20,7 +20,7 @@
 //! ```
 
 use crate::browser::warn;
-use crate::manager::{AckError, AckResponder, Manager, Notice, Socket};
+use crate::manager::{AckResponder, Manager, Notice, ServerAckError, Socket};
 use crate::options::Options;
 use sockeye_protocol::client::Emit;
 use sockeye_protocol::event::{Event, Request};
@@ -49,15 +49,16 @@ struct Handlers {
     left: bool,
 }
 
-/// Why an emit with an ack failed.
+/// Why [`Client::emit_with_ack`] failed (the server crate's `EmitError` is why a
+/// server emit did not go out).
 #[derive(Debug, thiserror::Error)]
-pub enum EmitError {
+pub enum EmitWithAckError {
     /// The arguments did not serialize.
     #[error("arguments: {0}")]
     Serialize(ArgsError),
     /// No ack came.
     #[error("{0}")]
-    Ack(#[from] AckError),
+    Ack(#[from] ServerAckError),
     /// The ack's arguments did not have the expected types.
     #[error("ack: {0}")]
     Answer(ArgsError),
@@ -206,20 +207,21 @@ impl Client {
         &self,
         args: E::Args,
         timeout: Option<Duration>,
-    ) -> impl Future<Output = Result<E::Ack, EmitError>> {
+    ) -> impl Future<Output = Result<E::Ack, EmitWithAckError>> {
         let slot = Rc::new(RefCell::new(Oneshot::default()));
         match Args::serialize(Parser::Json, &args) {
-            Err(e) => slot.borrow_mut().value = Some(Err(EmitError::Serialize(e))),
+            Err(e) => slot.borrow_mut().value = Some(Err(EmitWithAckError::Serialize(e))),
             Ok(args) => {
                 let how = Emit {
                     timeout: timeout.or(self.socket.manager().options().ack_timeout),
                     ..Emit::default()
                 };
                 let answer = slot.clone();
-                let callback = Box::new(move |result: Result<Args, AckError>| {
-                    let result = result
-                        .map_err(EmitError::from)
-                        .and_then(|args| args.deserialize::<E::Ack>().map_err(EmitError::Answer));
+                let callback = Box::new(move |result: Result<Args, ServerAckError>| {
+                    let result = result.map_err(EmitWithAckError::from).and_then(|args| {
+                        args.deserialize::<E::Ack>()
+                            .map_err(EmitWithAckError::Answer)
+                    });
                     let waker = {
                         let mut slot = answer.borrow_mut();
                         slot.value = Some(result);
@@ -299,11 +301,11 @@ impl<T> Default for Oneshot<T> {
 
 /// Resolves with the ack (see [`Client::emit_with_ack`]).
 struct AckFuture<T> {
-    slot: Rc<RefCell<Oneshot<Result<T, EmitError>>>>,
+    slot: Rc<RefCell<Oneshot<Result<T, EmitWithAckError>>>>,
 }
 
 impl<T> Future for AckFuture<T> {
-    type Output = Result<T, EmitError>;
+    type Output = Result<T, EmitWithAckError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut slot = self.slot.borrow_mut();

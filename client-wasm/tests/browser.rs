@@ -1,6 +1,6 @@
 //! The Rust API in real Chromium against a real Sockeye server.
 //!
-//! `scripts/test.sh` starts the interop fixture (`server/examples/interop_fixture.rs`,
+//! `scripts/test.sh` starts the interop fixture (`tests/fixtures/src/bin/interop_fixture.rs`,
 //! behaviour in `tests/js/interop/FIXTURE.md`) under `tests/js/supervisor.mjs`, which
 //! can restart it, and passes both addresses at build time:
 //! `SOCKEYE_TEST_URL` (the fixture) and `SOCKEYE_TEST_CONTROL` (POST /restart, /stop,

@@ -72,7 +72,8 @@ impl From<SendError> for EmitError {
     }
 }
 
-/// Why an emit that waited for the client's ack got none.
+/// Why an emit that waited for the client's ack got none. (The browser client's
+/// `ServerAckError` is the other direction: the server's ack to a client emit.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AckError {
     /// No answer within the timeout.

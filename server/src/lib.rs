@@ -49,6 +49,9 @@
 //! received [`Args`]; binary parts (`Bytes`) travel as attachments. The packet format
 //! is JSON unless [`Builder::parser`] picks socket.io-msgpack-parser's.
 //!
+//! Instead of merging the router, [`SocketIo::layer`] puts the endpoint in front of any
+//! service as a tower layer: `Router::new().route(..).layer(io.layer())`.
+//!
 //! The layers, from the wire up:
 //! - [`engine`]: Engine.IO sessions over polling and WebSocket (usable on its own).
 //! - [`Socket`], [`Namespace`], [`BroadcastOperator`]: the Socket.IO API.
@@ -72,6 +75,7 @@ mod handshake;
 mod hash;
 mod id;
 mod io;
+mod layer;
 mod namespace;
 mod recovery;
 mod socket;
@@ -86,6 +90,7 @@ pub use config::{Config, Cors, EngineConfig, Recovery};
 pub use error::{AckError, BroadcastTimeout, ConnectError, DisconnectReason, EmitError};
 pub use handshake::Handshake;
 pub use io::{Builder, SocketIo};
+pub use layer::{SocketIoLayer, SocketIoService};
 pub use namespace::Namespace;
 pub use socket::{Disconnect, Socket, TimeoutSocket};
 pub use sockeye_protocol::socket::{Args, ArgsError, Parser};

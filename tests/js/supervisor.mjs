@@ -22,7 +22,7 @@
 // released and bound again. While the fixture is stopped, connections are reset at once.
 //
 // Environment: as for the interop suite (interop/harness.mjs, README.md): the fixture is
-// Sockeye's examples/interop_fixture from SOCKEYE_TARGET_DIR, or SERVER_CMD (a command
+// Sockeye's interop_fixture from SOCKEYE_TARGET_DIR, or SERVER_CMD (a command
 // following interop/FIXTURE.md: it gets PORT=0 and prints "listening on 127.0.0.1:PORT").
 //
 // Prints exactly two lines to stdout, once both are up:

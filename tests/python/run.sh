@@ -3,7 +3,7 @@
 # that implements tests/js/interop/FIXTURE.md.
 #
 #   tests/python/run.sh [SERVER_CMD] [pytest args...]
-#   SERVER_CMD=target/debug/examples/interop_fixture tests/python/run.sh
+#   SERVER_CMD=target/debug/interop_fixture tests/python/run.sh
 #   tests/python/run.sh "node tests/js/interop/reference-server.mjs"
 #
 # Needs tests/python/.venv (scripts/setup.sh makes it). Ends with one plain line,

@@ -5,7 +5,14 @@ use sockeye_server::SocketIo;
 use std::net::SocketAddr;
 
 /// Serves `io` (and `extra` routes) until a shutdown signal.
+#[allow(dead_code)] // the `layer` example mounts the endpoint itself, with `serve_app`
 pub async fn serve(io: SocketIo, extra: axum::Router) {
+    let app = extra.merge(io.router());
+    serve_app(io, app).await;
+}
+
+/// Serves `app`, which mounts `io` itself, until a shutdown signal; then closes `io`.
+pub async fn serve_app(io: SocketIo, app: axum::Router) {
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -17,7 +24,6 @@ pub async fn serve(io: SocketIo, extra: axum::Router) {
         "listening on {}",
         listener.local_addr().expect("local address")
     );
-    let app = extra.merge(io.router());
     let closing = io.clone();
     axum::serve(
         listener,

@@ -8,7 +8,7 @@
 //   CLIENT_PKG_DIR            where sockeye.js lives (default <repo>/client-wasm/pkg, i.e.
 //                             ../../client-wasm/pkg from tests/js); served at /pkg/
 //   SOCKEYE_TARGET_DIR        where Sockeye's binaries are (default <repo>/target/debug):
-//                             examples/interop_fixture and examples/connection_state_recovery
+//                             interop_fixture and examples/connection_state_recovery
 //   BROWSER_SERVERS           comma list restricting the servers: reference,sockeye
 //   CHROMIUM_PATH             browser executable (default /usr/bin/chromium)
 //   INTEROP_TIMEOUT_MS        how long any single wait may take (default 10000), in Node
@@ -60,7 +60,7 @@ const selected = (all) => (only ? all.filter((s) => only.includes(s.key)) : all)
 /** The servers every scenario runs against: the official Node reference, and Sockeye's fixture. */
 export const SERVERS = selected([
   { key: "reference", name: "node-reference", cmd: nodeCommand("interop/reference-server.mjs") },
-  { key: "sockeye", name: "sockeye-fixture", cmd: sockeyeCommand("examples/interop_fixture") },
+  { key: "sockeye", name: "sockeye-fixture", cmd: sockeyeCommand("interop_fixture") },
 ]);
 
 /** Servers with connection state recovery on: the Node twin, and Sockeye's example. */

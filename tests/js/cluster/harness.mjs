@@ -3,7 +3,7 @@
 // with deadlines. Processes and waits come from ../lib/ (see ../README.md).
 //
 // Environment: SOCKEYE_TARGET_DIR (default <repo>/target/debug), where `sockeye` and
-// `examples/cluster_node` are; REDIS_SERVER (default redis-server on PATH).
+// `cluster_node` are; REDIS_SERVER (default redis-server on PATH).
 import path from "node:path";
 import { io as connect } from "socket.io-client";
 import { JS_DIR, ROOT as root, sockeyeBinary } from "../lib/bins.mjs";
@@ -35,12 +35,12 @@ export function stop(proc) {
   return proc.stop({ grace: TIMEOUT });
 }
 
-/** A cluster node: `sockeye` (redis/examples/cluster_node) or `node` (node-server.mjs). */
+/** A cluster node: `sockeye` (tests/fixtures/src/bin/cluster_node.rs) or `node` (node-server.mjs). */
 export async function startNode(kind, name, redisUrl) {
   const args = ["--redis-url", redisUrl, "--name", name, "--port", "0"];
   const [command, argv] = kind === "node"
     ? [process.execPath, [path.join(JS_DIR, "cluster", "node-server.mjs"), ...args]]
-    : [sockeyeBinary("examples/cluster_node"), args];
+    : [sockeyeBinary("cluster_node"), args];
   const proc = await startServerProcess(command, argv, `${kind}:${name}`);
   return Object.assign(proc, { kind, name });
 }

@@ -1,5 +1,5 @@
 // The Node socket.io 4.8 node of the cluster suite, with @socket.io/redis-adapter 8.3:
-// the contract of redis/examples/cluster_node.rs (read its doc comment).
+// the contract of tests/fixtures/src/bin/cluster_node.rs (read its doc comment).
 //   node node-server.mjs --redis-url redis://127.0.0.1:PORT/ --name c --port 0
 // (--redis-url may also be unix:///path/to/redis.sock, as the suite's own Redis is.)
 import { createServer } from "node:http";

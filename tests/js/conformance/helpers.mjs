@@ -16,12 +16,12 @@ import { withTimeout } from "../lib/wait.mjs";
 
 // The server under test (README.md): the one at CONFORMANCE_URL if set; otherwise each
 // test file starts its own with PORT=0, from SERVER_CMD (a shell command, e.g.
-// "node conformance/reference-server.mjs") or Sockeye's examples/conformance in
+// "node conformance/reference-server.mjs") or Sockeye's conformance fixture in
 // SOCKEYE_TARGET_DIR, and stops it after its tests.
 const server = process.env.CONFORMANCE_URL
   ? null
   : await startServer({
-      command: process.env.SERVER_CMD || sockeyeCommand("examples/conformance"),
+      command: process.env.SERVER_CMD || sockeyeCommand("conformance"),
       shell: true,
       label: "conformance server",
     });

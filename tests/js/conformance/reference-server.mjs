@@ -1,7 +1,7 @@
 // The protocol-conformance server (see README.md in this folder) implemented with the
 // official Node.js `engine.io` and `socket.io` packages. It exists to prove that the
 // conformance tests are right: every test in this folder must pass against it. Sockeye's
-// `conformance` example (`cargo run -p sockeye-server --example conformance`) implements
+// `conformance` fixture (`cargo run -p sockeye-fixtures --bin conformance`) implements
 // the same contract.
 //
 //   PORT=3000 node reference-server.mjs   ->  prints "listening on 127.0.0.1:3000"

@@ -13,7 +13,7 @@ import { startProcess } from "../lib/process.mjs";
 import { TIMEOUT_MS, waitForEvent, withTimeout } from "../lib/wait.mjs";
 
 const T = { timeout: 60_000 };
-const EXAMPLES = ["acks", "rooms", "namespaces", "auth", "broadcast", "background_emit", "binary",
+const EXAMPLES = ["acks", "rooms", "namespaces", "auth", "broadcast", "background_emit", "binary", "layer",
   "connection_state_recovery"];
 // Where a client of each example may connect, and with what.
 const JOIN = { namespaces: ["/orders", {}], auth: ["/", { auth: { token: "let-me-in" } }] };

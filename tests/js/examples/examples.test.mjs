@@ -140,3 +140,15 @@ example("binary", (url, connect) => {
     s.disconnect();
   });
 });
+
+example("layer", (url, connect) => {
+  test("the endpoint through the layer, over both transports; the app's own route answers", T, async () => {
+    for (const transports of [["websocket"], ["polling"]]) {
+      const s = await connect("/", { transports });
+      assert.equal(await s.timeout(10_000).emitWithAck("hello", "layer"), "hello, layer");
+    }
+    const health = await fetch(`${url()}/health`);
+    assert.equal(health.status, 200);
+    assert.equal(await health.text(), "ok");
+  });
+});

@@ -5,7 +5,7 @@
 //
 // Environment:
 //   SOCKEYE_TARGET_DIR      where Sockeye's binaries are (default <repo>/target/debug); the
-//                           server under test is its examples/interop_fixture
+//                           server under test is its interop_fixture
 //   SERVER_CMD              instead, a shell command that starts another fixture server
 //                           (see FIXTURE.md), e.g. "node interop/reference-server.mjs"
 //   SOCKEYE_PARSER          the Socket.IO parser on both ends: "json" (default, the
@@ -52,7 +52,7 @@ export const PARSER = (() => {
  * The shell command starting the fixture: SERVER_CMD, or Sockeye's interop_fixture (with
  * `--parser msgpack` under the msgpack parser).
  */
-export const SERVER_CMD = process.env.SERVER_CMD || sockeyeCommand("examples/interop_fixture", ...PARSER.fixtureArgs);
+export const SERVER_CMD = process.env.SERVER_CMD || sockeyeCommand("interop_fixture", ...PARSER.fixtureArgs);
 /** Upper bound for one whole test (several waits in a row). */
 export const TEST_TIMEOUT_MS = Math.max(60_000, 4 * TIMEOUT_MS);
 

@@ -1,6 +1,6 @@
 // The interop fixture (see FIXTURE.md) implemented with Node's official `socket.io`
 // 4.8 server. It exists to prove that the interop tests are right: every test must pass
-// against it. Sockeye's `interop_fixture` example implements the same contract.
+// against it. Sockeye's `interop_fixture` (tests/fixtures/) implements the same contract.
 //
 //   PORT=0 node reference-server.mjs   ->  prints "listening on 127.0.0.1:<port>"
 //

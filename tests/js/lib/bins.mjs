@@ -1,6 +1,7 @@
 // Where the suites find what they test: Sockeye's binaries in one directory, cargo's
 // output folder, named by SOCKEYE_TARGET_DIR (default <repo>/target/debug). Each suite
-// names the binaries it runs: `sockeye`, `examples/interop_fixture`, ...
+// names the binaries it runs: `sockeye`, `interop_fixture` (a test fixture, tests/fixtures/),
+// `examples/acks` (a feature example, server/examples/), ...
 //
 // Variables of the earlier scheme (one per binary) are retired. So that nothing set
 // for them is silently ignored, a retired variable that is still set must name the file
@@ -15,7 +16,7 @@ import { shellQuote } from "./process.mjs";
 export const JS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The repository's root. */
 export const ROOT = resolve(JS_DIR, "..", "..");
-/** Cargo's output folder holding `sockeye` and `examples/`. */
+/** Cargo's output folder holding `sockeye`, the fixtures and `examples/`. */
 export const TARGET_DIR = resolve(process.env.SOCKEYE_TARGET_DIR || join(ROOT, "target", "debug"));
 /** The feature examples' folder. */
 export const EXAMPLES_DIR = join(TARGET_DIR, "examples");
@@ -23,8 +24,8 @@ export const EXAMPLES_DIR = join(TARGET_DIR, "examples");
 /** Retired variable -> the binary it named under this scheme. */
 const RETIRED = {
   SOCKEYE_BIN: "sockeye",
-  CLUSTER_NODE_CMD: "examples/cluster_node",
-  SOCKEYE_SERVER_CMD: "examples/interop_fixture",
+  CLUSTER_NODE_CMD: "cluster_node",
+  SOCKEYE_SERVER_CMD: "interop_fixture",
   RECOVERY_SERVER_CMD: "examples/connection_state_recovery",
   EXAMPLES_DIR: "examples",
 };
@@ -48,14 +49,16 @@ for (const [name, relative] of Object.entries(RETIRED)) {
   }
 }
 
-/** Build commands, for the error when a binary is missing. */
+/** Build commands, for the error when a binary is missing: the test fixtures (tests/fixtures/). */
 const BUILD = {
   sockeye: "cargo build -p sockeye",
-  "examples/cluster_node": "cargo build -p sockeye-redis --example cluster_node",
+  conformance: "cargo build -p sockeye-fixtures --bin conformance",
+  interop_fixture: "cargo build -p sockeye-fixtures --bin interop_fixture",
+  cluster_node: "cargo build -p sockeye-fixtures --bin cluster_node",
 };
 
 /**
- * The path of Sockeye's binary `name` (`sockeye`, `examples/cluster_node`, ...) in
+ * The path of Sockeye's binary `name` (`sockeye`, `cluster_node`, `examples/acks`, ...) in
  * TARGET_DIR. Throws, with the command that builds it, when it is not there.
  */
 export function sockeyeBinary(name) {

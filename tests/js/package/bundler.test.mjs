@@ -3,7 +3,7 @@
 // page talks to Sockeye's interop fixture in Chromium.
 //
 // Environment: BUNDLER_PKG_DIR (default ../../client-wasm/pkg-bundler); the fixture is
-// Sockeye's examples/interop_fixture in SOCKEYE_TARGET_DIR (default ../../target/debug),
+// Sockeye's interop_fixture in SOCKEYE_TARGET_DIR (default ../../target/debug),
 // or SERVER_CMD (a shell command, see ../interop/FIXTURE.md).
 
 import { after, before, test } from "node:test";
