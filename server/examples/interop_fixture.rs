@@ -13,6 +13,8 @@
 use axum::routing::post;
 use axum::Json;
 use sockeye_server::{json, Args, ConnectError, Cors, Disconnect, Parser, Socket, SocketIo, Value};
+use sockeye_server::{EventPacket, FloodLimit, MiddlewareError, RateLimit};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The server the interop suite drives (tests/js/interop/FIXTURE.md).
@@ -179,6 +181,42 @@ fn custom_namespace(io: &SocketIo) {
     });
 }
 
+/// `/guarded`: packet middlewares, catch-alls and a rate limit (FIXTURE.md).
+fn guarded_namespace(io: &SocketIo) {
+    let guarded = io.of("/guarded");
+    guarded.rate_limit("limited", RateLimit::per_minute(3));
+    guarded.on_connection(|socket| async move {
+        // What the socket received and was sent, by event name, for `seen`.
+        let seen = Arc::new(Mutex::new((Vec::<String>::new(), Vec::<String>::new())));
+        let incoming = seen.clone();
+        socket.on_any(move |_, event, _| incoming.lock().unwrap().0.push(event.to_owned()));
+        let outgoing = seen.clone();
+        socket
+            .on_any_outgoing(move |_, event, _| outgoing.lock().unwrap().1.push(event.to_owned()));
+        socket.middleware(|_, packet: EventPacket| async move {
+            match packet.event() {
+                "forbidden" => Err(MiddlewareError::new("unauthorized event")),
+                "forbidden-disconnect" => Err(MiddlewareError::new("disconnect me")),
+                _ => Ok(packet),
+            }
+        });
+        socket.on_error(|socket, error: MiddlewareError| async move {
+            let _ = socket.emit("refused", error.message.as_str());
+            if error.message == "disconnect me" {
+                socket.disconnect(Disconnect::Namespace);
+            }
+        });
+        welcome(&socket);
+        socket.on("echo-ack", |_, args: Args| async move { args });
+        socket.on("forbidden", |_, ()| async { "the handler ran" });
+        socket.on("limited", |_, (n,): (Value,)| async move { n });
+        socket.on("seen", move |_, ()| {
+            let (incoming, outgoing) = seen.lock().unwrap().clone();
+            async move { json!({"incoming": incoming, "outgoing": outgoing}) }
+        });
+    });
+}
+
 #[tokio::main]
 async fn main() {
     let cli = <Cli as clap::Parser>::parse();
@@ -194,9 +232,14 @@ async fn main() {
         .ping_timeout(Duration::from_millis(400))
         .cors(Cors::Any)
         .parser(parser)
+        .flood_limit(Some(FloodLimit {
+            max_drops: 5,
+            window: Duration::from_secs(60),
+        }))
         .build();
     main_namespace(&io);
     custom_namespace(&io);
+    guarded_namespace(&io);
 
     let push_io = io.clone();
     let app = axum::Router::new()

@@ -364,7 +364,9 @@ async fn report(socket: &Socket, error: MiddlewareError) {
 }
 
 /// A packet past a rate limit: dropped, its ack answered with `{"error": "rate
-/// limited"}`, the error handler told; past the flood limit, the socket disconnected.
+/// limited"}`, the error handler told; past the flood limit, the socket disconnected
+/// instead (its disconnect handler, not the error handler, hears of it: the socket is
+/// gone by then).
 fn rate_limited(
     socket: Socket,
     event: &str,
@@ -384,6 +386,7 @@ fn rate_limited(
     if verdict == Verdict::Disconnect {
         tracing::warn!(sid = %socket.id(), ns = %socket.namespace(), event, "flooding past the rate limit: disconnected");
         socket.disconnect_for(DisconnectReason::Flooding);
+        return Box::pin(async {});
     }
     let has_handler = socket
         .inner

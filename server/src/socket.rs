@@ -356,8 +356,9 @@ impl Socket {
 
     /// Handles the errors packet middlewares refuse packets with (socket.io's
     /// `socket.on("error")`), and the drops of flood control
-    /// ([`MiddlewareError::is_rate_limited`]). Replaces the previous handler. Without
-    /// one, a refusal is a debug log line.
+    /// ([`MiddlewareError::is_rate_limited`]; not the drop that disconnects the
+    /// socket for flooding, which its disconnect handler hears of). Replaces the
+    /// previous handler. Without one, a refusal is a debug log line.
     ///
     /// An event the client itself names `"error"` is an ordinary event: it goes to
     /// `socket.on("error", ..)`, not here.
