@@ -51,7 +51,8 @@ impl RateLimit {
 }
 
 /// When a rate-limited socket counts as flooding and is disconnected: more than
-/// `max_drops` of its packets dropped within one `window` (windows start at a drop).
+/// `max_drops` of its packets dropped within one `window` (a window starts at the first
+/// drop after the previous window ended).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FloodLimit {
     /// Drops allowed within a window; one more disconnects.
@@ -174,7 +175,8 @@ impl Flood {
         let Some(flood) = self.flood else {
             return Verdict::Drop;
         };
-        if now.saturating_duration_since(self.window_start) > flood.window {
+        // A window starts at the first drop after the last one ended.
+        if self.drops == 0 || now.saturating_duration_since(self.window_start) > flood.window {
             self.window_start = now;
             self.drops = 0;
         }
