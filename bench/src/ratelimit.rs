@@ -85,7 +85,7 @@ pub async fn run(
             "disconnected": flood.disconnected,
         },
     });
-    Ok(serde_json::to_string(&line).map_err(|e| e.to_string())?)
+    serde_json::to_string(&line).map_err(|e| e.to_string())
 }
 
 /// Every client's echoes for `duration`, then their latencies together.
@@ -208,12 +208,9 @@ async fn flood(url: &str, stop: &AtomicBool) -> Result<Flood, String> {
             }
             None => false,
         });
-        match tokio::time::timeout(Duration::ZERO, read).await {
-            Ok(Err(_)) => {
-                disconnected = true;
-                break;
-            }
-            Ok(Ok(_)) | Err(_) => {}
+        if let Ok(Err(_)) = tokio::time::timeout(Duration::ZERO, read).await {
+            disconnected = true;
+            break;
         }
     }
     let seconds = began.elapsed().as_secs_f64();
