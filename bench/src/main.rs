@@ -157,6 +157,9 @@ enum Scenario {
         /// Measured seconds of each phase.
         #[arg(short = 'd', long, default_value_t = 5.0)]
         duration: f64,
+        /// The flooder's packets a second (default: as fast as it can write).
+        #[arg(long)]
+        flood_rate: Option<f64>,
     },
     /// W workers repeating connect, join, close.
     Connect {
@@ -244,12 +247,14 @@ async fn main() {
             clients,
             interval_ms,
             duration,
+            flood_rate,
         } => {
             ratelimit::run(
                 &server.url,
                 clients,
                 Duration::from_millis(interval_ms.max(1)),
                 seconds(duration),
+                flood_rate,
             )
             .await
         }

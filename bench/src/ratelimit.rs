@@ -1,8 +1,13 @@
 //! The `ratelimit` scenario: does flood control keep a flooding client from slowing
 //! everyone else? C clients each send one acked `echo` every `interval` and measure its
 //! round trip, first on a quiet server, then while one more client floods it with
-//! `echo` packets as fast as its own thread can write them (every 64th with an ack, to
-//! see the answers: echoed, or `{"error":"rate limited"}`).
+//! `echo` packets as fast as its own thread can write them, or `--flood-rate` a second
+//! (every 64th with an ack, to see the answers: echoed, or `{"error":"rate limited"}`).
+//!
+//! A flooder at full speed costs the server the decoding of every packet it sends
+//! (flood control drops a packet once it is decoded); on a machine with fewer cores
+//! than server, clients and flooder need, that CPU is taken from the others, which no
+//! rate limit can give back: `--flood-rate` sets a flood the machine can carry.
 //!
 //! The server must limit the flooder: `sockeye-bench-server --rate-limit N` gives every
 //! socket N events a second (bursts of 2N) and never disconnects for flooding, so the
@@ -36,6 +41,7 @@ pub async fn run(
     clients: usize,
     interval: Duration,
     duration: Duration,
+    flood_rate: Option<f64>,
 ) -> Result<String, String> {
     let clients = clients.max(1);
     let mut links = Vec::with_capacity(clients);
@@ -54,7 +60,7 @@ pub async fn run(
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?
-                .block_on(flood(&url, &stop))
+                .block_on(flood(&url, &stop, flood_rate))
         })
     };
     // Let the flood reach the server before measuring.
@@ -78,6 +84,7 @@ pub async fn run(
         "flooded": {"echoes": flooded.count(), "p50_ms": flooded.percentile(0.5), "p99_ms": flooded_p99},
         "p99_ratio": if quiet_p99 > 0.0 { ((flooded_p99 / quiet_p99) * 100.0).round() / 100.0 } else { 0.0 },
         "flooder": {
+            "rate": flood_rate,
             "sent": flood.sent,
             "sent_per_sec": (flood.sent as f64 / flood.seconds).round(),
             "acks_echoed": flood.echoed,
@@ -170,7 +177,8 @@ struct Flood {
 }
 
 /// Writes `echo` packets as fast as the connection takes them until `stop`.
-async fn flood(url: &str, stop: &AtomicBool) -> Result<Flood, String> {
+/// With `rate`, paced to that many packets a second.
+async fn flood(url: &str, stop: &AtomicBool, rate: Option<f64>) -> Result<Flood, String> {
     let mut link = Link::connect(url, Parser::Json).await?;
     let acked = EventTemplate::new(Parser::Json, "echo", vec![payload()]);
     let mut plain = Vec::new();
@@ -180,8 +188,14 @@ async fn flood(url: &str, stop: &AtomicBool) -> Result<Flood, String> {
     let (mut sent, mut echoed, mut limited) = (0u64, 0u64, 0u64);
     let mut disconnected = false;
     while !stop.load(Ordering::Acquire) {
+        if let Some(rate) = rate {
+            let due = began + Duration::from_secs_f64(sent as f64 / rate.max(1.0));
+            tokio::time::sleep_until(due.into()).await;
+        }
         for _ in 0..BATCH {
-            if sent % ACKED_EVERY == 0 {
+            // Not the first of a batch: after the pause between paced batches the
+            // bucket has a few tokens, which the first packets of each batch take.
+            if sent % ACKED_EVERY == ACKED_EVERY - 1 {
                 acked.write_with_id(sent, &mut emit);
                 link.feed_message(false, &emit);
             } else {
