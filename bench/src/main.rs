@@ -26,6 +26,9 @@
 //!   same parser).
 //! - `idle`: C idle sockets: the server's RSS per socket (needs `--pid`).
 //! - `connect`: W workers repeat connect, join `/`, close: cycles/s.
+//! - `ratelimit`: C clients' acked echoes every few ms, p50/p99 on a quiet server and
+//!   again while one more client floods it (against `sockeye-bench-server
+//!   --rate-limit N`): flood control keeps the others' latency.
 //! - `soak`: chaos (connections cut at random while broadcasts and acked emits flow)
 //!   against `sockeye-bench-server --recovery` on one node or several (`--url` repeated,
 //!   on one Redis): lost, duplicated and out-of-order broadcasts per client.
@@ -41,6 +44,7 @@ mod frames;
 mod idle;
 mod msgpack;
 mod polling;
+mod ratelimit;
 mod report;
 mod session;
 mod soak;
@@ -139,6 +143,24 @@ enum Scenario {
         #[arg(long)]
         expect_no_loss: bool,
     },
+    /// C clients' echo latency, quiet and beside a flooding client.
+    Ratelimit {
+        #[command(flatten)]
+        server: Server,
+        /// Measuring clients.
+        #[arg(short = 'c', long, default_value_t = 20)]
+        clients: usize,
+        /// Milliseconds between two echoes of one client (keep it under the server's
+        /// rate limit: 20 ms is 50 a second).
+        #[arg(long, default_value_t = 20)]
+        interval_ms: u64,
+        /// Measured seconds of each phase.
+        #[arg(short = 'd', long, default_value_t = 5.0)]
+        duration: f64,
+        /// The flooder's packets a second (default: as fast as it can write).
+        #[arg(long)]
+        flood_rate: Option<f64>,
+    },
     /// W workers repeating connect, join, close.
     Connect {
         #[command(flatten)]
@@ -220,6 +242,22 @@ async fn main() {
             Some(pid) => idle::run(&server.url, raw, sockets, seconds(settle), pid).await,
             None => Err("idle needs --pid, the server's process id".into()),
         },
+        Scenario::Ratelimit {
+            server,
+            clients,
+            interval_ms,
+            duration,
+            flood_rate,
+        } => {
+            ratelimit::run(
+                &server.url,
+                clients,
+                Duration::from_millis(interval_ms.max(1)),
+                seconds(duration),
+                flood_rate,
+            )
+            .await
+        }
         Scenario::Connect {
             server,
             workers,

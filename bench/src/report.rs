@@ -37,6 +37,11 @@ impl Latencies {
         Latencies(merged)
     }
 
+    /// How many latencies there are.
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
+
     /// The `p` quantile (0..=1) in milliseconds, after [`Latencies::merge`]; 0 when empty.
     pub fn percentile(&self, p: f64) -> f64 {
         if self.0.is_empty() {

@@ -106,6 +106,14 @@ pub struct Config {
     /// The packet format every client of this server speaks (socket.io's `parser`
     /// option): JSON (the default) or socket.io-msgpack-parser's.
     pub parser: sockeye_protocol::socket::Parser,
+    /// How many events each socket may send, all events together (`None`, the
+    /// default: no limit, as socket.io). Namespaces may set their own, and limits per
+    /// event ([`crate::Namespace::rate_limit`]).
+    pub rate_limit: Option<crate::RateLimit>,
+    /// When a socket whose packets rate limits drop is disconnected for flooding
+    /// (`None`: never, the packets are only dropped). Default: more than 100 drops
+    /// within 10 seconds.
+    pub flood_limit: Option<crate::FloodLimit>,
 }
 
 impl Default for Config {
@@ -118,6 +126,8 @@ impl Default for Config {
             max_pending_acks: 1024,
             recovery: None,
             parser: sockeye_protocol::socket::Parser::Json,
+            rate_limit: None,
+            flood_limit: Some(crate::FloodLimit::default()),
         }
     }
 }

@@ -113,6 +113,9 @@ pub enum DisconnectReason {
     /// it is in, another packet for one it is not in, or a CONNECT_ERROR), and the
     /// server closed the whole connection: socket.io's "invalid state".
     ForcedServerClose,
+    /// The client kept sending past its rate limits (see [`crate::FloodLimit`]) and the
+    /// server removed the socket; the client sees "io server disconnect".
+    Flooding,
 }
 
 impl DisconnectReason {
@@ -142,6 +145,7 @@ impl DisconnectReason {
             DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
             DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
             DisconnectReason::ForcedServerClose => "forced server close",
+            DisconnectReason::Flooding => "flooding",
         }
     }
 }

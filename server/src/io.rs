@@ -197,6 +197,21 @@ impl Builder {
         self
     }
 
+    /// Limits how many events each socket may send, all events together: a token
+    /// bucket per socket (default: none). Past it a packet is dropped; see
+    /// [`crate::RateLimit`] and `docs/bounds.md` for what the client sees.
+    pub fn rate_limit(mut self, limit: crate::RateLimit) -> Self {
+        self.config.rate_limit = Some(limit);
+        self
+    }
+
+    /// When a socket that rate limits keep dropping packets of is disconnected
+    /// (default: more than 100 drops within 10 s; `None`: never).
+    pub fn flood_limit(mut self, limit: Option<crate::FloodLimit>) -> Self {
+        self.config.flood_limit = limit;
+        self
+    }
+
     /// Shared application state, read in handlers with [`crate::Socket::state`].
     pub fn state<T: Clone + Send + Sync + 'static>(mut self, state: T) -> Self {
         self.state.insert(state);

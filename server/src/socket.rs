@@ -6,6 +6,9 @@ use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::engine::{EngineSocket, Frame};
 use crate::error::{AckError, DisconnectReason, EmitError};
 use crate::hash::Map;
+use crate::hooks::{
+    AnyListener, ErrorHandler, EventPacket, Hooks, ListenerId, MiddlewareError, PacketMiddleware,
+};
 use crate::namespace::Namespace;
 use crate::namespace::NsInner;
 use crate::Handshake;
@@ -83,6 +86,8 @@ pub(crate) struct SocketInner {
     data: Mutex<Value>,
     connected: AtomicBool,
     conn: Weak<ConnSockets>,
+    /// Packet middlewares, catch-alls and flood control.
+    pub(crate) hooks: Hooks,
 }
 
 /// Encodes a Socket.IO packet once, in the server's parser's format, into the frame
@@ -128,8 +133,19 @@ impl Socket {
                     .then(|| Sid::from(crate::id::generate())),
             ),
         };
+        let flood = ns
+            .handlers
+            .limits(ns.shared.config.rate_limit)
+            .map(|limits| {
+                crate::rate_limit::Flood::new(
+                    limits,
+                    ns.shared.config.flood_limit,
+                    std::time::Instant::now(),
+                )
+            });
         Socket {
             inner: Arc::new(SocketInner {
+                hooks: Hooks::new(flood),
                 id,
                 pid,
                 recovered: AtomicBool::new(recovered),
@@ -250,12 +266,7 @@ impl Socket {
                         return;
                     }
                 };
-                let packet = Packet::Ack {
-                    namespace: socket.inner.ns.name.clone(),
-                    args,
-                    id,
-                };
-                if let Err(e) = socket.send_packet(&packet) {
+                if let Err(e) = socket.send_ack(id, args) {
                     tracing::debug!(sid = %socket.id(), error = %e, "ack not sent");
                 }
             })
@@ -324,6 +335,110 @@ impl Socket {
             .expect("disconnect handler lock") = Some(handler);
     }
 
+    /// Adds a packet middleware (socket.io's `socket.use`): it runs for every event the
+    /// client sends, before the event's handler, in the order middlewares were added.
+    /// It gets the [`EventPacket`] (name, arguments, ack) and passes it on with
+    /// `Ok(packet)`, possibly changed, or refuses it with `Err`: the packet is dropped,
+    /// the later middlewares and the handler do not run, and the [`Socket::on_error`]
+    /// handler gets the error. As in socket.io, the socket stays connected and the
+    /// client is told nothing (its ack is not answered) unless the error handler
+    /// disconnects it or the middleware answers with [`EventPacket::ack`].
+    ///
+    /// Acks the client sends back are not events and do not go through middlewares. The
+    /// `on_any` listeners run before the middlewares, as in socket.io.
+    pub fn middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket, EventPacket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<EventPacket, MiddlewareError>> + Send + 'static,
+    {
+        let middleware: PacketMiddleware =
+            Arc::new(move |socket, packet| Box::pin(middleware(socket, packet)));
+        self.inner.hooks.add_middleware(middleware);
+    }
+
+    /// Handles the errors packet middlewares refuse packets with (socket.io's
+    /// `socket.on("error")`), and the drops of flood control
+    /// ([`MiddlewareError::is_rate_limited`]; not the drop that disconnects the
+    /// socket for flooding, which its disconnect handler hears of). Replaces the
+    /// previous handler. Without one, a refusal is a debug log line.
+    ///
+    /// An event the client itself names `"error"` is an ordinary event: it goes to
+    /// `socket.on("error", ..)`, not here.
+    pub fn on_error<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, MiddlewareError) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: ErrorHandler = Arc::new(move |socket, error| Box::pin(handler(socket, error)));
+        self.inner.hooks.set_error_handler(handler);
+    }
+
+    /// Adds a catch-all listener (socket.io's `socket.onAny`): called with the name and
+    /// arguments of every event the client sends, whether or not it has a handler,
+    /// before the packet middlewares. Not called for acks, nor for packets dropped by
+    /// flood control. It runs on the connection's task: keep it short (spawn anything
+    /// that waits).
+    pub fn on_any<F>(&self, listener: F) -> ListenerId
+    where
+        F: Fn(&Socket, &str, &Args) + Send + Sync + 'static,
+    {
+        let listener: AnyListener = Arc::new(listener);
+        self.inner.hooks.add_any(listener, false)
+    }
+
+    /// Like [`Socket::on_any`], called before the listeners added so far (socket.io's
+    /// `prependAny`).
+    pub fn prepend_any<F>(&self, listener: F) -> ListenerId
+    where
+        F: Fn(&Socket, &str, &Args) + Send + Sync + 'static,
+    {
+        let listener: AnyListener = Arc::new(listener);
+        self.inner.hooks.add_any(listener, true)
+    }
+
+    /// Removes one catch-all listener (socket.io's `offAny(listener)`).
+    pub fn off_any(&self, id: ListenerId) {
+        self.inner.hooks.remove_any(Some(id));
+    }
+
+    /// Removes every catch-all listener (socket.io's `offAny()`).
+    pub fn off_any_all(&self) {
+        self.inner.hooks.remove_any(None);
+    }
+
+    /// Adds a listener of every event sent to this client (socket.io's
+    /// `socket.onAnyOutgoing`): emits on this socket, with or without an ack, volatile
+    /// or not, and every broadcast that reaches it, from this node or another. Not
+    /// called for the acks the server answers with. It runs in the emitter's call:
+    /// keep it short.
+    pub fn on_any_outgoing<F>(&self, listener: F) -> ListenerId
+    where
+        F: Fn(&Socket, &str, &Args) + Send + Sync + 'static,
+    {
+        let listener: AnyListener = Arc::new(listener);
+        self.inner.hooks.add_any_outgoing(listener, false)
+    }
+
+    /// Like [`Socket::on_any_outgoing`], called before the listeners added so far
+    /// (socket.io's `prependAnyOutgoing`).
+    pub fn prepend_any_outgoing<F>(&self, listener: F) -> ListenerId
+    where
+        F: Fn(&Socket, &str, &Args) + Send + Sync + 'static,
+    {
+        let listener: AnyListener = Arc::new(listener);
+        self.inner.hooks.add_any_outgoing(listener, true)
+    }
+
+    /// Removes one outgoing catch-all listener (socket.io's `offAnyOutgoing(listener)`).
+    pub fn off_any_outgoing(&self, id: ListenerId) {
+        self.inner.hooks.remove_any_outgoing(Some(id));
+    }
+
+    /// Removes every outgoing catch-all listener (socket.io's `offAnyOutgoing()`).
+    pub fn off_any_outgoing_all(&self) {
+        self.inner.hooks.remove_any_outgoing(None);
+    }
+
     /// Sends `event` with `args` to this client.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         check_event(event)?;
@@ -334,6 +449,7 @@ impl Socket {
             None,
         );
         if self.inner.ns.recovery.is_some() {
+            // `deliver_local` calls the outgoing listeners.
             // Through the store, as socket.io does: the packet gets an offset and is
             // kept, so that a socket cut right now still gets it when it comes back.
             let opts = BroadcastOptions {
@@ -343,6 +459,7 @@ impl Socket {
             self.inner.ns.deliver_local(&packet, &opts);
             return Ok(());
         }
+        self.notify_outgoing(&packet);
         self.send_packet(&packet)
     }
 
@@ -357,6 +474,7 @@ impl Socket {
             args.into_args(self.parser())?,
             None,
         );
+        self.notify_outgoing(&packet);
         Ok(self
             .inner
             .engine
@@ -449,16 +567,22 @@ impl Socket {
     /// [`Disconnect`]); the client sees "io server disconnect" either way (socket.io's
     /// `socket.disconnect(close)`).
     pub fn disconnect(&self, how: Disconnect) {
-        let packet = Packet::Disconnect {
-            namespace: self.inner.ns.name.clone(),
-        };
-        let _ = self.send_packet(&packet);
-        self.close(DisconnectReason::ServerNamespaceDisconnect);
+        self.disconnect_for(DisconnectReason::ServerNamespaceDisconnect);
         if how == Disconnect::Connection {
             self.inner
                 .engine
                 .close(crate::engine::CloseReason::ForcedClose);
         }
+    }
+
+    /// Removes the socket from its namespace with a DISCONNECT ("io server disconnect"
+    /// for the client); its disconnect handler gets `reason`.
+    pub(crate) fn disconnect_for(&self, reason: DisconnectReason) {
+        let packet = Packet::Disconnect {
+            namespace: self.inner.ns.name.clone(),
+        };
+        let _ = self.send_packet(&packet);
+        self.close(reason);
     }
 
     /// Closes the whole connection because the client sent a packet that cannot be
@@ -542,13 +666,39 @@ impl Socket {
         Ok(self.inner.engine.send(frame_of(self.parser(), packet))?)
     }
 
+    /// What handles `event` as it arrives: the event's handler, or, when middlewares,
+    /// catch-alls or rate limits are set, the dispatch through them.
     pub(crate) fn handler(&self, event: &str) -> Option<EventHandler> {
+        if self.inner.hooks.hooked() {
+            return Some(crate::hooks::hooked_handler());
+        }
+        self.own_handler(event)
+    }
+
+    /// The handler registered for `event` with [`Socket::on`].
+    pub(crate) fn own_handler(&self, event: &str) -> Option<EventHandler> {
         self.inner
             .handlers
             .read()
             .expect("handlers lock")
             .get(event)
             .cloned()
+    }
+
+    /// Answers the client's ack `id`.
+    pub(crate) fn send_ack(&self, id: u64, args: Args) -> Result<(), EmitError> {
+        self.send_packet(&Packet::Ack {
+            namespace: self.inner.ns.name.clone(),
+            args,
+            id,
+        })
+    }
+
+    /// Calls the `on_any_outgoing` listeners for an event sent to this socket.
+    pub(crate) fn notify_outgoing(&self, packet: &Packet) {
+        if let Packet::Event { name, args, .. } = packet {
+            self.inner.hooks.notify_outgoing(self, name, args);
+        }
     }
 
     pub(crate) fn on_ack(&self, id: u64, args: Args) {
@@ -679,6 +829,7 @@ impl TimeoutSocket<'_> {
                 }
             };
             let packet = Packet::event(&inner.ns.name, event, args, Some(id));
+            socket.notify_outgoing(&packet);
             if let Err(e) = socket.send_packet(&packet) {
                 inner.acks.lock().expect("acks lock").remove(&id);
                 return Err(e.into());

@@ -48,6 +48,11 @@ struct Cli {
     /// (socket.io-msgpack-parser).
     #[arg(long, default_value = "json", value_parser = ["json", "msgpack"])]
     parser: String,
+    /// Flood control: every socket may send N events a second (bursts of 2N); past
+    /// it packets are dropped, and a flooder is never disconnected (the `ratelimit`
+    /// scenario measures it limited, not evicted).
+    #[arg(long)]
+    rate_limit: Option<u32>,
 }
 
 /// The most `flood` events one request asks for.
@@ -84,6 +89,11 @@ async fn serve() {
     let mut builder = SocketIo::builder();
     if cli.parser == "msgpack" {
         builder = builder.parser(sockeye_server::Parser::MsgPack);
+    }
+    if let Some(n) = cli.rate_limit {
+        builder = builder
+            .rate_limit(sockeye_server::RateLimit::per_second(n).burst(n.saturating_mul(2)))
+            .flood_limit(None);
     }
     if cli.recovery {
         builder = builder.connection_state_recovery(sockeye_server::Recovery::default());

@@ -61,8 +61,14 @@ impl NsInner {
             _ => frame_of(self.shared.config.parser, packet),
         };
         let sockets = self.sockets.read().expect("sockets lock");
+        // The reached sockets with `on_any_outgoing` listeners: called once the locks
+        // are let go, since a listener may emit.
+        let mut listening: Vec<Socket> = Vec::new();
         self.adapter.for_each_socket(opts, &mut |sid| {
             if let Some(socket) = sockets.get(sid) {
+                if socket.inner.hooks.has_outgoing() {
+                    listening.push(socket.clone());
+                }
                 if volatile {
                     if !socket.inner.engine.send_volatile(frame.clone()) {
                         tracing::trace!(%sid, "volatile packet dropped: the client has a backlog");
@@ -72,7 +78,9 @@ impl NsInner {
                 }
             }
         });
+        drop(sockets);
         drop(store);
+        crate::hooks::notify_outgoing_all(&listening, packet);
     }
 
     /// Makes this node's matching sockets join `rooms`.

@@ -14,6 +14,7 @@ use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::config::Config;
 use crate::error::{ConnectError, EmitError};
 use crate::hash::Map;
+use crate::rate_limit::{Limits, RateLimit};
 use crate::recovery::RecoveryStore;
 use crate::socket::{check_event, Socket};
 use futures_util::future::BoxFuture;
@@ -44,11 +45,24 @@ pub(crate) struct Shared {
 pub(crate) struct NsHandlers {
     middlewares: RwLock<Vec<Middleware>>,
     connection: RwLock<Option<ConnectionHandler>>,
+    rate_limits: RwLock<Limits>,
 }
 
 impl NsHandlers {
     pub(crate) fn middlewares(&self) -> Vec<Middleware> {
         self.middlewares.read().expect("middlewares lock").clone()
+    }
+
+    /// The rate limits a joining socket gets (`default` is the server's per-socket
+    /// limit); `None` when there are none, so the socket pays nothing for them.
+    pub(crate) fn limits(&self, default: Option<RateLimit>) -> Option<Arc<Limits>> {
+        let limits = self.rate_limits.read().expect("rate limits lock");
+        if limits.is_empty() && default.is_none() {
+            return None;
+        }
+        let mut limits = limits.clone();
+        limits.socket = limits.socket.or(default);
+        Some(Arc::new(limits))
     }
 
     pub(crate) fn connection(&self) -> Option<ConnectionHandler> {
@@ -156,6 +170,34 @@ impl Namespace {
             .connection
             .write()
             .expect("connection handler lock") = Some(handler);
+    }
+
+    /// Limits how often each socket of this namespace may send `event` (a token bucket
+    /// per socket and event), on top of the socket's limit over all its events. A
+    /// packet past it is dropped: see [`RateLimit`] and `docs/bounds.md`. Applies to
+    /// the sockets that join after the call.
+    pub fn rate_limit(&self, event: &str, limit: RateLimit) {
+        self.inner
+            .handlers
+            .rate_limits
+            .write()
+            .expect("rate limits lock")
+            .events
+            .insert(event.to_owned(), limit);
+    }
+
+    /// Limits how many events each socket of this namespace may send, all events
+    /// together, in place of the server's [`Builder::rate_limit`]. Applies to the
+    /// sockets that join after the call.
+    ///
+    /// [`Builder::rate_limit`]: crate::Builder::rate_limit
+    pub fn socket_rate_limit(&self, limit: RateLimit) {
+        self.inner
+            .handlers
+            .rate_limits
+            .write()
+            .expect("rate limits lock")
+            .socket = Some(limit);
     }
 
     /// Sends `event` to every socket of the namespace.

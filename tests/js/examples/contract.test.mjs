@@ -14,7 +14,7 @@ import { TIMEOUT_MS, waitForEvent, withTimeout } from "../lib/wait.mjs";
 
 const T = { timeout: 60_000 };
 const EXAMPLES = ["acks", "rooms", "namespaces", "auth", "broadcast", "background_emit", "binary", "layer",
-  "connection_state_recovery"];
+  "connection_state_recovery", "packet_middleware", "rate_limit"];
 // Where a client of each example may connect, and with what.
 const JOIN = { namespaces: ["/orders", {}], auth: ["/", { auth: { token: "let-me-in" } }] };
 

@@ -46,6 +46,31 @@ example("acks", (url, connect) => {
   });
 });
 
+example("packet_middleware", (url, connect) => {
+  test("a guest's admin: events are refused and told; an admin's pass", T, async () => {
+    const guest = await connect("/", { auth: { role: "guest" } });
+    let acked = false;
+    const refused = once(guest, "refused");
+    guest.emit("admin:reset", () => {
+      acked = true;
+    });
+    assert.deepEqual(await refused, ["admin only", "admin:reset"]);
+    assert.equal(await guest.timeout(10_000).emitWithAck("say", "hello"), "you said hello");
+    assert.equal(acked, false, "a refused packet's ack is not answered");
+    const admin = await connect("/", { auth: { role: "admin" } });
+    assert.equal(await admin.timeout(10_000).emitWithAck("admin:reset"), "reset done");
+  });
+});
+
+example("rate_limit", (url, connect) => {
+  test("past the per-event limit the ack says rate limited", T, async () => {
+    const s = await connect();
+    const acks = [];
+    for (let i = 1; i <= 4; i++) acks.push(await s.timeout(10_000).emitWithAck("chat message", `hi ${i}`));
+    assert.deepEqual(acks, ["sent", "sent", "sent", { error: "rate limited" }]);
+  });
+});
+
 example("rooms", (url, connect) => {
   test("room emits reach members only; whisper leaves out the sender", T, async () => {
     const [a, b, outsider] = [await connect(), await connect(), await connect()];

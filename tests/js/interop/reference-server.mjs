@@ -171,6 +171,57 @@ custom.on("connection", (socket) => {
   });
 });
 
+// ---- namespace "/guarded" --------------------------------------------------------------
+
+// socket.io has no rate limits: this is what Sockeye's `rate_limit("limited",
+// RateLimit::per_minute(3))` with a flood limit of 5 drops a minute does, as a
+// middleware (no refill is needed: a test lasts far less than the 20 s a token takes).
+const LIMITED_BURST = 3;
+const MAX_DROPS = 5;
+
+const guarded = io.of("/guarded");
+
+guarded.on("connection", (socket) => {
+  const seen = { incoming: [], outgoing: [] };
+  socket.onAny((event) => seen.incoming.push(event));
+  socket.onAnyOutgoing((event) => seen.outgoing.push(event));
+  let tokens = LIMITED_BURST;
+  let drops = 0;
+  socket.use((packet, next) => {
+    const [event] = packet;
+    if (event === "limited") {
+      if (tokens >= 1) {
+        tokens -= 1;
+      } else {
+        const ack = packet[packet.length - 1];
+        if (typeof ack === "function") ack({ error: "rate limited" });
+        drops += 1;
+        if (drops > MAX_DROPS) {
+          socket.disconnect();
+          return;
+        }
+        return next(new Error("rate limited"));
+      }
+    }
+    if (event === "forbidden") return next(new Error("unauthorized event"));
+    if (event === "forbidden-disconnect") return next(new Error("disconnect me"));
+    next();
+  });
+  socket.on("error", (err) => {
+    socket.emit("refused", err.message);
+    if (err.message === "disconnect me") socket.disconnect();
+  });
+  socket.emit("welcome", { id: socket.id, auth: socket.handshake.auth ?? null, namespace: "/guarded" });
+
+  socket.on("echo-ack", (...args) => {
+    const ack = args.pop();
+    if (typeof ack === "function") ack(...args);
+  });
+  socket.on("forbidden", (ack) => ack("the handler ran"));
+  socket.on("limited", (n, ack) => ack(n));
+  socket.on("seen", (ack) => ack({ incoming: [...seen.incoming], outgoing: [...seen.outgoing] }));
+});
+
 // ---- lifecycle -------------------------------------------------------------------------
 
 // Exit at once, like a process killed by the signal: no Socket.IO DISCONNECT packet and
