@@ -23,3 +23,8 @@ pub struct ClusterGuide;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/browser-client.md")]
 pub struct BrowserClientGuide;
+
+/// docs/bounds.md
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/bounds.md")]
+pub struct BoundsGuide;
