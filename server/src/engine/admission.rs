@@ -205,7 +205,10 @@ impl Cors {
     ///
     /// `Origin: null` (sandboxed frames, `file:` pages, some redirects) is allowed by
     /// [`Cors::Any`] only.
-    pub(crate) fn allows(&self, headers: &HeaderMap) -> bool {
+    ///
+    /// The endpoint applies it to each of its requests; an application's own WebSocket
+    /// routes can apply it too.
+    pub fn allows(&self, headers: &HeaderMap) -> bool {
         let Some(origin) = headers.get(header::ORIGIN) else {
             return true;
         };
