@@ -81,10 +81,14 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    /// A refusal with this status (an invalid status becomes 403) and message.
+    /// A refusal with this status and message. A status that is no error (not 4xx or
+    /// 5xx) becomes 403: a refused request must not look like a successful one.
     pub fn new(status: u16, message: impl Into<String>) -> Refusal {
         Refusal {
-            status: StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+            status: StatusCode::from_u16(status)
+                .ok()
+                .filter(|s| s.is_client_error() || s.is_server_error())
+                .unwrap_or(StatusCode::FORBIDDEN),
             message: message.into(),
         }
     }
@@ -300,6 +304,17 @@ mod tests {
         assert!(!list.allows(&headers(Some("https://a.test:444"), "b.test")));
         assert!(!list.allows(&headers(Some("null"), "b.test")));
         assert!(Cors::Any.allows(&headers(Some("null"), "b.test")));
+    }
+
+    #[test]
+    fn a_refusal_is_always_an_error_status() {
+        assert_eq!(Refusal::new(401, "x").status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            Refusal::new(503, "x").status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(Refusal::new(200, "x").status, StatusCode::FORBIDDEN);
+        assert_eq!(Refusal::new(99, "x").status, StatusCode::FORBIDDEN);
     }
 
     #[test]
