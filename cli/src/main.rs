@@ -35,7 +35,11 @@ struct Args {
     /// Folder of static pages to serve.
     #[arg(long, env = "SOCKEYE_STATIC_DIR", default_value = "www")]
     static_dir: PathBuf,
-    /// Origins allowed to connect from other sites (comma-separated; `*` for any).
+    /// Origins allowed to connect from other sites (comma-separated, each exactly as
+    /// browsers send it, e.g. `https://app.example:8443`; `*` for any). Default: only
+    /// pages of this server's own host and port. A browser request from any other
+    /// origin is refused with 403, WebSockets included; clients that send no `Origin`
+    /// (native apps, curl) are not affected.
     #[arg(long, env = "SOCKEYE_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
     /// Log filter, e.g. `info` or `sockeye_server=debug` (RUST_LOG also works).
@@ -61,7 +65,8 @@ async fn main() {
         std::process::exit(emit::run(emit).await);
     }
 
-    let mut builder = SocketIo::builder().cors(Cors::from_list(args.cors_origins.clone()));
+    let cors = Cors::from_list(args.cors_origins.clone());
+    let mut builder = SocketIo::builder().cors(cors.clone());
     let mut adapter = None;
     if let Some(url) = &args.redis_url {
         match RedisAdapter::connect(url).await {
@@ -85,7 +90,7 @@ async fn main() {
     let mut app = axum::Router::new()
         .merge(io.router())
         .merge(push::routes(&io))
-        .merge(ws_chat::routes())
+        .merge(ws_chat::routes(cors))
         .fallback_service(ServeDir::new(&args.static_dir));
     // The chat and streaming pages also at clean paths, as the guides name them. The push
     // and WebSocket pages keep `.html`: `/push` and `/ws` are their server routes.

@@ -4,9 +4,11 @@
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use sockeye_server::Cors;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -22,18 +24,25 @@ const BACKLOG: usize = 256;
 struct Hub {
     tx: broadcast::Sender<Arc<str>>,
     next_id: Arc<AtomicU64>,
+    cors: Arc<Cors>,
 }
 
-/// The `/ws` route.
-pub fn routes() -> Router {
+/// The `/ws` route, open to the pages `cors` allows (as the Socket.IO endpoint).
+pub fn routes(cors: Cors) -> Router {
     let hub = Hub {
         tx: broadcast::channel(BACKLOG).0,
         next_id: Arc::new(AtomicU64::new(1)),
+        cors: Arc::new(cors),
     };
     Router::new().route("/ws", get(upgrade)).with_state(hub)
 }
 
-async fn upgrade(State(hub): State<Hub>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(State(hub): State<Hub>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    // A browser opens a WebSocket to any site, CORS or not: the origin is checked here.
+    if !hub.cors.allows(&headers) {
+        tracing::info!(origin = ?headers.get("origin"), "/ws refused: origin not allowed");
+        return StatusCode::FORBIDDEN.into_response();
+    }
     ws.max_message_size(MAX_MESSAGE)
         .on_upgrade(move |socket| serve(hub, socket))
 }

@@ -66,11 +66,17 @@ pub struct EngineConfig {
     /// binary attachment, is one frame). A client that lets it fill is closed with
     /// "transport error": a slow consumer never grows server memory without limit.
     pub max_buffered_frames: usize,
-    /// Which browser origins may connect.
+    /// Which browser origins may connect. The server enforces it: a request whose
+    /// `Origin` it does not allow is refused with 403, WebSockets included.
     pub cors: Cors,
     /// The most Engine.IO sessions at once; a handshake beyond it gets HTTP 503
     /// ("Too many connections", code 3) and a log line.
     pub max_connections: usize,
+    /// socket.io's `allowRequest`: an async check of each handshake and upgrade
+    /// request, before a session exists (none by default).
+    pub allow_request: Option<crate::engine::AllowRequest>,
+    /// engine.io's `connection_error` event: called for every refused request.
+    pub on_connection_error: Option<crate::engine::OnConnectionError>,
 }
 
 impl Default for EngineConfig {
@@ -84,6 +90,8 @@ impl Default for EngineConfig {
             max_buffered_frames: 4096,
             cors: Cors::SameOrigin,
             max_connections: 100_000,
+            allow_request: None,
+            on_connection_error: None,
         }
     }
 }

@@ -168,6 +168,44 @@ impl Builder {
         self
     }
 
+    /// socket.io's `allowRequest`: an async check of every handshake and upgrade
+    /// request (headers, cookies, query, peer address) before a session exists.
+    /// `Err(Refusal::new(status, message))` answers with that status and engine.io's
+    /// "Forbidden" body (`{"code":4,"message":...}`).
+    ///
+    /// ```
+    /// use sockeye_server::{Refusal, SocketIo};
+    ///
+    /// let io = SocketIo::builder()
+    ///     .allow_request(|req| async move {
+    ///         match req.cookie("session") {
+    ///             Some(_) => Ok(()),
+    ///             None => Err(Refusal::new(401, "log in first")),
+    ///         }
+    ///     })
+    ///     .build();
+    /// ```
+    pub fn allow_request<F, Fut>(mut self, check: F) -> Self
+    where
+        F: Fn(Arc<crate::RequestInfo>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), crate::Refusal>> + Send + 'static,
+    {
+        self.config.engine.allow_request = Some(crate::engine::AllowRequest::new(check));
+        self
+    }
+
+    /// engine.io's `connection_error` event: `f` sees the code, message and request
+    /// of every request the endpoint refuses (a forbidden origin, an `allow_request`
+    /// refusal, an unknown transport or session, a bad method, request or protocol
+    /// version, too many connections).
+    pub fn on_connection_error<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&crate::ConnectionError) + Send + Sync + 'static,
+    {
+        self.config.engine.on_connection_error = Some(crate::engine::OnConnectionError::new(f));
+        self
+    }
+
     /// Time a connection has to join a namespace (default 45 s).
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.config.connect_timeout = d;

@@ -89,6 +89,7 @@ pub use adapter::{
 pub use args::{IntoAck, IntoArgs};
 pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use config::{Config, Cors, EngineConfig, Recovery};
+pub use engine::{ConnectionError, Refusal, RequestInfo};
 pub use error::{AckError, BroadcastTimeout, ConnectError, DisconnectReason, EmitError};
 pub use handshake::Handshake;
 pub use hooks::{EventPacket, ListenerId, MiddlewareError};

@@ -32,6 +32,9 @@ pub enum EngineError {
     /// The server holds `max_connections` sessions already.
     #[error("Too many connections")]
     TooManyConnections,
+    /// The request's `Origin` is not allowed (HTTP 403).
+    #[error("Forbidden")]
+    Forbidden,
 }
 
 impl EngineError {
@@ -45,20 +48,27 @@ impl EngineError {
             | EngineError::PayloadTooLarge
             | EngineError::ShuttingDown
             | EngineError::TooManyConnections => 3,
+            EngineError::Forbidden => 4,
             EngineError::UnsupportedProtocolVersion => 5,
+        }
+    }
+
+    /// The HTTP status of the answer.
+    pub fn status(self) -> StatusCode {
+        match self {
+            EngineError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            EngineError::ShuttingDown | EngineError::TooManyConnections => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            EngineError::Forbidden => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
         }
     }
 }
 
 impl IntoResponse for EngineError {
     fn into_response(self) -> Response {
-        let status = match self {
-            EngineError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            EngineError::ShuttingDown | EngineError::TooManyConnections => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            _ => StatusCode::BAD_REQUEST,
-        };
+        let status = self.status();
         let body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
         (status, axum::Json(body)).into_response()
     }

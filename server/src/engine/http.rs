@@ -1,5 +1,6 @@
 //! The Engine.IO HTTP endpoint: request validation and the polling transport.
 
+use super::admission::{ConnectionError, Rejection, RequestInfo};
 use super::error::EngineError;
 use super::session::{self, Control, EngineSocket, Session, Transport};
 use super::ws;
@@ -44,27 +45,92 @@ pub(crate) fn router<H: EngineHandler, S: Clone + Send + Sync + 'static>(
 }
 
 async fn handle<H: EngineHandler>(inner: Arc<Inner<H>>, req: Request) -> Response {
+    // The report needs the request, which `dispatch` consumes: a copy, only when
+    // someone listens.
+    let report = inner.config.on_connection_error.clone().map(|hook| {
+        let (parts, ()) = request_parts(&req).into_parts();
+        let query = parse_query(parts.uri.query().unwrap_or(""));
+        (hook, request_info(&parts, query))
+    });
     match dispatch(inner, req).await {
         Ok(response) => response,
-        Err(e) => e.into_response(),
+        Err(rejection) => {
+            if let Some((hook, request)) = report {
+                (hook.0)(&ConnectionError {
+                    code: rejection.code,
+                    message: rejection.message.clone(),
+                    status: rejection.status,
+                    request,
+                });
+            }
+            rejection.into_response()
+        }
     }
+}
+
+/// The method, URI, headers and extensions the reports need, without the body.
+fn request_parts(req: &Request) -> axum::http::Request<()> {
+    let mut copy = axum::http::Request::new(());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.headers_mut() = req.headers().clone();
+    if let Some(ci) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
+        copy.extensions_mut().insert(*ci);
+    }
+    copy
+}
+
+fn request_info(parts: &axum::http::request::Parts, query: HashMap<String, String>) -> RequestInfo {
+    RequestInfo {
+        method: parts.method.clone(),
+        uri: parts.uri.clone(),
+        headers: parts.headers.clone(),
+        query,
+        address: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ci| ci.0),
+    }
+}
+
+/// Runs the `allow_request` hook, if any, on a handshake or upgrade request.
+async fn allow<H>(
+    inner: &Inner<H>,
+    parts: &axum::http::request::Parts,
+    query: &HashMap<String, String>,
+) -> Result<(), Rejection> {
+    let Some(check) = &inner.config.allow_request else {
+        return Ok(());
+    };
+    let request = Arc::new(request_info(parts, query.clone()));
+    (check.0)(request).await.map_err(|refusal| {
+        tracing::debug!(message = %refusal.message, "request refused by allow_request");
+        refusal.into()
+    })
 }
 
 async fn dispatch<H: EngineHandler>(
     inner: Arc<Inner<H>>,
     req: Request,
-) -> Result<Response, EngineError> {
+) -> Result<Response, Rejection> {
+    // Every request, not only the handshake: a page of another site must not reach
+    // an existing session either (a text/plain POST needs no CORS preflight).
+    if !inner.config.cors.allows(req.headers()) {
+        let origin = req.headers().get(header::ORIGIN);
+        tracing::info!(?origin, host = ?req.headers().get(header::HOST), "request refused: origin not allowed");
+        return Err(EngineError::Forbidden.into());
+    }
     let query = parse_query(req.uri().query().unwrap_or(""));
     if !query.get("EIO").is_some_and(|v| is_supported_version(v)) {
-        return Err(EngineError::UnsupportedProtocolVersion);
+        return Err(EngineError::UnsupportedProtocolVersion.into());
     }
     let transport = match query.get("transport").and_then(|t| Transport::from_name(t)) {
-        Some(Transport::Upgrading) | None => return Err(EngineError::UnknownTransport),
+        Some(Transport::Upgrading) | None => return Err(EngineError::UnknownTransport.into()),
         Some(transport) => transport,
     };
     let sid = query.get("sid").cloned();
     if sid.is_none() && inner.closing.load(std::sync::atomic::Ordering::Acquire) {
-        return Err(EngineError::ShuttingDown);
+        return Err(EngineError::ShuttingDown.into());
     }
     if sid.is_none()
         && inner.sessions.read().expect("sessions lock").len() >= inner.config.max_connections
@@ -73,13 +139,13 @@ async fn dispatch<H: EngineHandler>(
             max = inner.config.max_connections,
             "handshake refused: too many connections"
         );
-        return Err(EngineError::TooManyConnections);
+        return Err(EngineError::TooManyConnections.into());
     }
     let (mut parts, body) = req.into_parts();
 
     if transport == Transport::WebSocket {
         if parts.method != Method::GET {
-            return Err(EngineError::BadRequest);
+            return Err(EngineError::BadRequest.into());
         }
         let upgrade = ws::Upgrade::from_parts(&mut parts)?;
         let config = WebSocketConfig::default()
@@ -91,11 +157,13 @@ async fn dispatch<H: EngineHandler>(
             .read_buffer_size(WS_READ_BUFFER);
         return match sid {
             None => {
+                allow(&inner, &parts, &query).await?;
                 let handshake = Arc::new(handshake_of(&parts, query));
                 Ok(upgrade.on_upgrade(config, move |ws| websocket::open(inner, handshake, ws)))
             }
             Some(sid) => {
                 let session = lookup(&inner, &sid)?;
+                allow(&inner, &parts, &query).await?;
                 if !session.begin_upgrade() {
                     // engine.io accepts a second WebSocket for the session and closes
                     // it at once; the session itself is untouched.
@@ -106,15 +174,19 @@ async fn dispatch<H: EngineHandler>(
         };
     }
 
-    match (sid, &parts.method) {
-        (None, &Method::GET) => Ok(open_polling(&inner, handshake_of(&parts, query))),
+    let response = match (sid, &parts.method) {
+        (None, &Method::GET) => {
+            allow(&inner, &parts, &query).await?;
+            Ok(open_polling(&inner, handshake_of(&parts, query)))
+        }
         (None, _) => Err(EngineError::BadHandshakeMethod),
         // A session in its close grace still answers GETs: the client collects what
         // was queued and the close packet.
         (Some(sid), &Method::GET) => poll(&inner, registered(&inner, &sid)?).await,
         (Some(sid), &Method::POST) => post(&inner, lookup(&inner, &sid)?, body).await,
         (Some(_), _) => Err(EngineError::BadRequest),
-    }
+    };
+    Ok(response?)
 }
 
 fn lookup<H>(inner: &Inner<H>, sid: &str) -> Result<Arc<Session>, EngineError> {

@@ -7,6 +7,7 @@
 //! an [`EngineHandler`] made for it; the upgrade's task drives its `UpgradeProbe`.
 //! The Socket.IO layer is one such handler; a bare echo endpoint is another.
 
+mod admission;
 mod error;
 mod http;
 mod outbox;
@@ -14,6 +15,7 @@ mod session;
 mod websocket;
 mod ws;
 
+pub use admission::{AllowRequest, ConnectionError, OnConnectionError, Refusal, RequestInfo};
 pub use error::EngineError;
 pub use session::{CloseReason, EngineSocket, Frame, Message, SendError, Transport};
 /// The text of a [`Frame::Text`]: a string that is cheap to clone and share.
