@@ -76,6 +76,7 @@ mod hash;
 mod id;
 mod io;
 mod layer;
+mod metrics;
 mod namespace;
 mod recovery;
 mod socket;

@@ -46,7 +46,10 @@ pub(crate) fn router<H: EngineHandler, S: Clone + Send + Sync + 'static>(
 async fn handle<H: EngineHandler>(inner: Arc<Inner<H>>, req: Request) -> Response {
     match dispatch(inner, req).await {
         Ok(response) => response,
-        Err(e) => e.into_response(),
+        Err(e) => {
+            crate::metrics::handshake_refused(crate::metrics::refusal_reason(e));
+            e.into_response()
+        }
     }
 }
 
@@ -220,6 +223,7 @@ fn open_polling<H: EngineHandler>(inner: &Arc<Inner<H>>, handshake: Handshake) -
     let sid = crate::id::generate();
     let machine = new_machine(inner, Transport::Polling);
     let open = machine.open_packet(&sid).encode_text();
+    crate::metrics::packets_out(1, open.len() as u64);
     start_session(inner, sid.into(), Arc::new(handshake), machine, None);
     text_response(open)
 }
@@ -271,9 +275,12 @@ async fn poll<H>(inner: &Inner<H>, session: Arc<Session>) -> Result<Response, En
     drop(claim);
     let mut body = String::new();
     let mut first = true;
+    let mut packets = 0;
     for frame in &frames {
         frame.write_records(&mut body, &mut first);
+        frame.tally(&mut packets, &mut 0);
     }
+    crate::metrics::packets_out(packets, body.len() as u64);
     Ok(text_response(body))
 }
 
@@ -338,6 +345,7 @@ async fn read_post<H>(inner: &Inner<H>, session: &Session, body: Body) -> Result
         session.wait_closed().await;
         return Err(EngineError::BadRequest);
     };
+    crate::metrics::packets_in(packets.len() as u64, bytes.len() as u64);
     let Some(control) = session.control_tx.as_ref() else {
         return Err(EngineError::BadRequest);
     };
