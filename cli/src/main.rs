@@ -4,6 +4,7 @@
 
 mod chat;
 mod emit;
+mod metrics;
 mod push;
 mod stream;
 mod ws_chat;
@@ -42,6 +43,10 @@ struct Args {
     /// (native apps, curl) are not affected.
     #[arg(long, env = "SOCKEYE_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (`HOST:PORT`; port 0 picks a
+    /// free one), on a listener of their own rather than the public port.
+    #[arg(long, env = "SOCKEYE_METRICS_ADDR")]
+    metrics_addr: Option<String>,
     /// Log filter, e.g. `info` or `sockeye_server=debug` (RUST_LOG also works).
     #[arg(long, env = "SOCKEYE_LOG", default_value = "info")]
     log_level: String,
@@ -65,6 +70,17 @@ async fn main() {
         std::process::exit(emit::run(emit).await);
     }
 
+    // Before the server is built: its metrics bind to the recorder installed first.
+    let metrics = match &args.metrics_addr {
+        None => None,
+        Some(addr) => match metrics::Endpoint::bind(addr).await {
+            Ok(endpoint) => Some(endpoint),
+            Err(e) => {
+                eprintln!("sockeye: metrics: {e}");
+                std::process::exit(1);
+            }
+        },
+    };
     let cors = Cors::from_list(args.cors_origins.clone());
     let mut builder = SocketIo::builder().cors(cors.clone());
     let mut adapter = None;
@@ -108,6 +124,11 @@ async fn main() {
     let addr = listener.local_addr().expect("local address");
     println!("listening on {addr}");
     println!("open {} in a browser", page_url(addr));
+    if let Some(metrics) = metrics {
+        // Not "listening on": the tests take that line for the server's own address.
+        println!("metrics at {}metrics", page_url(metrics.local_addr()));
+        metrics.serve();
+    }
     let closing = io.clone();
     let serve = axum::serve(
         listener,

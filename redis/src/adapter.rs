@@ -119,6 +119,7 @@ impl NamespaceAdapter {
             // The namespace is gone: nothing here to act on or to answer for.
             return;
         }
+        cluster_request(request.kind, "in");
         let ns = &self.ns;
         let id = request.request_id.clone();
         let respond = |fields: Vec<(String, Value)>| {
@@ -328,6 +329,7 @@ impl NamespaceAdapter {
                 .lock()
                 .expect("pending lock")
                 .insert(id.clone(), Pending::new(kind, expected, tx));
+            cluster_request(kind, "out");
             this.link.publish(
                 this.channels.request.clone(),
                 message::request(&this.link.uid, Some(&id), kind, fields),
@@ -372,6 +374,7 @@ impl NamespaceAdapter {
                 id.clone(),
                 Pending::new(RequestType::Broadcast, expected, tx),
             );
+            cluster_request(RequestType::Broadcast, "out");
             this.link.publish(this.channels.request.clone(), body);
             match tokio::time::timeout(timeout, rx).await {
                 Ok(Ok(responses)) => (responses, true),
@@ -396,11 +399,19 @@ impl NamespaceAdapter {
     }
 
     fn publish_request(&self, kind: RequestType, fields: Vec<(String, Value)>) {
+        cluster_request(kind, "out");
         self.link.publish(
             self.channels.request.clone(),
             message::request(&self.link.uid, None, kind, fields),
         );
     }
+}
+
+/// Counts a cluster request in `sockeye_cluster_requests_total{kind, direction}`: `out`
+/// when this node asks the others, `in` when it answers one of theirs.
+fn cluster_request(kind: RequestType, direction: &'static str) {
+    metrics::counter!("sockeye_cluster_requests_total", "kind" => kind.name(), "direction" => direction)
+        .increment(1);
 }
 
 /// The adapter a namespace holds: an `Arc` around the shared state, so that requests

@@ -37,6 +37,9 @@ pub(crate) struct Link {
     pub(crate) commands: ConnectionManager,
     publish: mpsc::Sender<Publish>,
     publish_up: AtomicBool,
+    /// Whether the subscriber is connected and subscribed; with `publish_up`, what
+    /// `sockeye_adapter_link_up` says.
+    subscribe_up: AtomicBool,
     dropped: AtomicU64,
     namespaces: RwLock<HashMap<String, Weak<NamespaceAdapter>>>,
     subscribe: mpsc::UnboundedSender<String>,
@@ -72,6 +75,7 @@ impl Link {
             commands,
             publish,
             publish_up: AtomicBool::new(true),
+            subscribe_up: AtomicBool::new(true),
             dropped: AtomicU64::new(0),
             namespaces: RwLock::new(HashMap::new()),
             subscribe,
@@ -86,7 +90,22 @@ impl Link {
             subscribe_rx,
         ));
         tracing::info!(url = %redacted(url), "redis adapter connected");
+        link.report_state();
         Ok(link)
+    }
+
+    /// Sets `sockeye_adapter_link_up`: 1 while both connections are up, 0 while either
+    /// is lost (cross-node messages are dropped or missed then).
+    fn report_state(&self) {
+        let up =
+            self.publish_up.load(Ordering::Acquire) && self.subscribe_up.load(Ordering::Acquire);
+        metrics::gauge!("sockeye_adapter_link_up").set(if up { 1.0 } else { 0.0 });
+    }
+
+    /// Records a change of the subscriber's state.
+    fn set_subscribe_up(&self, up: bool) {
+        self.subscribe_up.store(up, Ordering::Release);
+        self.report_state();
     }
 
     /// Queues a message; never waits. Order is kept: one task publishes them all.
@@ -191,11 +210,13 @@ async fn publisher_task(
         match pipe.query_async::<()>(&mut conn).await {
             Ok(()) => {
                 if !link.publish_up.swap(true, Ordering::AcqRel) {
+                    link.report_state();
                     tracing::info!("redis publisher reconnected: cross-node delivery resumed");
                 }
             }
             Err(e) => {
                 if link.publish_up.swap(false, Ordering::AcqRel) {
+                    link.report_state();
                     tracing::warn!(error = %e, "redis publisher lost: cross-node messages are dropped until it is back (local delivery goes on)");
                 }
             }
@@ -235,6 +256,7 @@ async fn subscriber_task(
                     backoff = BACKOFF_MIN;
                     if let Some(link) = link.upgrade() {
                         link.subscribed.send_replace(count);
+                        link.set_subscribe_up(true);
                     }
                     if was_lost {
                         tracing::info!("redis subscriber reconnected: subscribed again");
@@ -266,12 +288,18 @@ async fn subscriber_task(
                 if !was_lost {
                     tracing::warn!("redis subscriber lost: reconnecting (messages from other nodes are missed until then)");
                     was_lost = true;
+                    if let Some(link) = link.upgrade() {
+                        link.set_subscribe_up(false);
+                    }
                 }
             }
             Err(e) => {
                 if !was_lost {
                     tracing::warn!(error = %e, "redis subscriber lost: reconnecting");
                     was_lost = true;
+                    if let Some(link) = link.upgrade() {
+                        link.set_subscribe_up(false);
+                    }
                 }
             }
         }

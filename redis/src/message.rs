@@ -40,6 +40,21 @@ pub(crate) enum RequestType {
 }
 
 impl RequestType {
+    /// The `kind` label of `sockeye_cluster_requests_total`: socket.io's own name of
+    /// the operation.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            RequestType::Sockets => "all_sockets",
+            RequestType::AllRooms => "all_rooms",
+            RequestType::RemoteJoin => "sockets_join",
+            RequestType::RemoteLeave => "sockets_leave",
+            RequestType::RemoteDisconnect => "disconnect_sockets",
+            RequestType::RemoteFetch => "fetch_sockets",
+            RequestType::ServerSideEmit => "server_side_emit",
+            RequestType::Broadcast => "broadcast_with_ack",
+        }
+    }
+
     fn from_number(n: u64) -> Option<RequestType> {
         Some(match n {
             0 => RequestType::Sockets,

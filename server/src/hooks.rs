@@ -374,6 +374,7 @@ fn rate_limited(
     verdict: Verdict,
 ) -> BoxFuture<'static, ()> {
     tracing::trace!(sid = %socket.id(), event, "packet over the rate limit: dropped");
+    crate::metrics::rate_limited();
     if let Some(id) = ack_id {
         let answer = sockeye_protocol::json!({"error": MiddlewareError::RATE_LIMITED});
         match answer.into_args(socket.parser()) {

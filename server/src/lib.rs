@@ -77,6 +77,7 @@ mod hooks;
 mod id;
 mod io;
 mod layer;
+mod metrics;
 mod namespace;
 mod rate_limit;
 mod recovery;

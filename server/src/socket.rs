@@ -842,6 +842,7 @@ impl TimeoutSocket<'_> {
                 Ok(Ok(args)) => Ok(args),
                 Ok(Err(_)) => Err(AckError::Disconnected),
                 Err(_) => {
+                    crate::metrics::ack_timeout();
                     socket.inner.acks.lock().expect("acks lock").remove(&id);
                     Err(AckError::Timeout)
                 }

@@ -163,6 +163,9 @@ pub(crate) struct Rejection {
     pub(crate) code: u8,
     pub(crate) status: StatusCode,
     pub(crate) message: String,
+    /// The `reason` label of `sockeye_handshakes_refused_total`: fixed words, never
+    /// the client's input.
+    pub(crate) reason: &'static str,
 }
 
 /// engine.io's code for "Forbidden".
@@ -174,6 +177,7 @@ impl From<Refusal> for Rejection {
             code: FORBIDDEN,
             status: r.status,
             message: r.message,
+            reason: "not_allowed",
         }
     }
 }
@@ -184,6 +188,7 @@ impl From<super::EngineError> for Rejection {
             code: e.code(),
             status: e.status(),
             message: e.to_string(),
+            reason: crate::metrics::refusal_reason(e),
         }
     }
 }

@@ -55,6 +55,7 @@ async fn handle<H: EngineHandler>(inner: Arc<Inner<H>>, req: Request) -> Respons
     match dispatch(inner, req).await {
         Ok(response) => response,
         Err(rejection) => {
+            crate::metrics::handshake_refused(rejection.reason);
             if let Some((hook, request)) = report {
                 (hook.0)(&ConnectionError {
                     code: rejection.code,
@@ -292,6 +293,7 @@ fn open_polling<H: EngineHandler>(inner: &Arc<Inner<H>>, handshake: Handshake) -
     let sid = crate::id::generate();
     let machine = new_machine(inner, Transport::Polling);
     let open = machine.open_packet(&sid).encode_text();
+    crate::metrics::packets_out(1, open.len() as u64);
     start_session(inner, sid.into(), Arc::new(handshake), machine, None);
     text_response(open)
 }
@@ -343,9 +345,12 @@ async fn poll<H>(inner: &Inner<H>, session: Arc<Session>) -> Result<Response, En
     drop(claim);
     let mut body = String::new();
     let mut first = true;
+    let mut packets = 0;
     for frame in &frames {
         frame.write_records(&mut body, &mut first);
+        frame.tally(&mut packets, &mut 0);
     }
+    crate::metrics::packets_out(packets, body.len() as u64);
     Ok(text_response(body))
 }
 
@@ -410,6 +415,7 @@ async fn read_post<H>(inner: &Inner<H>, session: &Session, body: Body) -> Result
         session.wait_closed().await;
         return Err(EngineError::BadRequest);
     };
+    crate::metrics::packets_in(packets.len() as u64, bytes.len() as u64);
     let Some(control) = session.control_tx.as_ref() else {
         return Err(EngineError::BadRequest);
     };

@@ -71,6 +71,23 @@ impl Frame {
         }
     }
 
+    /// Adds the frame's WebSocket messages and their bytes to the counts (a noop is
+    /// never sent on a WebSocket, so it does not count).
+    pub(crate) fn tally(&self, packets: &mut u64, bytes: &mut u64) {
+        match self {
+            Frame::Text(text) if is_noop(text) => {}
+            Frame::Text(text) => {
+                *packets += 1;
+                *bytes += text.len() as u64;
+            }
+            Frame::Binary(data) => {
+                *packets += 1;
+                *bytes += data.len() as u64;
+            }
+            Frame::Group(frames) => frames.iter().for_each(|f| f.tally(packets, bytes)),
+        }
+    }
+
     /// Feeds the frame to a WebSocket without flushing.
     async fn feed(self, ws: &mut WebSocket) -> Result<(), WsError> {
         match self {
@@ -232,6 +249,7 @@ impl Session {
         }
         self.outbox.push(frame).map_err(|Full| {
             if self.request_close(CloseReason::TransportError) {
+                crate::metrics::slow_consumer_disconnect();
                 tracing::warn!(sid = %self.sid, "outbound queue full: closing slow client");
             }
             SendError::QueueFull
@@ -304,7 +322,14 @@ impl EngineSocket {
     /// Queues a frame the client may miss: dropped (`false`) when the client already
     /// has a backlog, never a reason to close it.
     pub fn send_volatile(&self, frame: Frame) -> bool {
-        !self.session.is_closed() && self.session.outbox.push_volatile(frame)
+        if self.session.is_closed() {
+            return false;
+        }
+        let queued = self.session.outbox.push_volatile(frame);
+        if !queued {
+            crate::metrics::volatile_dropped();
+        }
+        queued
     }
 
     /// Queues frames ahead of everything else and past the queue's bound (a recovered
@@ -369,6 +394,8 @@ struct Driver<H: EngineHandler> {
     /// The close code a read error calls for (RFC 6455).
     close_code: Option<u16>,
     epoch: Instant,
+    /// This session in `sockeye_engine_sessions`, for as long as the task runs.
+    gauge: crate::metrics::SessionGauge,
 }
 
 /// The consumer's claim on the outbound queue: held by the task once on WebSocket.
@@ -399,6 +426,7 @@ pub(crate) async fn run<H: EngineHandler>(start: Box<Start<H>>) {
         batch: Vec::new(),
         close_code: None,
         epoch,
+        gauge: crate::metrics::SessionGauge::open(session.transport() == Transport::WebSocket),
     };
     let mut outbound = if driver.ws.is_some() {
         Some(Box::pin(session.consumer.lock()).await)
@@ -510,6 +538,7 @@ impl<H: EngineHandler> Driver<H> {
                     None => Box::pin(session.consumer.lock()).await,
                 });
                 self.ws = Some(*socket);
+                self.gauge.upgraded();
                 tracing::debug!(sid = %session.sid, "upgraded to websocket");
             }
             None => {
@@ -584,15 +613,22 @@ impl<H: EngineHandler> Driver<H> {
         let now = self.now();
         let mut incoming = Some(first);
         let mut taken = 0;
+        // Counted once for the batch: one atomic add per counter, not per frame.
+        let (mut packets, mut bytes) = (0, 0);
         while let Some(message) = incoming.take() {
+            if let Some(Ok(m @ (WsMessage::Text(_) | WsMessage::Binary(_)))) = &message {
+                packets += 1;
+                bytes += m.len() as u64;
+            }
             if !self.on_ws_message(message, now) {
-                return;
+                break;
             }
             taken += 1;
             if taken < WS_BATCH {
                 incoming = try_next_ws(&mut self.ws).await;
             }
         }
+        crate::metrics::packets_in(packets, bytes);
     }
 
     /// Handles one WebSocket frame from the client; false once the session is over.
@@ -652,6 +688,7 @@ impl<H: EngineHandler> Driver<H> {
             while let Ok(control) = control_rx.try_recv() {
                 if let Control::Upgrade(socket) = control {
                     self.ws = Some(*socket);
+                    self.gauge.upgraded();
                     self.machine.on_upgraded(false);
                     if outbound.is_none() {
                         outbound = session.consumer.try_lock().ok();
@@ -745,6 +782,7 @@ async fn blocked_write(
             }
         }
         _ = tokio::time::sleep(write_timeout) => {
+            crate::metrics::slow_consumer_disconnect();
             tracing::info!(%sid, "write stalled: closing");
             Err(CloseReason::TransportError)
         }
@@ -792,6 +830,11 @@ async fn next_ws(ws: &mut Option<WebSocket>) -> Option<Result<WsMessage, WsError
 
 /// Writes a batch of frames with one flush.
 async fn write_all(ws: &mut WebSocket, batch: &mut Vec<Frame>) -> Result<(), WsError> {
+    let (mut packets, mut bytes) = (0, 0);
+    for frame in batch.iter() {
+        frame.tally(&mut packets, &mut bytes);
+    }
+    crate::metrics::packets_out(packets, bytes);
     for frame in batch.drain(..) {
         frame.feed(ws).await?;
     }

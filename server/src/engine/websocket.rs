@@ -21,6 +21,7 @@ pub(crate) async fn open<H: EngineHandler>(
     let sid = crate::id::generate();
     let machine = new_machine(&inner, Transport::WebSocket);
     let text = machine.open_packet(&sid).encode_text();
+    crate::metrics::packets_out(1, text.len() as u64);
     if ws.send(WsMessage::Text(text.into())).await.is_err() {
         return;
     }

@@ -82,6 +82,8 @@ pub(crate) struct NsInner {
     pub(crate) server_side_handlers: RwLock<Map<String, ServerSideHandler>>,
     /// Kept packets and sessions, when connection state recovery is on.
     pub(crate) recovery: Option<Mutex<RecoveryStore>>,
+    /// `sockeye_sockets{namespace}`: moved only where `sockets` gains or loses an entry.
+    pub(crate) sockets_gauge: metrics::Gauge,
 }
 
 impl NsInner {
@@ -106,6 +108,7 @@ impl NsInner {
                     .map(|config| Mutex::new(RecoveryStore::new(config))),
                 shared,
                 server_side_handlers: RwLock::new(Map::default()),
+                sockets_gauge: crate::metrics::sockets(name),
             }
         })
     }
@@ -113,16 +116,28 @@ impl NsInner {
     /// Registers a socket that passed the middlewares; it joins its own room.
     pub(crate) fn insert(&self, socket: &Socket) {
         let sid = socket.inner.id.clone();
-        self.sockets
+        let replaced = self
+            .sockets
             .write()
             .expect("sockets lock")
             .insert(sid.clone(), socket.clone());
+        if replaced.is_none() {
+            self.sockets_gauge.increment(1.0);
+        }
         self.adapter.join(&sid, std::slice::from_ref(&sid));
     }
 
     pub(crate) fn remove(&self, sid: &Sid) {
         self.adapter.leave_all(sid);
-        self.sockets.write().expect("sockets lock").remove(sid);
+        if self
+            .sockets
+            .write()
+            .expect("sockets lock")
+            .remove(sid)
+            .is_some()
+        {
+            self.sockets_gauge.decrement(1.0);
+        }
     }
 }
 
