@@ -62,6 +62,8 @@
 #![warn(missing_docs)]
 
 pub mod adapter;
+#[cfg(feature = "admin-ui")]
+pub mod admin;
 mod args;
 mod broadcast;
 pub mod config;
@@ -74,6 +76,7 @@ mod hooks;
 mod id;
 mod io;
 mod namespace;
+mod observer;
 mod rate_limit;
 mod recovery;
 mod socket;
