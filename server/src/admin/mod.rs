@@ -15,7 +15,7 @@
 //!     .cors(Cors::from_list(["https://admin.socket.io"]))
 //!     .build();
 //! io.instrument(
-//!     AdminUi::new(Auth::basic("admin", "$2b$10$heqvAkYMez.Va6Et2uXInOnkCT6/uQj1brkrbyG3LpopDklcq7ZOS"))
+//!     AdminUi::new(Auth::basic("admin", "$2a$10$heqvAkYMez.Va6Et2uXInOnkCT6/uQj1brkrbyG3LpopDklcq7ZOS"))
 //!         .mode(Mode::Development),
 //! )
 //! .expect("a valid bcrypt hash");
@@ -99,8 +99,8 @@ impl AdminUi {
         self
     }
 
-    /// This node's name in the UI's server list (default: the host name, and
-    /// `host#pid` would be the official default for a worker).
+    /// This node's name in the UI's server list (default `hostname#pid`, so that
+    /// nodes on one host stay apart).
     pub fn server_id(mut self, id: impl Into<String>) -> Self {
         self.server_id = Some(id.into());
         self
@@ -143,5 +143,34 @@ impl SocketIo {
         events::install(self, &ns, admin.clone());
         stats::start(self, &ns, &admin);
         Ok(ns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_that_is_not_a_bcrypt_hash_is_refused() {
+        assert!(matches!(
+            Auth::basic("admin", "plain").check(),
+            Err(AdminError::InvalidHash(_))
+        ));
+        // bcryptjs.hashSync("changeit", 10), as the official docs make one.
+        let hash = "$2a$10$heqvAkYMez.Va6Et2uXInOnkCT6/uQj1brkrbyG3LpopDklcq7ZOS";
+        assert!(Auth::basic("admin", hash).check().is_ok());
+        assert!(Auth::None.check().is_ok());
+    }
+
+    #[test]
+    fn hashes_verify_as_bcryptjs_checks_them() {
+        let hash = Auth::hash_password("s3cret");
+        assert!(hash.starts_with("$2"));
+        assert!(bcrypt::verify("s3cret", &hash).unwrap());
+        assert!(!bcrypt::verify("wrong", &hash).unwrap());
+        // Made by bcryptjs (the official server's library): hashSync("changeit", 10).
+        let bcryptjs = "$2a$10$OXBw7BaGOImDeYz7/5HBkOmQeZOtTDv7BSnV293g7jUF1WYmBJ08a";
+        assert!(bcrypt::verify("changeit", bcryptjs).unwrap());
+        assert!(!bcrypt::verify("changeIt", bcryptjs).unwrap());
     }
 }

@@ -13,7 +13,13 @@ pub(super) fn start(io: &SocketIo, admin_ns: &Namespace, admin: &AdminUi) {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|| "localhost".to_owned());
-    let server_id = admin.server_id.clone().unwrap_or_else(|| hostname.clone());
+    // `host#pid` by default (socket.io uses it for cluster workers, the bare host name
+    // otherwise): nodes of one cluster often share a host, and the UI tells servers
+    // apart by this id.
+    let server_id = admin
+        .server_id
+        .clone()
+        .unwrap_or_else(|| format!("{hostname}#{}", std::process::id()));
     // The task must not keep the server alive: it holds weak handles and ends when the
     // server is dropped.
     let registry = std::sync::Arc::downgrade(&io.registry);
