@@ -184,6 +184,11 @@ fi
 label="feature examples with socket.io-client"
 built "$label" && node_suite "$label" "$LOGS/examples.log" examples/
 
+# The admin UI (@socket.io/admin-ui 0.5.1) against `sockeye --admin-ui`: its /admin
+# protocol with socket.io-client, and the official UI's built pages in Chromium.
+label="admin UI: /admin protocol and the official UI in Chromium"
+built "$label" && node_suite "$label" "$LOGS/admin.log" admin/
+
 # A smoke run of the load generator (bench/) against Sockeye: a second each of echo over
 # WebSocket and over long-polling (the demo binary), and of fanout (the benchmark
 # server, which has `broadcast`); each must count something, and fanout lose nothing.

@@ -47,6 +47,11 @@ struct Args {
     /// free one), on a listener of their own rather than the public port.
     #[arg(long, env = "SOCKEYE_METRICS_ADDR")]
     metrics_addr: Option<String>,
+    /// Turns on the admin UI's `/admin` namespace (@socket.io/admin-ui) with this login,
+    /// `user:password` (the password is hashed with bcrypt at start) or `user:$2b$...`
+    /// (a bcrypt hash). Allow the UI's page with `--cors-origins`; see docs/admin-ui.md.
+    #[arg(long, env = "SOCKEYE_ADMIN_UI", value_name = "USER:PASSWORD")]
+    admin_ui: Option<String>,
     /// Log filter, e.g. `info` or `sockeye_server=debug` (RUST_LOG also works).
     #[arg(long, env = "SOCKEYE_LOG", default_value = "info")]
     log_level: String,
@@ -98,6 +103,9 @@ async fn main() {
     }
     let io = builder.build();
     demo_namespaces(&io);
+    if let Some(login) = &args.admin_ui {
+        admin_ui(&io, login);
+    }
     if let Some(adapter) = adapter {
         adapter.subscribed().await;
     }
@@ -158,6 +166,27 @@ fn demo_namespaces(io: &SocketIo) {
     });
     chat::mount(io);
     stream::mount(io);
+}
+
+/// `--admin-ui user:password`: the admin UI's namespace with basic auth.
+fn admin_ui(io: &SocketIo, login: &str) {
+    use sockeye_server::admin::{AdminUi, Auth};
+    let Some((user, password)) = login.split_once(':') else {
+        eprintln!("sockeye: --admin-ui takes user:password");
+        std::process::exit(2);
+    };
+    // A bcrypt hash is taken as it is, so that the password need not be on the
+    // command line; anything else is the password itself.
+    let hash = if password.starts_with("$2") {
+        password.to_owned()
+    } else {
+        Auth::hash_password(password)
+    };
+    if let Err(e) = io.instrument(AdminUi::new(Auth::basic(user, hash))) {
+        eprintln!("sockeye: --admin-ui: {e}");
+        std::process::exit(2);
+    }
+    println!("admin UI: namespace /admin, user {user:?} (see docs/admin-ui.md)");
 }
 
 /// Warns when the pages or the client package they import are missing: the server still

@@ -245,6 +245,9 @@ async fn connect(
         socket.close(DisconnectReason::TransportError);
         return;
     }
+    if let Some(observer) = ns.shared.observer() {
+        observer.connected(&socket);
+    }
     if let Some(handler) = ns.handlers.connection() {
         let run = std::panic::catch_unwind(AssertUnwindSafe(|| handler(socket.clone())));
         let finished = match run {

@@ -32,7 +32,7 @@ use std::time::Duration;
 /// ```
 #[derive(Clone)]
 pub struct SocketIo {
-    registry: Arc<Registry>,
+    pub(crate) registry: Arc<Registry>,
     engine: EngineIo<SocketHandler>,
 }
 
@@ -269,6 +269,7 @@ impl Builder {
             config: self.config.clone(),
             state: self.state,
             adapter: self.adapter,
+            observer: std::sync::OnceLock::new(),
         });
         let registry = Arc::new(Registry::new(shared));
         registry.of("/");

@@ -65,6 +65,8 @@
 #![warn(missing_docs)]
 
 pub mod adapter;
+#[cfg(feature = "admin-ui")]
+pub mod admin;
 mod args;
 mod broadcast;
 pub mod config;
@@ -79,6 +81,7 @@ mod io;
 mod layer;
 mod metrics;
 mod namespace;
+mod observer;
 mod rate_limit;
 mod recovery;
 mod socket;

@@ -509,17 +509,24 @@ impl Socket {
     /// Adds the socket to rooms.
     pub fn join(&self, rooms: impl IntoRooms) {
         if self.connected() {
-            self.inner
-                .ns
-                .adapter
-                .join(&self.inner.id, &rooms.into_rooms());
+            let rooms = rooms.into_rooms();
+            self.inner.ns.adapter.join(&self.inner.id, &rooms);
+            if let Some(observer) = self.inner.ns.shared.observer() {
+                for room in &rooms {
+                    observer.joined(&self.inner.ns.name, room, &self.inner.id);
+                }
+            }
         }
     }
 
     /// Removes the socket from rooms.
     pub fn leave(&self, rooms: impl IntoRooms) {
+        let observer = self.inner.ns.shared.observer();
         for room in rooms.into_rooms() {
             self.inner.ns.adapter.leave(&self.inner.id, &room);
+            if let Some(observer) = observer {
+                observer.left(&self.inner.ns.name, &room, &self.inner.id);
+            }
         }
     }
 
@@ -752,6 +759,9 @@ impl Socket {
             .lock()
             .expect("disconnect handler lock")
             .take();
+        if let Some(observer) = self.inner.ns.shared.observer() {
+            observer.disconnected(self, reason);
+        }
         tracing::debug!(sid = %self.id(), ns = %self.namespace(), reason = reason.as_str(), "socket disconnected");
         if let Some(handler) = handler {
             tokio::spawn(handler(self.clone(), reason));

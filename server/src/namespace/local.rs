@@ -85,8 +85,14 @@ impl NsInner {
 
     /// Makes this node's matching sockets join `rooms`.
     pub(crate) fn join_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        let observer = self.shared.observer();
         for sid in self.adapter.sockets(opts) {
             self.adapter.join(&sid, rooms);
+            if let Some(observer) = observer {
+                for room in rooms {
+                    observer.joined(&self.name, room, &sid);
+                }
+            }
         }
     }
 
@@ -95,6 +101,9 @@ impl NsInner {
         for sid in self.adapter.sockets(opts) {
             for room in rooms {
                 self.adapter.leave(&sid, room);
+                if let Some(observer) = self.shared.observer() {
+                    observer.left(&self.name, room, &sid);
+                }
             }
         }
     }

@@ -38,6 +38,14 @@ pub(crate) struct Shared {
     pub(crate) state: http::Extensions,
     /// Makes each namespace's adapter; `None` is the in-memory [`LocalAdapter`].
     pub(crate) adapter: Option<Arc<dyn AdapterFactory>>,
+    /// The instrumentation that hears of every socket (set once, by the admin UI).
+    pub(crate) observer: std::sync::OnceLock<Arc<dyn crate::observer::SocketObserver>>,
+}
+
+impl Shared {
+    pub(crate) fn observer(&self) -> Option<&dyn crate::observer::SocketObserver> {
+        self.observer.get().map(|o| &**o)
+    }
 }
 
 /// The connect logic of a namespace; dynamic namespaces share their parent's.
