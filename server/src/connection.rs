@@ -345,6 +345,22 @@ impl Connection for SocketConnection {
         }
     }
 
+    fn on_upgrade(&mut self) {
+        let sockets: Vec<Socket> = self
+            .sockets
+            .by_namespace
+            .lock()
+            .expect("conn sockets lock")
+            .values()
+            .cloned()
+            .collect();
+        for socket in &sockets {
+            if let Some(observer) = socket.inner.ns.shared.observer() {
+                observer.upgraded(socket);
+            }
+        }
+    }
+
     fn poll_work(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut finished = 0;
         for mut handler in self.started.drain(..) {

@@ -105,6 +105,7 @@ pub(crate) fn packets_in(packets: u64, bytes: u64) {
     let h = handles();
     h.packets_in.increment(packets);
     h.bytes_in.increment(bytes);
+    crate::engine::traffic::packets_in(packets, bytes);
 }
 
 /// Engine.IO packets sent to clients (WebSocket frames, records of a polling GET's
@@ -113,6 +114,7 @@ pub(crate) fn packets_out(packets: u64, bytes: u64) {
     let h = handles();
     h.packets_out.increment(packets);
     h.bytes_out.increment(bytes);
+    crate::engine::traffic::packets_out(packets, bytes);
 }
 
 /// A volatile packet was not queued: its client already had a backlog.
@@ -178,6 +180,7 @@ impl SessionGauge {
     /// Counts a session that opened on `websocket` or on polling.
     pub(crate) fn open(websocket: bool) -> SessionGauge {
         Self::of(websocket).increment(1.0);
+        crate::engine::traffic::session_opened(websocket);
         SessionGauge { websocket }
     }
 
@@ -186,6 +189,7 @@ impl SessionGauge {
         if !self.websocket {
             Self::of(false).decrement(1.0);
             Self::of(true).increment(1.0);
+            crate::engine::traffic::session_upgraded();
             self.websocket = true;
         }
     }
@@ -203,5 +207,6 @@ impl SessionGauge {
 impl Drop for SessionGauge {
     fn drop(&mut self) {
         Self::of(self.websocket).decrement(1.0);
+        crate::engine::traffic::session_dropped(self.websocket);
     }
 }

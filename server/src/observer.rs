@@ -16,4 +16,6 @@ pub(crate) trait SocketObserver: Send + Sync + 'static {
     fn joined(&self, ns: &str, room: &str, sid: &str);
     /// The socket `sid` of namespace `ns` left `room`.
     fn left(&self, ns: &str, room: &str, sid: &str);
+    /// `socket`'s connection moved from polling to WebSocket.
+    fn upgraded(&self, _socket: &Socket) {}
 }

@@ -244,4 +244,15 @@ impl SocketObserver for Verbose {
     fn left(&self, ns: &str, room: &str, sid: &str) {
         self.tell("room_left", vec![json!(ns), json!(room), json!(sid), now()]);
     }
+
+    fn upgraded(&self, socket: &Socket) {
+        self.tell(
+            "socket_updated",
+            vec![json!({
+                "id": socket.id(),
+                "nsp": socket.namespace(),
+                "transport": "websocket",
+            })],
+        );
+    }
 }

@@ -1,11 +1,12 @@
 //! `server_stats`: every `stats_interval`, each node tells the admins (on every node,
-//! through the adapter) its id, uptime, connection count and namespaces.
+//! through the adapter) its id, uptime, Engine.IO sessions (all, and on polling),
+//! traffic by second since the last `server_stats`, and namespaces.
 
 use super::AdminUi;
 use crate::io::SocketIo;
 use crate::namespace::Namespace;
-use serde_json::json;
-use std::time::Instant;
+use serde_json::{json, Value as Json};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub(super) fn start(io: &SocketIo, admin_ns: &Namespace, admin: &AdminUi) {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -26,22 +27,36 @@ pub(super) fn start(io: &SocketIo, admin_ns: &Namespace, admin: &AdminUi) {
     let admin_ns = std::sync::Arc::downgrade(&admin_ns.inner);
     let interval = admin.stats_interval;
     let started = Instant::now();
+    crate::engine::traffic::enable();
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
+        // The traffic is sampled each second into buckets of a second, as the
+        // official server's `EventBuffer` keys them, and sent every `interval`.
+        let mut ticks = tokio::time::interval(interval.min(Duration::from_secs(1)));
+        let mut aggregated: Vec<Json> = Vec::new();
+        let mut last_sent: Option<Instant> = None;
         loop {
             ticks.tick().await;
             let (Some(registry), Some(admin_ns)) = (registry.upgrade(), admin_ns.upgrade()) else {
                 return;
             };
-            // Connections with a socket in some namespace (socket.io counts every
-            // Engine.IO session; one that has joined no namespace yet is left out).
-            let clients: std::collections::HashSet<String> = registry
-                .namespaces()
-                .iter()
-                .flat_map(|ns| ns.sockets())
-                .map(|s| s.engine_sid().to_owned())
-                .collect();
-            let clients = clients.len();
+            let second = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() * 1000)
+                .unwrap_or_default();
+            for (kind, sub_type, count) in crate::engine::traffic::take() {
+                let mut event = json!({ "timestamp": second, "type": kind, "count": count });
+                if let Some(sub_type) = sub_type {
+                    event["subType"] = json!(sub_type);
+                }
+                aggregated.push(event);
+            }
+            if last_sent.is_some_and(|t| t.elapsed() + Duration::from_millis(50) < interval) {
+                continue;
+            }
+            last_sent = Some(Instant::now());
+            // Every open Engine.IO session, and those still on polling (socket.io's
+            // `engine.clientsCount` and the admin UI's `_pollingClientsCount`).
+            let (clients, polling) = crate::engine::traffic::sessions();
             let mut namespaces: Vec<_> = registry
                 .namespaces()
                 .iter()
@@ -54,10 +69,8 @@ pub(super) fn start(io: &SocketIo, admin_ns: &Namespace, admin: &AdminUi) {
                 "pid": std::process::id(),
                 "uptime": started.elapsed().as_secs_f64(),
                 "clientsCount": clients,
-                // Not counted (yet): the engine does not report its transports'
-                // counts and traffic to the socket layer.
-                "pollingClientsCount": 0,
-                "aggregatedEvents": [],
+                "pollingClientsCount": polling,
+                "aggregatedEvents": std::mem::take(&mut aggregated),
                 "namespaces": namespaces,
             });
             Namespace { inner: admin_ns }

@@ -12,6 +12,7 @@ mod error;
 mod http;
 mod outbox;
 mod session;
+pub(crate) mod traffic;
 mod websocket;
 mod ws;
 
@@ -44,6 +45,9 @@ pub trait Connection: Send + 'static {
 
     /// The session closed; no more calls follow.
     fn on_close(&mut self, reason: CloseReason);
+
+    /// The session moved from polling to WebSocket.
+    fn on_upgrade(&mut self) {}
 
     /// Drives work the connection started (for example event handlers in flight).
     /// Called by the session task whenever it wakes. `Ready` means some work finished

@@ -539,6 +539,7 @@ impl<H: EngineHandler> Driver<H> {
                 });
                 self.ws = Some(*socket);
                 self.gauge.upgraded();
+                self.conn.on_upgrade();
                 tracing::debug!(sid = %session.sid, "upgraded to websocket");
             }
             None => {
@@ -678,6 +679,7 @@ impl<H: EngineHandler> Driver<H> {
         mut outbound: Claim<'a>,
     ) {
         tracing::debug!(sid = %session.sid, reason = reason.as_str(), "session closing");
+        super::traffic::session_closed(reason.as_str());
         session.request_close(reason);
         // An upgrade may have completed while the session was closing: the client now
         // listens on that WebSocket only, so the close must go there. Closing the
@@ -689,6 +691,7 @@ impl<H: EngineHandler> Driver<H> {
                 if let Control::Upgrade(socket) = control {
                     self.ws = Some(*socket);
                     self.gauge.upgraded();
+                    self.conn.on_upgrade();
                     self.machine.on_upgraded(false);
                     if outbound.is_none() {
                         outbound = session.consumer.try_lock().ok();

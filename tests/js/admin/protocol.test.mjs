@@ -9,6 +9,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { waitForEvent, withTimeout } from "../lib/wait.mjs";
+import { io } from "socket.io-client";
 import { PASSWORD, USER, adminSocket, chatClient, startAdminServer } from "./lib.mjs";
 
 let server;
@@ -166,5 +167,87 @@ describe("what the admin is told", () => {
     assert.equal(reason, "io server disconnect");
     const [nsp, sid, why] = await admin.next("socket_disconnected", (n, i) => i === id, "socket_disconnected");
     assert.deepEqual([nsp, sid, why], ["/chat", id, "server namespace disconnect"]);
+  });
+});
+
+describe("the dashboard: sessions, transports and traffic", () => {
+  let admin;
+
+  before(async () => {
+    admin = recordingAdmin({ username: USER, password: PASSWORD });
+    await waitForEvent(admin, "connect", { what: "admin connected" });
+  });
+
+  /** The next `server_stats` (sent from now on) that passes `filter`. */
+  const nextStats = (filter, what) =>
+    waitForEvent(admin, "server_stats", { filter, what, timeout: 15_000 }).then(([s]) => s);
+
+  test("socket_updated when a client's transport upgrades to WebSocket", async () => {
+    const cy = io(`${server.url}/chat`, { auth: { name: "cy" }, forceNew: true, reconnection: false });
+    opened.push(cy);
+    await waitForEvent(cy, "connect", { what: "cy connected" });
+    const [update] = await admin.next("socket_updated", (u) => u.id === cy.id, "socket_updated of cy");
+    assert.deepEqual(update, { id: cy.id, nsp: "/chat", transport: "websocket" });
+  });
+
+  test("clientsCount and pollingClientsCount follow a polling-only client", async () => {
+    // Wait until the admin itself is on WebSocket, so that only the poller moves the
+    // counts.
+    const upgraded = () => admin.io.engine.transport.name === "websocket";
+    for (let i = 0; i < 100 && !upgraded(); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(upgraded(), "the admin upgraded");
+    const base = await nextStats(() => true, "server_stats before the poller");
+    const poller = io(`${server.url}/chat`, {
+      auth: { name: "poller" }, forceNew: true, reconnection: false, transports: ["polling"],
+    });
+    opened.push(poller);
+    await waitForEvent(poller, "connect", { what: "poller connected" });
+    const during = await nextStats(
+      (s) => s.pollingClientsCount === base.pollingClientsCount + 1,
+      `pollingClientsCount ${base.pollingClientsCount + 1}`,
+    );
+    assert.ok(during.clientsCount >= 1 && during.clientsCount === base.clientsCount + 1, JSON.stringify([base, during]));
+    poller.disconnect();
+    await nextStats(
+      (s) => s.pollingClientsCount === base.pollingClientsCount && s.clientsCount === base.clientsCount,
+      "the counts back where they were",
+    );
+  });
+
+  test("aggregatedEvents: sessions opened and closed, packets and bytes, by second", async () => {
+    const events = [];
+    const collect = (s) => events.push(...s.aggregatedEvents);
+    // Everything since the last stats, which the admin has already seen.
+    await nextStats(() => true, "a server_stats to start from");
+    admin.on("server_stats", collect);
+    const dot = io(`${server.url}/chat`, {
+      auth: { name: "dot" }, forceNew: true, reconnection: false, transports: ["polling"],
+    });
+    opened.push(dot);
+    await waitForEvent(dot, "connect", { what: "dot connected" });
+    const payload = "x".repeat(1000);
+    dot.emit("anything", payload);
+    await admin.next("event_received", (n, i, a) => a[1] === payload, "dot's event");
+    dot.disconnect();
+    const total = (type) => events.filter((e) => e.type === type).reduce((n, e) => n + e.count, 0);
+    for (let i = 0; i < 100 && total("rawDisconnection") === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    admin.off("server_stats", collect);
+    const seen = JSON.stringify(events);
+    assert.ok(total("rawConnection") >= 1, seen);
+    assert.ok(total("rawDisconnection") >= 1, seen);
+    assert.ok(events.some((e) => e.type === "rawDisconnection" && typeof e.subType === "string"), seen);
+    // dot's CONNECT and event at least, and the event's 1000 bytes.
+    assert.ok(total("packetsIn") >= 2, seen);
+    assert.ok(total("bytesIn") >= 1000, seen);
+    assert.ok(total("packetsOut") >= 1, seen);
+    assert.ok(total("bytesOut") >= total("packetsOut"), seen);
+    for (const e of events) {
+      assert.ok(["rawConnection", "rawDisconnection", "packetsIn", "packetsOut", "bytesIn", "bytesOut"].includes(e.type), seen);
+      assert.equal(e.timestamp % 1000, 0, "buckets of a second");
+      assert.ok(Math.abs(Date.now() - e.timestamp) < 60_000, seen);
+      assert.ok(e.count > 0, seen);
+    }
   });
 });
