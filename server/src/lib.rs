@@ -75,16 +75,15 @@ pub mod engine;
 mod error;
 mod handshake;
 mod hash;
-mod hooks;
 mod id;
 mod io;
 mod layer;
 mod metrics;
 mod namespace;
-mod observer;
 mod rate_limit;
 mod recovery;
 mod socket;
+mod traffic;
 
 pub use adapter::{
     Adapter, AdapterError, AdapterFactory, BroadcastOptions, LocalAdapter, NamespaceRef, Room, Sid,
@@ -96,11 +95,11 @@ pub use config::{Config, Cors, EngineConfig, Recovery};
 pub use engine::{ConnectionError, Refusal, RequestInfo};
 pub use error::{AckError, BroadcastTimeout, ConnectError, DisconnectReason, EmitError};
 pub use handshake::Handshake;
-pub use hooks::{EventPacket, ListenerId, MiddlewareError};
 pub use io::{Builder, SocketIo};
 pub use layer::{SocketIoLayer, SocketIoService};
 pub use namespace::Namespace;
 pub use rate_limit::{FloodLimit, RateLimit};
+pub use socket::hooks::{EventPacket, ListenerId, MiddlewareError};
 pub use socket::{Disconnect, Socket, TimeoutSocket};
 pub use sockeye_protocol::socket::{Args, ArgsError, Parser};
 pub use sockeye_protocol::{json, Value};

@@ -22,7 +22,6 @@
 //! recorder installed when they are first used, so an application installs its
 //! recorder before it serves.
 
-use crate::engine::EngineError;
 use ::metrics::{counter, describe_counter, describe_gauge, gauge, Counter, Gauge};
 use std::sync::OnceLock;
 
@@ -105,7 +104,7 @@ pub(crate) fn packets_in(packets: u64, bytes: u64) {
     let h = handles();
     h.packets_in.increment(packets);
     h.bytes_in.increment(bytes);
-    crate::engine::traffic::packets_in(packets, bytes);
+    crate::traffic::packets_in(packets, bytes);
 }
 
 /// Engine.IO packets sent to clients (WebSocket frames, records of a polling GET's
@@ -114,7 +113,7 @@ pub(crate) fn packets_out(packets: u64, bytes: u64) {
     let h = handles();
     h.packets_out.increment(packets);
     h.bytes_out.increment(bytes);
-    crate::engine::traffic::packets_out(packets, bytes);
+    crate::traffic::packets_out(packets, bytes);
 }
 
 /// A volatile packet was not queued: its client already had a backlog.
@@ -148,21 +147,6 @@ pub(crate) fn handshake_refused(reason: &'static str) {
     counter!("sockeye_handshakes_refused_total", "reason" => reason).increment(1);
 }
 
-/// The `reason` label of a refused Engine.IO request.
-pub(crate) fn refusal_reason(error: EngineError) -> &'static str {
-    match error {
-        EngineError::UnknownTransport => "unknown_transport",
-        EngineError::UnknownSid => "unknown_sid",
-        EngineError::BadHandshakeMethod => "bad_handshake_method",
-        EngineError::BadRequest => "bad_request",
-        EngineError::UnsupportedProtocolVersion => "unsupported_protocol_version",
-        EngineError::PayloadTooLarge => "payload_too_large",
-        EngineError::ShuttingDown => "shutting_down",
-        EngineError::TooManyConnections => "too_many_connections",
-        EngineError::Forbidden => "origin",
-    }
-}
-
 /// The `sockeye_sockets{namespace}` gauge of one namespace, kept by the namespace.
 pub(crate) fn sockets(namespace: &str) -> Gauge {
     handles(); // the help texts
@@ -180,7 +164,7 @@ impl SessionGauge {
     /// Counts a session that opened on `websocket` or on polling.
     pub(crate) fn open(websocket: bool) -> SessionGauge {
         Self::of(websocket).increment(1.0);
-        crate::engine::traffic::session_opened(websocket);
+        crate::traffic::session_opened(websocket);
         SessionGauge { websocket }
     }
 
@@ -189,7 +173,7 @@ impl SessionGauge {
         if !self.websocket {
             Self::of(false).decrement(1.0);
             Self::of(true).increment(1.0);
-            crate::engine::traffic::session_upgraded();
+            crate::traffic::session_upgraded();
             self.websocket = true;
         }
     }
@@ -207,6 +191,6 @@ impl SessionGauge {
 impl Drop for SessionGauge {
     fn drop(&mut self) {
         Self::of(self.websocket).decrement(1.0);
-        crate::engine::traffic::session_dropped(self.websocket);
+        crate::traffic::session_dropped(self.websocket);
     }
 }

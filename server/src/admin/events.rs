@@ -8,7 +8,7 @@ use super::{AdminUi, Mode};
 use crate::error::DisconnectReason;
 use crate::io::SocketIo;
 use crate::namespace::Namespace;
-use crate::observer::SocketObserver;
+use crate::socket::observer::SocketObserver;
 use crate::socket::Socket;
 use crate::BroadcastOperator;
 use serde_json::{json, Value as Json};

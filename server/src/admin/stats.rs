@@ -27,7 +27,7 @@ pub(super) fn start(io: &SocketIo, admin_ns: &Namespace, admin: &AdminUi) {
     let admin_ns = std::sync::Arc::downgrade(&admin_ns.inner);
     let interval = admin.stats_interval;
     let started = Instant::now();
-    crate::engine::traffic::enable();
+    crate::traffic::enable();
     tokio::spawn(async move {
         // The traffic is sampled each second into buckets of a second, as the
         // official server's `EventBuffer` keys them, and sent every `interval`.
@@ -43,7 +43,7 @@ pub(super) fn start(io: &SocketIo, admin_ns: &Namespace, admin: &AdminUi) {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs() * 1000)
                 .unwrap_or_default();
-            for (kind, sub_type, count) in crate::engine::traffic::take() {
+            for (kind, sub_type, count) in crate::traffic::take() {
                 let mut event = json!({ "timestamp": second, "type": kind, "count": count });
                 if let Some(sub_type) = sub_type {
                     event["subType"] = json!(sub_type);
@@ -56,7 +56,7 @@ pub(super) fn start(io: &SocketIo, admin_ns: &Namespace, admin: &AdminUi) {
             last_sent = Some(Instant::now());
             // Every open Engine.IO session, and those still on polling (socket.io's
             // `engine.clientsCount` and the admin UI's `_pollingClientsCount`).
-            let (clients, polling) = crate::engine::traffic::sessions();
+            let (clients, polling) = crate::traffic::sessions();
             let mut namespaces: Vec<_> = registry
                 .namespaces()
                 .iter()

@@ -7,7 +7,7 @@
 //! engine.io's "Forbidden", code 4), on every request of the endpoint. A request
 //! without `Origin` comes from no browser page (curl, a native client) and passes.
 
-use crate::config::Cors;
+use super::config::Cors;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
@@ -188,7 +188,7 @@ impl From<super::EngineError> for Rejection {
             code: e.code(),
             status: e.status(),
             message: e.to_string(),
-            reason: crate::metrics::refusal_reason(e),
+            reason: e.reason(),
         }
     }
 }

@@ -38,6 +38,21 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// The `reason` label of `sockeye_handshakes_refused_total` for this refusal.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            EngineError::UnknownTransport => "unknown_transport",
+            EngineError::UnknownSid => "unknown_sid",
+            EngineError::BadHandshakeMethod => "bad_handshake_method",
+            EngineError::BadRequest => "bad_request",
+            EngineError::UnsupportedProtocolVersion => "unsupported_protocol_version",
+            EngineError::PayloadTooLarge => "payload_too_large",
+            EngineError::ShuttingDown => "shutting_down",
+            EngineError::TooManyConnections => "too_many_connections",
+            EngineError::Forbidden => "origin",
+        }
+    }
+
     /// The numeric code in the JSON body, as engine.io numbers them.
     pub fn code(self) -> u8 {
         match self {

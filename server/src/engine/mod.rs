@@ -8,11 +8,11 @@
 //! The Socket.IO layer is one such handler; a bare echo endpoint is another.
 
 mod admission;
+mod config;
 mod error;
 mod http;
 mod outbox;
 mod session;
-pub(crate) mod traffic;
 mod websocket;
 mod ws;
 
@@ -22,7 +22,7 @@ pub use session::{CloseReason, EngineSocket, Frame, Message, SendError, Transpor
 /// The text of a [`Frame::Text`]: a string that is cheap to clone and share.
 pub use tungstenite::Utf8Bytes;
 
-use crate::config::EngineConfig;
+pub use config::{Cors, EngineConfig};
 use session::Session;
 use std::collections::HashMap;
 use std::future::Future;

@@ -679,7 +679,7 @@ impl<H: EngineHandler> Driver<H> {
         mut outbound: Claim<'a>,
     ) {
         tracing::debug!(sid = %session.sid, reason = reason.as_str(), "session closing");
-        super::traffic::session_closed(reason.as_str());
+        crate::traffic::session_closed(reason.as_str());
         session.request_close(reason);
         // An upgrade may have completed while the session was closing: the client now
         // listens on that WebSocket only, so the close must go there. Closing the

@@ -80,7 +80,7 @@ impl NsInner {
         });
         drop(sockets);
         drop(store);
-        crate::hooks::notify_outgoing_all(&listening, packet);
+        crate::socket::hooks::notify_outgoing_all(&listening, packet);
     }
 
     /// Makes this node's matching sockets join `rooms`.

@@ -39,11 +39,11 @@ pub(crate) struct Shared {
     /// Makes each namespace's adapter; `None` is the in-memory [`LocalAdapter`].
     pub(crate) adapter: Option<Arc<dyn AdapterFactory>>,
     /// The instrumentation that hears of every socket (set once, by the admin UI).
-    pub(crate) observer: std::sync::OnceLock<Arc<dyn crate::observer::SocketObserver>>,
+    pub(crate) observer: std::sync::OnceLock<Arc<dyn crate::socket::observer::SocketObserver>>,
 }
 
 impl Shared {
-    pub(crate) fn observer(&self) -> Option<&dyn crate::observer::SocketObserver> {
+    pub(crate) fn observer(&self) -> Option<&dyn crate::socket::observer::SocketObserver> {
         self.observer.get().map(|o| &**o)
     }
 }

@@ -20,11 +20,15 @@ static BYTES_OUT: AtomicU64 = AtomicU64::new(0);
 /// Sessions closed, by reason (a handful of fixed words).
 static CLOSED: Mutex<Vec<(&'static str, u64)>> = Mutex::new(Vec::new());
 
+// Read by the admin UI only.
+#[cfg_attr(not(feature = "admin-ui"), allow(dead_code))]
 /// Starts counting the traffic.
 pub(crate) fn enable() {
     ENABLED.store(true, Relaxed);
 }
 
+// Read by the admin UI only.
+#[cfg_attr(not(feature = "admin-ui"), allow(dead_code))]
 /// Open Engine.IO sessions, and those of them still on polling.
 pub(crate) fn sessions() -> (u64, u64) {
     (SESSIONS.load(Relaxed), POLLING.load(Relaxed))
@@ -76,6 +80,8 @@ pub(crate) fn packets_out(packets: u64, bytes: u64) {
     }
 }
 
+// Read by the admin UI only.
+#[cfg_attr(not(feature = "admin-ui"), allow(dead_code))]
 /// What happened since the last call, as (type, subtype, count), in the admin UI's
 /// words (`rawConnection`, `rawDisconnection` by reason, `packetsIn`, `bytesOut`, ...);
 /// counts of zero left out.

@@ -1,16 +1,19 @@
 //! A client's membership in one namespace: the `socket` of socket.io.
 
+pub(crate) mod hooks;
+pub(crate) mod observer;
+
 use crate::adapter::{BroadcastOptions, Room, Sid};
 use crate::args::{IntoAck, IntoArgs};
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::engine::{EngineSocket, Frame};
 use crate::error::{AckError, DisconnectReason, EmitError};
 use crate::hash::Map;
-use crate::hooks::{
-    AnyListener, ErrorHandler, EventPacket, Hooks, ListenerId, MiddlewareError, PacketMiddleware,
-};
 use crate::namespace::Namespace;
 use crate::namespace::NsInner;
+use crate::socket::hooks::{
+    AnyListener, ErrorHandler, EventPacket, Hooks, ListenerId, MiddlewareError, PacketMiddleware,
+};
 use crate::Handshake;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -677,7 +680,7 @@ impl Socket {
     /// catch-alls or rate limits are set, the dispatch through them.
     pub(crate) fn handler(&self, event: &str) -> Option<EventHandler> {
         if self.inner.hooks.hooked() {
-            return Some(crate::hooks::hooked_handler());
+            return Some(crate::socket::hooks::hooked_handler());
         }
         self.own_handler(event)
     }
