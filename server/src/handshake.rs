@@ -67,14 +67,10 @@ pub(crate) fn handshake_json(handshake: &Handshake, auth: &Value, secure: bool) 
     ])
 }
 
-/// A date as JavaScript's `Date.prototype.toString` would not bother to: the RFC 7231
-/// form, which is what `new Date(...)` parses back.
-fn http_date(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    let days = secs / 86_400;
-    let (h, m, s) = (secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
+/// The (year, month 1–12, day 1–31) of a day counted from 1970-01-01 (Howard Hinnant's
+/// days-to-civil algorithm): the dates of socket.io's JSON shapes, here and in the admin UI.
+pub(crate) fn civil_date(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -82,7 +78,16 @@ fn http_date(unix_ms: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// A date as JavaScript's `Date.prototype.toString` would not bother to: the RFC 7231
+/// form, which is what `new Date(...)` parses back.
+fn http_date(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let days = secs / 86_400;
+    let (h, m, s) = (secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    let (year, month, day) = civil_date(days as i64);
     const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
