@@ -4,6 +4,7 @@
 
 mod chat;
 mod emit;
+mod exec;
 mod metrics;
 mod push;
 mod stream;
@@ -53,7 +54,7 @@ struct Args {
     #[arg(long, env = "SOCKEYE_ADMIN_UI", value_name = "USER:PASSWORD")]
     admin_ui: Option<String>,
     /// Log filter, e.g. `info` or `sockeye_server=debug` (RUST_LOG also works).
-    #[arg(long, env = "SOCKEYE_LOG", default_value = "info")]
+    #[arg(long, env = "SOCKEYE_LOG", default_value = "info", global = true)]
     log_level: String,
 }
 
@@ -62,6 +63,10 @@ enum Command {
     /// Emits an event to the clients of a cluster through its Redis, with no server
     /// (like `@socket.io/redis-emitter`); each argument is JSON, or else a string.
     Emit(emit::EmitArgs),
+    /// Runs PROGRAM for each WebSocket connection (websocketd's job): each line it
+    /// writes is a message, each message a line on its standard input; `--emit` and
+    /// `--broadcast` speak Socket.IO instead (docs/exec.md).
+    Exec(exec::ExecArgs),
 }
 
 #[tokio::main]
@@ -71,8 +76,10 @@ async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .init();
-    if let Some(Command::Emit(emit)) = args.command {
-        std::process::exit(emit::run(emit).await);
+    match args.command {
+        Some(Command::Emit(emit)) => std::process::exit(emit::run(emit).await),
+        Some(Command::Exec(exec)) => std::process::exit(exec::run(exec).await),
+        None => {}
     }
 
     // Before the server is built: its metrics bind to the recorder installed first.
