@@ -164,6 +164,12 @@ fi
 label="browser: Sockeye's wasm client in Chromium"
 built "$label" && CLIENT_PKG_DIR="$ROOT/client-wasm/pkg" node_suite "$label" "$LOGS/browser.log" browser/
 
+# `sockeye exec` in its Socket.IO modes (issue 18): --emit with the official client and
+# with Sockeye's browser client (the web package) in Chromium, --broadcast. Its plain
+# WebSocket mode is cli/tests/exec.rs, in `cargo test`.
+label="sockeye exec: --emit and --broadcast with socket.io-client and in Chromium"
+built "$label" && CLIENT_PKG_DIR="$ROOT/client-wasm/pkg" node_suite "$label" "$LOGS/exec.log" exec/
+
 # The package as users get it: its TypeScript declarations, and the bundler build in webpack.
 label="package: TypeScript declarations, webpack build, socket.io-client drop-in"
 built "$label" && BUNDLER_PKG_DIR="$ROOT/client-wasm/pkg-bundler" node_suite "$label" "$LOGS/package.log" package/
