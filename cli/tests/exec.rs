@@ -1,11 +1,13 @@
 //! `sockeye exec` in plain WebSocket mode, the built binary run as a person runs it: the
 //! tutorial's counting script, `cat` as an echo (one process per client, ended and reaped
 //! when its client leaves), the request's environment, and the bad cases: a program
-//! that does not exist, one that exits at once, a 10 MB line, `--max-forks`, a program
-//! that ignores SIGTERM, and a client that stops reading (backpressure).
+//! that does not exist, one that exits at once, a 10 MB line, a client's message past
+//! `--max-line`, `--max-forks`, a program that ignores SIGTERM, a client that stops
+//! reading (backpressure), and the server's own stop.
 //!
 //! Every wait is for an event (a message, a close, a log line, a pid gone from /proc)
-//! with a generous deadline; nothing sleeps to synchronise.
+//! with a generous deadline; where no event exists (a process gone, a program paused),
+//! the state is polled every few milliseconds until it holds.
 
 use futures_util::{SinkExt, StreamExt};
 use std::io::{BufRead, BufReader, Read};
@@ -355,6 +357,30 @@ async fn a_10_mb_line_closes_the_connection_with_1009_and_ends_the_program() {
 }
 
 #[tokio::test]
+async fn a_message_past_max_line_closes_the_connection_with_1009_and_ends_the_program() {
+    let server = Server::start(&with_program(&["--max-line", "1000"], &CAT));
+    let mut ws = server.connect("/").await;
+    let pid: u32 = next_text(&mut ws).await.parse().expect("a pid");
+    ws.send(Message::Text("x".repeat(1000).into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_text(&mut ws).await.len(),
+        1000,
+        "a message at the bound passes"
+    );
+    ws.send(Message::Text("x".repeat(1001).into()))
+        .await
+        .unwrap();
+    let (texts, close) = until_close(&mut ws).await;
+    assert!(texts.is_empty(), "{texts:?}");
+    let close = close.expect("close");
+    assert_eq!(u16::from(close.code), 1009, "{close:?}");
+    assert_eq!(close.reason.as_str(), "message too big");
+    wait_gone(pid);
+}
+
+#[tokio::test]
 async fn past_max_forks_a_connection_is_refused_with_503() {
     let server = Server::start(&with_program(&["--max-forks", "1"], &CAT));
     let mut a = server.connect("/").await;
@@ -373,6 +399,30 @@ async fn past_max_forks_a_connection_is_refused_with_503() {
     let _pid_c: u32 = next_text(&mut c).await.parse().expect("a pid");
     c.send(Message::Text("hi".into())).await.unwrap();
     assert_eq!(next_text(&mut c).await, "hi");
+}
+
+#[tokio::test]
+async fn when_the_server_stops_each_client_gets_1001_and_each_program_is_ended() {
+    let mut server = Server::start(&with_program(&[], &CAT));
+    let mut ws = server.connect("/").await;
+    let pid: u32 = next_text(&mut ws).await.parse().expect("a pid");
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let (_, close) = until_close(&mut ws).await;
+    assert_eq!(u16::from(close.expect("close").code), 1001);
+    wait_gone(pid);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < DEADLINE, "the server did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
 }
 
 /// Bytes process `pid` has written so far (`wchar` of /proc/PID/io).

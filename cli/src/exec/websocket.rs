@@ -122,8 +122,19 @@ enum End {
     ProgramDone,
     /// The program wrote a line longer than `--max-line`.
     LineTooLong,
+    /// The client sent a message longer than `--max-line`.
+    MessageTooBig,
     /// The server is shutting down.
     Shutdown,
+}
+
+/// Whether a WebSocket error is a message over `--max-line` (tungstenite's own error
+/// type, under axum's).
+fn is_too_big(error: axum::Error) -> bool {
+    matches!(
+        error.into_inner().downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
 }
 
 /// One connection and its program, until either ends. The permit is its `--max-forks`
@@ -146,11 +157,13 @@ async fn serve(
             let mut line = match message {
                 Ok(Message::Text(text)) => text.as_str().as_bytes().to_vec(),
                 Ok(Message::Binary(bytes)) => bytes.to_vec(),
-                Ok(Message::Close(_)) => return,
+                Ok(Message::Close(_)) => return End::ClientLeft,
                 Ok(_) => continue, // pings are answered by axum
                 Err(e) => {
-                    tracing::info!("[{label}] connection error: {e}");
-                    return;
+                    if is_too_big(e) {
+                        return End::MessageTooBig;
+                    }
+                    return End::ClientLeft;
                 }
             };
             line.push(b'\n');
@@ -162,6 +175,7 @@ async fn serve(
                 }
             }
         }
+        End::ClientLeft
     };
     let from_program = async {
         loop {
@@ -178,7 +192,7 @@ async fn serve(
         }
     };
     let end = tokio::select! {
-        () = to_program => End::ClientLeft,
+        end = to_program => end,
         end = from_program => end,
         _ = shutdown.wait_for(|down| *down) => End::Shutdown,
     };
@@ -202,6 +216,15 @@ async fn serve(
             let status = running.end().await;
             tracing::info!("[{label}] program ended ({status})");
             (CLOSE_TOO_BIG, "line too long".to_owned())
+        }
+        End::MessageTooBig => {
+            tracing::warn!(
+                "[{label}] the client sent a message longer than --max-line {max_line} bytes: \
+                 closing the connection (1009) and ending the program"
+            );
+            let status = running.end().await;
+            tracing::info!("[{label}] program ended ({status})");
+            (CLOSE_TOO_BIG, "message too big".to_owned())
         }
         End::Shutdown => {
             let status = running.end().await;
