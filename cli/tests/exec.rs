@@ -392,9 +392,10 @@ async fn past_max_forks_a_connection_is_refused_with_503() {
         other => panic!("expected HTTP 503, got {:?}", other.map(|(_, r)| r)),
     }
     server.wait_log("refused: --max-forks 1 programs are running");
-    // Once a's program is reaped its slot is free again.
+    // Once a's program is reaped its slot is free again (the log says so after).
     leave(a).await;
     wait_gone(pid);
+    server.wait_log("client left; program ended");
     let mut c = server.connect("/").await;
     let _pid_c: u32 = next_text(&mut c).await.parse().expect("a pid");
     c.send(Message::Text("hi".into())).await.unwrap();

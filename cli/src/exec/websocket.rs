@@ -138,14 +138,14 @@ fn is_too_big(error: axum::Error) -> bool {
 }
 
 /// One connection and its program, until either ends. The permit is its `--max-forks`
-/// slot, given back once the program is reaped.
+/// slot, given back once the program is reaped (and its client told).
 async fn serve(
     socket: WebSocket,
     mut running: Running,
     label: String,
     max_line: usize,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 ) {
     let stdout = running.child.stdout.take().expect("stdout is piped");
     let mut stdin = running.child.stdin.take();
@@ -200,6 +200,8 @@ async fn serve(
     let (code, reason) = match end {
         End::ClientLeft => {
             let status = running.end().await;
+            // The slot is free once the program is reaped; the log line says so after.
+            drop(permit);
             tracing::info!("[{label}] client left; program ended ({status})");
             return;
         }
@@ -242,4 +244,6 @@ async fn serve(
         let drain = async { while let Some(Ok(_)) = stream.next().await {} };
         let _ = tokio::time::timeout(CLOSE_WAIT, drain).await;
     }
+    // Held until the close is sent: the server's stop waits for every permit.
+    drop(permit);
 }
