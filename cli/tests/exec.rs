@@ -242,6 +242,15 @@ async fn a_program_that_ignores_sigterm_gets_sigkill_after_the_grace_period() {
 }
 
 #[tokio::test]
+async fn standard_error_goes_to_the_log_prefixed_by_the_connection() {
+    let server = Server::start(&["--", "sh", "-c", "echo $$; echo oops >&2; read line"]);
+    let mut ws = server.connect("/").await;
+    let pid: u32 = next_text(&mut ws).await.parse().expect("a pid");
+    server.wait_log(&format!("[conn 1 pid {pid}] oops"));
+    leave(ws).await;
+}
+
+#[tokio::test]
 async fn the_program_sees_the_request_in_its_environment() {
     let server = Server::start(&["--", &fixture("env.sh")]);
     let mut request = server
