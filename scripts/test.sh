@@ -120,6 +120,10 @@ SOCKEYE_TEST_LOGS=$LOGS/python-reference plain_suite \
 # Redis (the suite starts its own redis-server on a unix socket, and stops it mid-way).
 label="cluster: Sockeye and Node socket.io nodes on one Redis"
 built "$label" && node_suite "$label" "$LOGS/cluster.log" cluster/
+# The same matrix on the Redis Streams adapter (@socket.io/redis-streams-adapter 0.3 on the
+# Node node), plus the stream's entries, the streams emitter and link blips.
+label="cluster (streams): Sockeye and Node socket.io nodes on one Redis stream"
+built "$label" && node_suite "$label" "$LOGS/cluster-streams.log" cluster-streams/
 
 # --- the browser client --------------------------------------------------------------
 # wasm-pack and wasm-bindgen come from cargo install; npm binaryen's wasm-opt from tests/js.

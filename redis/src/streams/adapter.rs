@@ -2,11 +2,10 @@
 //! socket.io-adapter's `ClusterAdapter` protocol that carries every operation to the
 //! other nodes and answers theirs.
 
-use super::entry::{ClusterMessage, MessageType};
+use super::entry::{packet_of, packet_value, ClusterMessage, MessageType};
 use super::link::StreamsLink;
 use crate::message::{
-    options_from_value, options_with_flags, packet_from_value, packet_to_value, rooms_value,
-    socket_info_from_value, socket_info_value,
+    options_from_value, options_with_flags, rooms_value, socket_info_from_value, socket_info_value,
 };
 use futures_util::future::BoxFuture;
 use sockeye_protocol::socket::Packet;
@@ -101,9 +100,7 @@ impl StreamsNamespace {
         cluster_request(message.kind, "in");
         match message.kind {
             MessageType::Broadcast => {
-                let Some(packet @ Packet::Event { .. }) =
-                    data.get("packet").cloned().and_then(packet_from_value)
-                else {
+                let Some(packet @ Packet::Event { .. }) = packet_of(data, self.namespace()) else {
                     tracing::debug!(namespace = self.namespace(), "malformed broadcast ignored");
                     return;
                 };
@@ -328,7 +325,7 @@ impl StreamsNamespace {
             Value::Number((timeout.as_millis() as u64).into()),
         )];
         let mut data = vec![
-            ("packet".to_owned(), packet_to_value(packet)),
+            ("packet".to_owned(), packet_value(packet)),
             ("opts".to_owned(), options_with_flags(opts, flags)),
         ];
         Box::pin(async move {
@@ -450,7 +447,7 @@ impl Adapter for StreamsAdapterOf {
     fn remote_broadcast(&self, packet: &Packet, opts: &BroadcastOptions) {
         self.0.publish(
             MessageType::Broadcast,
-            vec![("packet".into(), packet_to_value(packet)), opts_data(opts)],
+            vec![("packet".into(), packet_value(packet)), opts_data(opts)],
         );
     }
 

@@ -3,9 +3,9 @@
 //! `@socket.io/redis-streams-adapter` writes, with the uid `emitter`, as
 //! `@socket.io/redis-emitter` signs its messages.
 
-use super::entry::{ClusterMessage, MessageType};
+use super::entry::{packet_value, ClusterMessage, MessageType};
 use super::StreamsOptions;
-use crate::message::{options_with_flags, packet_to_value, rooms_value};
+use crate::message::{options_with_flags, rooms_value};
 use crate::EmitterError;
 use redis::aio::ConnectionManager;
 use redis::RedisError;
@@ -91,7 +91,7 @@ impl StreamsEmitterOperator {
         let packet = Packet::event(&self.namespace, event, args, None);
         self.add(
             MessageType::Broadcast,
-            vec![("packet".into(), packet_to_value(&packet)), self.opts()],
+            vec![("packet".into(), packet_value(&packet)), self.opts()],
         )
         .await
     }

@@ -11,8 +11,11 @@
 //!   every response is MessagePack of the whole message, published on
 //!   `{prefix}#{nsp}#` (requests) or `{prefix}#{nsp}#{requester uid}#` (responses).
 
-use crate::message::{decode_body, encode_msgpack, from_msgpack};
+use crate::message::{
+    decode_body, encode_msgpack, from_msgpack, packet_from_value, packet_to_value,
+};
 use base64::Engine as _;
+use sockeye_protocol::socket::Packet;
 use sockeye_protocol::Value;
 
 /// socket.io-adapter's `MessageType`: the kinds of cluster messages this adapter
@@ -190,6 +193,27 @@ impl ClusterMessage {
     }
 }
 
+/// A packet as the Node adapter puts it in a message: `{type, data}`, without `nsp`
+/// (the message names the namespace).
+pub(crate) fn packet_value(packet: &Packet) -> Value {
+    match packet_to_value(packet) {
+        Value::Object(fields) => {
+            Value::Object(fields.into_iter().filter(|(k, _)| k != "nsp").collect())
+        }
+        other => other,
+    }
+}
+
+/// The event packet of a message's `packet` field, in the message's namespace.
+pub(crate) fn packet_of(data: &Value, namespace: &str) -> Option<Packet> {
+    let Some(Value::Object(mut fields)) = data.get("packet").cloned() else {
+        return None;
+    };
+    fields.retain(|(k, _)| k != "nsp");
+    fields.push(("nsp".into(), Value::String(namespace.to_owned())));
+    packet_from_value(Value::Object(fields))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +282,16 @@ mod tests {
         assert_eq!(m.kind, MessageType::Broadcast);
         assert_eq!(m.uid, "5c2a8bd5e1b1f4b2");
         assert!(m.data.get("packet").is_some());
+    }
+
+    #[test]
+    fn packets_travel_without_their_namespace_and_arrive_in_the_messages() {
+        let packet = Packet::event("/chat", "ev", vec![Value::from(1)].into(), None);
+        let value = packet_value(&packet);
+        assert!(value.get("nsp").is_none());
+        let data = Value::Object(vec![("packet".into(), value)]);
+        assert_eq!(packet_of(&data, "/chat"), Some(packet));
+        assert!(packet_of(&Value::Null, "/").is_none());
     }
 
     #[test]
