@@ -3,7 +3,7 @@
 //! other nodes and answers theirs.
 
 use super::entry::{packet_of, packet_value, ClusterMessage, MessageType};
-use super::link::StreamsLink;
+use super::link::{Fallback, StreamsLink, Write};
 use crate::message::{
     options_from_value, options_with_flags, rooms_value, socket_info_from_value, socket_info_value,
 };
@@ -11,7 +11,8 @@ use futures_util::future::BoxFuture;
 use sockeye_protocol::socket::Packet;
 use sockeye_protocol::Value;
 use sockeye_server::{
-    Adapter, AdapterError, BroadcastOptions, LocalAdapter, NamespaceRef, Room, Sid, SocketInfo,
+    Adapter, AdapterError, BroadcastOptions, LocalAdapter, NamespaceRef, RestoredSession, Room,
+    Session, Sid, SocketInfo,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -81,14 +82,23 @@ impl StreamsNamespace {
     /// A message from another node (or an emitter): from the stream with its entry id
     /// as `offset`, or published.
     pub(crate) fn on_message(&self, message: ClusterMessage, offset: Option<&str>) {
-        if message.uid == self.link.uid || message.nsp != self.namespace() {
+        if message.nsp != self.namespace() || !self.ns.is_alive() {
             return;
         }
-        if !self.ns.is_alive() {
-            return;
-        }
-        let _ = offset;
         let data = &message.data;
+        let numbered = offset.is_some() && self.ns.recovery().is_some();
+        if message.uid == self.link.uid {
+            // With recovery on, this node's own broadcasts are delivered here as they
+            // come back from the stream, numbered by their entry ids, in the stream's
+            // order among everyone's.
+            if numbered && message.kind == MessageType::Broadcast {
+                if let Some(packet) = packet_of(data, self.namespace()) {
+                    let opts = data.get("opts").map(options_from_value).unwrap_or_default();
+                    self.ns.broadcast_with_offset(&packet, &opts, offset);
+                }
+            }
+            return;
+        }
         let opts = || data.get("opts").map(options_from_value).unwrap_or_default();
         let rooms = || match data.get("rooms") {
             Some(Value::Array(items)) => {
@@ -106,6 +116,7 @@ impl StreamsNamespace {
                 };
                 match message.request_id() {
                     Some(id) => self.answer_broadcast_with_ack(&message, &packet, id),
+                    None if numbered => self.ns.broadcast_with_offset(&packet, &opts(), offset),
                     None => self.ns.broadcast(&packet, &opts()),
                 }
             }
@@ -395,7 +406,7 @@ fn respond(
         kind,
         data: Value::Object(data),
     };
-    link.write(super::link::Write::Publish(
+    link.write(Write::Publish(
         link.private_channel(namespace, requester),
         message.to_msgpack(),
     ));
@@ -414,6 +425,12 @@ fn opts_data(opts: &BroadcastOptions) -> (String, Value) {
 /// The adapter a namespace holds: an `Arc` around the shared state, so that requests
 /// can outlive the call that made them.
 pub(crate) struct StreamsAdapterOf(pub(crate) Arc<StreamsNamespace>);
+
+impl StreamsAdapterOf {
+    fn namespace_owned(&self) -> String {
+        self.0.namespace().to_owned()
+    }
+}
 
 impl Adapter for StreamsAdapterOf {
     fn join(&self, sid: &Sid, rooms: &[Room]) {
@@ -445,10 +462,55 @@ impl Adapter for StreamsAdapterOf {
     }
 
     fn remote_broadcast(&self, packet: &Packet, opts: &BroadcastOptions) {
-        self.0.publish(
-            MessageType::Broadcast,
-            vec![("packet".into(), packet_value(packet)), opts_data(opts)],
-        );
+        let data = vec![("packet".into(), packet_value(packet)), opts_data(opts)];
+        if self.0.ns.recovery().is_none() {
+            self.0.publish(MessageType::Broadcast, data);
+            return;
+        }
+        // Delivered here once read back from the stream; here without an offset if
+        // Redis does not take it.
+        let (ns, packet, opts) = (self.0.ns.clone(), packet.clone(), opts.clone());
+        let fallback: Fallback = Box::new(move || ns.broadcast_with_offset(&packet, &opts, None));
+        cluster_request(MessageType::Broadcast, "out");
+        self.0.link.write(Write::Entry(
+            self.0.message(MessageType::Broadcast, data),
+            Some(fallback),
+        ));
+    }
+
+    fn recovers_sessions(&self) -> bool {
+        true
+    }
+
+    fn persist_session(&self, session: Session) {
+        let Some(ttl) = self.0.ns.recovery() else {
+            return;
+        };
+        let link = &self.0.link;
+        let key = format!("{}{}", link.options.session_key_prefix, session.pid);
+        link.write(Write::Set(
+            key,
+            super::session::encode(&session),
+            ttl.as_millis() as u64,
+        ));
+    }
+
+    fn restore_session(
+        &self,
+        pid: &str,
+        offset: &str,
+    ) -> BoxFuture<'static, Option<RestoredSession>> {
+        let (link, namespace) = (self.0.link.clone(), self.namespace_owned());
+        let (pid, offset) = (pid.to_owned(), offset.to_owned());
+        Box::pin(async move {
+            match super::session::restore(&link, &namespace, &pid, &offset).await {
+                Ok(restored) => restored,
+                Err(e) => {
+                    tracing::debug!(error = %e, "session not restored: redis");
+                    None
+                }
+            }
+        })
     }
 
     fn remote_join(&self, opts: &BroadcastOptions, rooms: &[Room]) {

@@ -30,10 +30,16 @@ const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// the connection dead (a paused Redis answers nothing, not an error).
 const READ_GRACE: Duration = Duration::from_secs(3);
 
+/// What to do when Redis did not take an entry: deliver it here without an offset, as
+/// the Node adapter does when its `XADD` fails.
+pub(crate) type Fallback = Box<dyn FnOnce() + Send>;
+
 /// One write for Redis.
 pub(crate) enum Write {
     /// `XADD {stream} MAXLEN ~ {max_len} * ...fields`.
-    Entry(ClusterMessage),
+    Entry(ClusterMessage, Option<Fallback>),
+    /// `SET {key} {value} PX {ttl}`: a session of connection state recovery.
+    Set(String, String, u64),
     /// `PUBLISH {channel} {payload}`.
     Publish(String, Vec<u8>),
 }
@@ -74,7 +80,14 @@ impl StreamsLink {
         let commands = client
             .get_connection_manager_with_config(config.clone())
             .await?;
-        let writer = client.get_connection_manager_with_config(config).await?;
+        // The writer waits for a paused Redis rather than call its writes lost: Redis
+        // takes them once it runs again, and a write both failed here and taken there
+        // would be delivered twice (once by the fallback, once from the stream).
+        let writer = client
+            .get_connection_manager_with_config(
+                config.set_response_timeout(Some(Duration::from_secs(30))),
+            )
+            .await?;
         let pubsub = client.get_async_pubsub().await?;
         let (writes, writes_rx) = mpsc::channel(WRITE_QUEUE);
         let (subscribe, subscribe_rx) = mpsc::unbounded_channel();
@@ -147,7 +160,7 @@ impl StreamsLink {
             let channel = self.public_channel(&message.nsp);
             self.write(Write::Publish(channel, message.to_msgpack()));
         } else {
-            self.write(Write::Entry(message));
+            self.write(Write::Entry(message, None));
         }
     }
 
@@ -212,9 +225,19 @@ async fn writer_task(
     while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
         let Some(link) = link.upgrade() else { return };
         let mut pipe = redis::pipe();
+        let mut fallbacks = Vec::new();
         for write in batch.drain(..) {
             match write {
-                Write::Entry(message) => {
+                Write::Set(key, value, ttl) => {
+                    pipe.cmd("SET")
+                        .arg(key)
+                        .arg(value)
+                        .arg("PX")
+                        .arg(ttl)
+                        .ignore();
+                }
+                Write::Entry(message, fallback) => {
+                    fallbacks.extend(fallback);
                     let cmd = pipe
                         .cmd("XADD")
                         .arg(&link.options.stream_name)
@@ -243,6 +266,9 @@ async fn writer_task(
                 if link.write_up.load(Ordering::Acquire) {
                     link.set_up(&link.write_up, false);
                     tracing::warn!(error = %e, "redis writer lost: cross-node messages are dropped until it is back (local delivery goes on)");
+                }
+                for fallback in fallbacks {
+                    fallback();
                 }
             }
         }

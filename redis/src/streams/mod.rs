@@ -18,6 +18,7 @@ mod adapter;
 mod emitter;
 mod entry;
 mod link;
+mod session;
 
 pub use emitter::{StreamsEmitter, StreamsEmitterOperator};
 
