@@ -40,6 +40,8 @@ pub(crate) enum Write {
     Entry(ClusterMessage, Option<Fallback>),
     /// `SET {key} {value} PX {ttl}`: a session of connection state recovery.
     Set(String, String, u64),
+    /// Answered once every write queued before it has been sent (and answered).
+    Flush(tokio::sync::oneshot::Sender<()>),
     /// `PUBLISH {channel} {payload}`.
     Publish(String, Vec<u8>),
 }
@@ -153,6 +155,15 @@ impl StreamsLink {
         }
     }
 
+    /// Resolves once every write queued so far has gone to Redis (or failed).
+    pub(crate) async fn flushed(&self) {
+        let (done, flushed) = tokio::sync::oneshot::channel();
+        // Waits for room in the queue: this one must not be dropped.
+        if self.writes.send(Write::Flush(done)).await.is_ok() {
+            let _ = flushed.await;
+        }
+    }
+
     /// Sends a message the way the Node adapter does: in the stream, or published on
     /// the namespace's channel when only the nodes listening now need it.
     pub(crate) fn send(&self, message: ClusterMessage) {
@@ -226,8 +237,10 @@ async fn writer_task(
         let Some(link) = link.upgrade() else { return };
         let mut pipe = redis::pipe();
         let mut fallbacks = Vec::new();
+        let mut flushed = Vec::new();
         for write in batch.drain(..) {
             match write {
+                Write::Flush(done) => flushed.push(done),
                 Write::Set(key, value, ttl) => {
                     pipe.cmd("SET")
                         .arg(key)
@@ -271,6 +284,9 @@ async fn writer_task(
                     fallback();
                 }
             }
+        }
+        for done in flushed {
+            let _ = done.send(());
         }
     }
 }

@@ -95,6 +95,14 @@ impl RedisStreamsAdapter {
         self.link.ready().await
     }
 
+    /// Resolves once everything this node has written so far (broadcasts, the sessions
+    /// of sockets that left) has gone to Redis: call it after
+    /// [`sockeye_server::SocketIo::close`] so that the sessions a shutdown keeps are
+    /// stored before the process exits.
+    pub async fn flushed(&self) {
+        self.link.flushed().await
+    }
+
     /// This node's id in the adapter protocol.
     pub fn uid(&self) -> &str {
         &self.link.uid

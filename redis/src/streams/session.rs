@@ -15,6 +15,12 @@ use sockeye_server::{BroadcastOptions, RestoredSession, Room, Session};
 /// that grows faster than it is read would keep the restoration going for ever.
 const MAX_XRANGE_CALLS: usize = 100;
 
+/// How often, and how far apart, a restoration looks for a session not stored yet:
+/// about a second in all, which a client with no session left waits before it gets a
+/// new one.
+const SESSION_ATTEMPTS: usize = 6;
+const SESSION_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// A session as the Node adapter stores it.
 pub(crate) fn encode(session: &Session) -> String {
     let value = Value::Object(vec![
@@ -78,16 +84,31 @@ pub(crate) async fn restore(
     let stream = &link.options.stream_name;
     let key = format!("{}{pid}", link.options.session_key_prefix);
     let mut conn = link.commands.clone();
-    // GET and DEL in one transaction: a session is given back once (GETDEL is 6.2+).
-    let (raw,): (Option<Vec<u8>>,) = redis::pipe()
-        .atomic()
-        .cmd("GET")
-        .arg(&key)
-        .cmd("DEL")
-        .arg(&key)
-        .ignore()
-        .query_async(&mut conn)
-        .await?;
+    // A session this node kept is queued behind its other writes: let them out first.
+    link.flushed().await;
+    let mut raw = None;
+    for attempt in 0..SESSION_ATTEMPTS {
+        if attempt > 0 {
+            // The node the client left may not have stored it yet: it may not have
+            // seen the connection die, or its write may be waiting on a paused Redis
+            // behind this read.
+            tokio::time::sleep(SESSION_RETRY).await;
+        }
+        // GET and DEL in one transaction: a session is given back once (GETDEL is 6.2+).
+        let (found,): (Option<Vec<u8>>,) = redis::pipe()
+            .atomic()
+            .cmd("GET")
+            .arg(&key)
+            .cmd("DEL")
+            .arg(&key)
+            .ignore()
+            .query_async(&mut conn)
+            .await?;
+        if found.is_some() {
+            raw = found;
+            break;
+        }
+    }
     let at_offset: redis::Value = redis::cmd("XRANGE")
         .arg(stream)
         .arg(offset)
