@@ -89,6 +89,10 @@ pub struct RestoredSession {
     pub session: Session,
     /// The missed events, each with its offset as its last element.
     pub missed: Vec<Vec<Value>>,
+    /// How far the adapter read its log for `missed`: what this node delivered after
+    /// that offset ([`Adapter::offset_after`]) while the socket was not registered yet
+    /// is sent to it too, so that nothing falls between the missed and the live.
+    pub read_to: Option<String>,
 }
 
 /// Makes the adapter of each namespace, when the namespace is created (socket.io's
@@ -340,6 +344,10 @@ pub trait Adapter: Send + Sync + 'static {
         _offset: &str,
     ) -> BoxFuture<'static, Option<RestoredSession>> {
         Box::pin(future::ready(None))
+    }
+    /// Whether the adapter's `offset` comes after `than` in its log.
+    fn offset_after(&self, _offset: &str, _than: &str) -> bool {
+        false
     }
 }
 

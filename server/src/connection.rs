@@ -316,9 +316,9 @@ fn register(ns: &NsInner, socket: &Socket, engine: &EngineSocket, recovering: Re
         (Some(store), Recovering::Local(offset), Some(pid)) if socket.recovered() => store
             .restore(pid, &offset, std::time::Instant::now())
             .map(|r| (r.session.rooms, r.session.data, r.missed)),
-        (_, Recovering::Adapter(Some(r)), _) if socket.recovered() => {
+        (store, Recovering::Adapter(Some(r)), _) if socket.recovered() => {
             let parser = ns.shared.config.parser;
-            let missed = r
+            let mut missed: Vec<_> = r
                 .missed
                 .into_iter()
                 .filter_map(|mut data| {
@@ -330,6 +330,12 @@ fn register(ns: &NsInner, socket: &Socket, engine: &EngineSocket, recovering: Re
                     Some(crate::socket::frame_of(parser, &packet))
                 })
                 .collect();
+            // What this node delivered after the adapter read its log.
+            if let (Some(store), Some(read_to)) = (store, &r.read_to) {
+                missed.extend(store.numbered_after(&r.session.rooms, |offset| {
+                    ns.adapter.offset_after(offset, read_to)
+                }));
+            }
             Some((r.session.rooms, r.session.data, missed))
         }
         _ => None,

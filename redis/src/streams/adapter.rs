@@ -482,6 +482,10 @@ impl Adapter for StreamsAdapterOf {
         true
     }
 
+    fn offset_after(&self, offset: &str, than: &str) -> bool {
+        super::session::id_after(offset, than)
+    }
+
     fn persist_session(&self, session: Session) {
         let Some(ttl) = self.0.ns.recovery() else {
             return;

@@ -65,6 +65,8 @@ pub(crate) struct StreamsLink {
     /// Whether the reader knows where it reads from (so nothing added from then on is
     /// missed).
     reading: watch::Sender<bool>,
+    /// The id of the last entry the reader handed over.
+    pub(crate) read: watch::Sender<Option<String>>,
 }
 
 impl StreamsLink {
@@ -107,6 +109,7 @@ impl StreamsLink {
             wanted: AtomicU64::new(0),
             subscribed: watch::channel(0).0,
             reading: watch::channel(false).0,
+            read: watch::channel(None).0,
         });
         tokio::spawn(writer_task(Arc::downgrade(&link), writer, writes_rx));
         tokio::spawn(reader_task(Arc::downgrade(&link), client.clone()));
@@ -410,6 +413,9 @@ async fn reader_task(link: Weak<StreamsLink>, client: redis::Client) {
                         return;
                     };
                     current.reading.send_replace(true);
+                    if current.read.borrow().is_none() {
+                        current.read.send_replace(last.clone());
+                    }
                     if was_lost {
                         was_lost = false;
                         current.set_up(&current.read_up, true);
@@ -442,6 +448,7 @@ async fn reader_task(link: Weak<StreamsLink>, client: redis::Client) {
                                 "stream entry that is not a cluster message skipped"
                             ),
                         }
+                        current.read.send_replace(Some(id.clone()));
                         last = Some(id);
                     }
                 }

@@ -20,6 +20,8 @@ const MAX_XRANGE_CALLS: usize = 100;
 /// new one.
 const SESSION_ATTEMPTS: usize = 6;
 const SESSION_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long a restoration waits for this node's reader to reach where it read to.
+const READER_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A session as the Node adapter stores it.
 pub(crate) fn encode(session: &Session) -> String {
@@ -157,7 +159,32 @@ pub(crate) async fn restore(
             cursor = id;
         }
     }
-    Ok(Some(RestoredSession { session, missed }))
+    // What came after `cursor` reaches this node's sockets through the reader: wait
+    // until it has handed `cursor` over, so that the socket gets each packet once,
+    // either here or from what this node delivered since ([`RestoredSession::read_to`]).
+    let mut read = link.read.subscribe();
+    let caught_up =
+        read.wait_for(|last| last.as_deref().is_some_and(|last| !id_after(&cursor, last)));
+    if tokio::time::timeout(READER_CATCH_UP, caught_up)
+        .await
+        .is_err()
+    {
+        tracing::debug!(cursor, "stream reader behind a restoration: going on");
+    }
+    Ok(Some(RestoredSession {
+        session,
+        missed,
+        read_to: Some(cursor),
+    }))
+}
+
+/// Whether entry id `a` comes after `b` (`<ms>-<seq>`, compared as numbers).
+pub(crate) fn id_after(a: &str, b: &str) -> bool {
+    fn parts(id: &str) -> (u64, u64) {
+        let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+        (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+    }
+    parts(a) > parts(b)
 }
 
 #[cfg(test)]
@@ -184,6 +211,9 @@ mod tests {
             assert!(!is_entry_id(bad), "{bad}");
         }
         assert_eq!(next_id("5-9"), "5-10");
+        assert!(id_after("10-0", "9-5"));
+        assert!(id_after("9-10", "9-9"));
+        assert!(!id_after("9-9", "9-9"));
     }
 
     #[test]

@@ -96,7 +96,18 @@ impl NsInner {
             ),
             _ => packet.clone(),
         };
-        self.send_to(&frame_of(self.shared.config.parser, &numbered), opts, false);
+        let frame = frame_of(self.shared.config.parser, &numbered);
+        // Kept, and sent, under the store's lock: a socket being restored is
+        // registered either before (and gets it live) or after (and finds it kept).
+        let mut store = match (&self.recovery, offset) {
+            (Some(store), Some(_)) => Some(store.lock().expect("recovery lock")),
+            _ => None,
+        };
+        if let (Some(store), Some(offset)) = (&mut store, offset) {
+            store.keep_numbered(offset, opts, frame.clone(), Instant::now());
+        }
+        self.send_to(&frame, opts, false);
+        drop(store);
         crate::socket::hooks::notify_outgoing_all(&self.outgoing_listeners(opts), packet);
     }
 
