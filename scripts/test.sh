@@ -225,8 +225,9 @@ built "$label" && check "$label" bench_smoke
 
 # The chaos soak's short form: 100 clients cut at random for 5 s, on one node with
 # connection state recovery (nothing may be lost, duplicated or reordered), without it
-# (the losses must show), and on two nodes on Redis with it.
-label="chaos soak (short form: recovery on, off, two nodes on Redis)"
+# (the losses must show), on two nodes on Redis with it, and on three nodes on Redis
+# Streams with it while clients roam, a node restarts and Redis pauses.
+label="chaos soak (short form: recovery on, off, two nodes on Redis, three on Redis Streams)"
 built "$label" && plain_suite "$label" "$LOGS/soak.log" bash bench/soak.sh --short
 
 # --- summary -----------------------------------------------------------------------
