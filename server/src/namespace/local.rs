@@ -33,8 +33,12 @@ impl NsInner {
         opts: &BroadcastOptions,
         volatile: bool,
     ) {
+        // With an adapter that numbers packets, those it did not number (local ones)
+        // carry no offset, as socket.io's cluster adapters send them.
         let mut store = match (&self.recovery, packet) {
-            (Some(store), Packet::Event { id: None, .. }) if !volatile => {
+            (Some(store), Packet::Event { id: None, .. })
+                if !volatile && !self.adapter.recovers_sessions() =>
+            {
                 Some(store.lock().expect("recovery lock"))
             }
             _ => None,

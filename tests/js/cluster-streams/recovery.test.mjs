@@ -63,6 +63,11 @@ for (const [from, to] of [["a", "c"], ["c", "a"], ["a", "b"], ["c", "c"]]) {
     await call(sender, "to", room, "before", 0);
     assert.equal(await got, 0);
     assert.match(first._lastOffset, /^\d+-\d+$/, "offsets are stream entry ids");
+    // A local broadcast carries no offset, as on a Node node: the last one stays an entry id.
+    const local = next(first, "here-only");
+    await call(first, "local", "here-only", 1);
+    assert.equal(await local, 1);
+    assert.match(first._lastOffset, /^\d+-\d+$/, "a local broadcast leaves the offset alone");
     const { id, _pid: pid } = first;
     await call(first, "join", "extra-room");
 
