@@ -139,3 +139,54 @@ test("an offset that is not an entry id, or an unknown private id, gets a fresh 
     assert.equal(me.recovered, false);
   }
 });
+
+// Last: node a does not come back.
+test("a Sockeye node stopped under its clients: they recover on the other nodes, Node and Sockeye", T, async () => {
+  const room = "node-stopped";
+  const firsts = [unconnected(nodes.a, { room, user: "u0" }), unconnected(nodes.a, { room, user: "u1" })];
+  for (const s of firsts) {
+    s.connect();
+    await waitForEvent(s, "connect", { what: "connect to a", timeout: TIMEOUT });
+  }
+  const sender = await clients.on("b");
+  const got = firsts.map((s) => next(s, "before"));
+  await call(sender, "to", room, "before", 0);
+  await Promise.all(got);
+  const [offset] = firsts.map((s) => s._lastOffset);
+  const ids = firsts.map((s) => s.id);
+  // SIGTERM: node a closes its sockets ("server shutting down", a reason recovery keeps).
+  await stop(nodes.a);
+  for (const s of firsts) {
+    await until(async () => (await admin.exists(`sio:session:${s._pid}`)) === 1, "the sessions are in Redis");
+  }
+  const sent = [];
+  const fromC = await clients.on("c");
+  for (let k = 0; k < 3; k++) {
+    for (const [n, s] of [["b", sender], ["c", fromC]]) {
+      await call(s, "to", room, "missed", `${n}${k}`);
+      sent.push(`${n}${k}`);
+    }
+  }
+  let expected;
+  await until(async () => {
+    const entries = await admin.xRange("socket.io", offset, "+");
+    expected = entries.map((e) => JSON.parse(e.message.data).packet?.data)
+      .filter((d) => d?.[0] === "missed" && sent.includes(d[1])).map((d) => d[1]);
+    return expected.length === sent.length;
+  }, "every broadcast in the stream");
+  for (const [i, to] of [[0, "c"], [1, "b"]]) {
+    const again = unconnected(nodes[to], {});
+    again._pid = firsts[i]._pid;
+    again._lastOffset = firsts[i]._lastOffset;
+    const seen = collect(again, "missed");
+    again.connect();
+    await waitForEvent(again, "connect", { what: `recover on ${to}`, timeout: TIMEOUT });
+    assert.equal(again.recovered, true, `recovered on ${to}`);
+    assert.equal(again.id, ids[i]);
+    await until(() => seen.length >= expected.length, `missed packets on ${to}`);
+    assert.deepEqual(seen, expected);
+    const me = await call(again, "whoami");
+    assert.deepEqual(me.data, { node: "a", user: `u${i}` });
+    assert.ok(me.rooms.includes(room));
+  }
+});
