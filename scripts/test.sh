@@ -120,6 +120,10 @@ SOCKEYE_TEST_LOGS=$LOGS/python-reference plain_suite \
 # Redis (the suite starts its own redis-server on a unix socket, and stops it mid-way).
 label="cluster: Sockeye and Node socket.io nodes on one Redis"
 built "$label" && node_suite "$label" "$LOGS/cluster.log" cluster/
+# The same matrix on the Redis Streams adapter (@socket.io/redis-streams-adapter 0.3 on the
+# Node node), plus the stream's entries, the streams emitter and link blips.
+label="cluster (streams): Sockeye and Node socket.io nodes on one Redis stream"
+built "$label" && node_suite "$label" "$LOGS/cluster-streams.log" cluster-streams/
 
 # --- the browser client --------------------------------------------------------------
 # wasm-pack and wasm-bindgen come from cargo install; npm binaryen's wasm-opt from tests/js.
@@ -227,8 +231,9 @@ built "$label" && check "$label" bench_smoke
 
 # The chaos soak's short form: 100 clients cut at random for 5 s, on one node with
 # connection state recovery (nothing may be lost, duplicated or reordered), without it
-# (the losses must show), and on two nodes on Redis with it.
-label="chaos soak (short form: recovery on, off, two nodes on Redis)"
+# (the losses must show), on two nodes on Redis with it, and on three nodes on Redis
+# Streams with it while clients roam, a node restarts and Redis pauses.
+label="chaos soak (short form: recovery on, off, two nodes on Redis, three on Redis Streams)"
 built "$label" && plain_suite "$label" "$LOGS/soak.log" bash bench/soak.sh --short
 
 # --- summary -----------------------------------------------------------------------

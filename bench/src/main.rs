@@ -142,6 +142,10 @@ enum Scenario {
         /// kind and recoveries all happened.
         #[arg(long)]
         expect_no_loss: bool,
+        /// A cut client comes back to a node picked at random (a cluster whose adapter
+        /// recovers sessions on every node: the Redis Streams adapter).
+        #[arg(long)]
+        roam: bool,
     },
     /// C clients' echo latency, quiet and beside a flooding client.
     Ratelimit {
@@ -271,6 +275,7 @@ async fn main() {
             cut_every_ms,
             seed,
             expect_no_loss,
+            roam,
         } => soak::run(
             &urls,
             clients,
@@ -278,6 +283,7 @@ async fn main() {
             rate,
             Duration::from_millis(cut_every_ms.max(1)),
             seed,
+            roam,
         )
         .await
         .and_then(|line| {

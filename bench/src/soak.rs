@@ -7,7 +7,9 @@
 //! - kick: the server closes the connection under the client (`kick` event).
 //!
 //! A cut client reconnects after a short random delay, naming its session and the last
-//! offset it processed: its socket is the protocol crate's `SocketClient`, as in
+//! offset it processed (with `roam`, to a node picked at random, as a load balancer may
+//! send it: for a cluster whose adapter recovers sessions on every node; a node that
+//! cannot be reached is skipped for another): its socket is the protocol crate's `SocketClient`, as in
 //! socket.io-client, and so are its ack ids. At the end every client is checked
 //! against the full sequence: with recovery on, each must have every broadcast exactly
 //! once and in order, and the chaos must have happened ([`judge_with_recovery`]); with
@@ -64,7 +66,8 @@ impl Rng {
 }
 
 /// Runs the soak. `urls`: the nodes (clients are spread over them; the sender is on the
-/// first). `rate`: broadcasts per second. `cut_every`: time between cuts.
+/// first). `rate`: broadcasts per second. `cut_every`: time between cuts. `roam`: a
+/// client comes back to any node.
 pub async fn run(
     urls: &[String],
     clients: usize,
@@ -72,6 +75,7 @@ pub async fn run(
     rate: u32,
     cut_every: Duration,
     seed: u64,
+    roam: bool,
 ) -> Result<String, String> {
     let (stop_tx, stop) = watch::channel(false);
     let mut seen = Vec::with_capacity(clients);
@@ -81,9 +85,15 @@ pub async fn run(
     for i in 0..clients {
         let stats = Arc::new(Mutex::new(Seen::default()));
         let (cut_tx, cut_rx) = mpsc::unbounded_channel();
-        let url = urls[i % urls.len()].clone();
+        let home = i % urls.len();
+        // Without roaming a client has one node; with it, every node, its own first.
+        let nodes: Vec<String> = if roam {
+            urls[home..].iter().chain(&urls[..home]).cloned().collect()
+        } else {
+            vec![urls[home].clone()]
+        };
         tasks.push(tokio::spawn(client(
-            url,
+            nodes,
             stats.clone(),
             cut_rx,
             stop.clone(),
@@ -277,7 +287,7 @@ async fn sender(url: String, rate: u32, duration: Duration) -> Result<u64, Strin
 
 /// One client: joins, reads, echoes, and comes back after each cut.
 async fn client(
-    url: String,
+    nodes: Vec<String>,
     stats: Arc<Mutex<Seen>>,
     mut cuts: mpsc::UnboundedReceiver<Cut>,
     mut stop: watch::Receiver<bool>,
@@ -288,15 +298,19 @@ async fn client(
     // One socket for every connection: a rejoin names its session and last offset.
     let mut socket = Socket::new(Parser::Json);
     let mut first = true;
+    let mut node = 0usize;
     let set = |state: &'static str| stats.lock().expect("stats lock").state = state;
     while !*stop.borrow() {
         set("connecting");
+        let url = &nodes[node];
         // Whether the session to recover (if the server offers recovery) is there.
         let rejoin = !first && socket.offered_recovery();
-        let (mut session, replayed) = match Session::open(&url, &mut socket).await {
+        let (mut session, replayed) = match Session::open(url, &mut socket).await {
             Ok(opened) => opened,
             Err(_) => {
                 socket.on_connection_lost("transport error");
+                // That node may be down: the next attempt goes to another.
+                node = (node + 1) % nodes.len();
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -377,6 +391,9 @@ async fn client(
         }
         // Dropping the session closes the TCP connection without a WebSocket close.
         drop(session);
+        if nodes.len() > 1 {
+            node = rng.below(nodes.len() as u64) as usize;
+        }
         set("waiting to reconnect");
         tokio::time::sleep(Duration::from_millis(50 + rng.below(150))).await;
     }

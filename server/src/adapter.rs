@@ -67,6 +67,34 @@ pub struct SocketInfo {
     pub data: Value,
 }
 
+/// A socket's session kept for connection state recovery (socket.io's `Session`): what
+/// a client that comes back, to any node, gets again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// The socket id, which the client keeps.
+    pub sid: Sid,
+    /// The private id the client names when it comes back.
+    pub pid: Sid,
+    /// Its rooms, its own id included.
+    pub rooms: Vec<Room>,
+    /// `socket.data`.
+    pub data: Value,
+}
+
+/// A session an adapter gives back ([`Adapter::restore_session`]), with the events the
+/// socket missed, in order: each `[event, ...args, offset]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoredSession {
+    /// The session.
+    pub session: Session,
+    /// The missed events, each with its offset as its last element.
+    pub missed: Vec<Vec<Value>>,
+    /// How far the adapter read its log for `missed`: what this node delivered after
+    /// that offset ([`Adapter::offset_after`]) while the socket was not registered yet
+    /// is sent to it too, so that nothing falls between the missed and the live.
+    pub read_to: Option<String>,
+}
+
 /// Makes the adapter of each namespace, when the namespace is created (socket.io's
 /// `createAdapter()`). Give it to [`crate::Builder::adapter`].
 pub trait AdapterFactory: Send + Sync + 'static {
@@ -91,6 +119,8 @@ pub(crate) trait LocalNamespace: Send + Sync {
     fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool);
     fn fetch_sockets(&self, opts: &BroadcastOptions) -> Vec<SocketInfo>;
     fn server_side_emit(&self, data: Vec<Value>) -> Option<BoxFuture<'static, Value>>;
+    fn broadcast_with_offset(&self, packet: &Packet, opts: &BroadcastOptions, offset: Option<&str>);
+    fn recovery(&self) -> Option<Duration>;
 }
 
 /// A weak handle to a namespace, given to its adapter by [`AdapterFactory::create`].
@@ -191,6 +221,26 @@ impl NamespaceRef {
     pub fn server_side_emit(&self, data: Vec<Value>) -> Option<BoxFuture<'static, Value>> {
         self.inner.upgrade()?.server_side_emit(data)
     }
+
+    /// Delivers `packet` to this node's sockets that `opts` selects with `offset` (the
+    /// adapter's) as the event's last argument, or none; nothing is kept in this node's
+    /// recovery store. For an adapter that [numbers broadcasts](Adapter::recovers_sessions).
+    pub fn broadcast_with_offset(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        offset: Option<&str>,
+    ) {
+        if let Some(ns) = self.inner.upgrade() {
+            ns.broadcast_with_offset(packet, opts, offset);
+        }
+    }
+
+    /// With connection state recovery on, how long a disconnected session is kept
+    /// (`maxDisconnectionDuration`); `None` when recovery is off.
+    pub fn recovery(&self) -> Option<Duration> {
+        self.inner.upgrade()?.recovery()
+    }
 }
 
 impl std::fmt::Debug for NamespaceRef {
@@ -270,6 +320,34 @@ pub trait Adapter: Send + Sync + 'static {
     /// How many nodes serve this namespace, this one included.
     fn server_count(&self) -> BoxFuture<'static, Result<usize, AdapterError>> {
         Box::pin(future::ready(Ok(1)))
+    }
+
+    /// Whether this adapter keeps the sessions and numbers the broadcasts of connection
+    /// state recovery itself, for every node (socket.io's `persistSession` and
+    /// `restoreSession`, as the Redis Streams adapter does with its stream's ids). When
+    /// it does and recovery is on, an event broadcast made on this node goes to
+    /// [`Adapter::remote_broadcast`] alone: the adapter delivers it here too, once it
+    /// has its offset, with [`NamespaceRef::broadcast_with_offset`]. The default (no)
+    /// keeps sessions and packets in this node's memory.
+    fn recovers_sessions(&self) -> bool {
+        false
+    }
+    /// Keeps the session of a socket that left for a reason the network can cause (only
+    /// called when [`Adapter::recovers_sessions`]).
+    fn persist_session(&self, _session: Session) {}
+    /// The session of `pid` and the events it missed after `offset`, taken (a session is
+    /// given back once); `None` when it is unknown, expired, or its offset is no longer
+    /// kept (only called when [`Adapter::recovers_sessions`]).
+    fn restore_session(
+        &self,
+        _pid: &str,
+        _offset: &str,
+    ) -> BoxFuture<'static, Option<RestoredSession>> {
+        Box::pin(future::ready(None))
+    }
+    /// Whether the adapter's `offset` comes after `than` in its log.
+    fn offset_after(&self, _offset: &str, _than: &str) -> bool {
+        false
     }
 }
 

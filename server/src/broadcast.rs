@@ -123,6 +123,11 @@ impl BroadcastOperator {
         check_event(event)?;
         let args = args.into_args(self.ns.shared.config.parser)?;
         let packet = Packet::event(&self.ns.name, event, args, None);
+        if !self.local && !self.volatile && self.ns.adapter_numbers() {
+            // The adapter numbers it, and delivers it here too once it has.
+            self.ns.adapter.remote_broadcast(&packet, &self.opts);
+            return Ok(());
+        }
         self.ns.deliver_local_as(&packet, &self.opts, self.volatile);
         if !self.local {
             self.ns.adapter.remote_broadcast(&packet, &self.opts);

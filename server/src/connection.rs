@@ -144,6 +144,28 @@ impl SocketConnection {
             return;
         };
         let auth = auth.unwrap_or(Value::Object(Vec::new()));
+        if ns.adapter_numbers() {
+            if let Some((pid, offset)) = recovery_claim(&auth) {
+                // The adapter keeps the sessions, for every node: ask it.
+                let restore = ns.adapter.restore_session(&pid, &offset);
+                let (engine, sockets) = (self.engine.clone(), self.sockets.clone());
+                self.started.push(Box::pin(async move {
+                    let restored = restore.await;
+                    let claim = restored
+                        .as_ref()
+                        .map(|r| (r.session.sid.clone(), r.session.pid.clone()));
+                    let socket = Socket::new(
+                        ns.clone(),
+                        engine.clone(),
+                        auth,
+                        Arc::downgrade(&sockets),
+                        claim,
+                    );
+                    connect(ns, socket, sockets, engine, Recovering::Adapter(restored)).await
+                }));
+                return;
+            }
+        }
         // A client coming back names its private id and the last offset it processed.
         let claim = ns.recovery.as_ref().and_then(|store| {
             let pid = auth.get("pid")?.as_str()?.to_owned();
@@ -172,25 +194,45 @@ impl SocketConnection {
                 .as_ref()
                 .map(|(sid, pid, _)| (sid.clone(), Sid::from(pid.as_str()))),
         );
-        let offset = claim.map(|(_, _, offset)| offset);
+        let recovering = match claim {
+            Some((_, _, offset)) => Recovering::Local(offset),
+            None => Recovering::No,
+        };
         self.started.push(Box::pin(connect(
             ns,
             socket,
             self.sockets.clone(),
             self.engine.clone(),
-            offset,
+            recovering,
         )));
     }
 }
 
+/// The private id and last offset a client coming back names in its auth.
+fn recovery_claim(auth: &Value) -> Option<(String, String)> {
+    let pid = auth.get("pid")?.as_str()?.to_owned();
+    let offset = auth.get("offset")?.as_str()?.to_owned();
+    Some((pid, offset))
+}
+
+/// Where a joining socket's session comes from.
+enum Recovering {
+    /// A new session.
+    No,
+    /// This node's recovery store, from this offset.
+    Local(String),
+    /// The adapter, which gave it back (or not).
+    Adapter(Option<crate::adapter::RestoredSession>),
+}
+
 /// Runs the middlewares, then registers the socket, answers CONNECT and runs the
-/// connection handler. `offset` is set for a socket that recovers a session.
+/// connection handler. `recovering` says where a recovered session comes from.
 async fn connect(
     ns: Arc<NsInner>,
     socket: Socket,
     sockets: Arc<ConnSockets>,
     engine: EngineSocket,
-    offset: Option<String>,
+    recovering: Recovering,
 ) {
     let skip = socket.recovered()
         && ns
@@ -240,7 +282,7 @@ async fn connect(
         joined.insert(ns.name.clone(), socket.clone());
     }
     sockets.stop_join_timer();
-    let sent = register(&ns, &socket, &engine, offset.as_deref());
+    let sent = register(&ns, &socket, &engine, recovering);
     if !sent {
         socket.close(DisconnectReason::TransportError);
         return;
@@ -263,16 +305,38 @@ async fn connect(
 /// Registers a socket that may join: answers CONNECT (with its private id when
 /// recovery is on), and for a recovered session restores its rooms and data and sends
 /// what it missed. Whether every frame was queued.
-fn register(ns: &NsInner, socket: &Socket, engine: &EngineSocket, offset: Option<&str>) -> bool {
+fn register(ns: &NsInner, socket: &Socket, engine: &EngineSocket, recovering: Recovering) -> bool {
     // A recovering socket is registered under the store's lock: no packet can be sent
     // between the missed ones it gets and the live ones it is now in line for.
     let mut store = ns
         .recovery
         .as_ref()
         .map(|store| store.lock().expect("recovery lock"));
-    let restored = match (&mut store, offset, &socket.inner.pid) {
-        (Some(store), Some(offset), Some(pid)) if socket.recovered() => {
-            store.restore(pid, offset, std::time::Instant::now())
+    let restored = match (&mut store, recovering, &socket.inner.pid) {
+        (Some(store), Recovering::Local(offset), Some(pid)) if socket.recovered() => store
+            .restore(pid, &offset, std::time::Instant::now())
+            .map(|r| (r.session.rooms, r.session.data, r.missed)),
+        (store, Recovering::Adapter(Some(r)), _) if socket.recovered() => {
+            let parser = ns.shared.config.parser;
+            let mut missed: Vec<_> = r
+                .missed
+                .into_iter()
+                .filter_map(|mut data| {
+                    let Some(Value::String(event)) = data.first().cloned() else {
+                        return None;
+                    };
+                    data.remove(0);
+                    let packet = Packet::event(&ns.name, &event, data.into(), None);
+                    Some(crate::socket::frame_of(parser, &packet))
+                })
+                .collect();
+            // What this node delivered after the adapter read its log.
+            if let (Some(store), Some(read_to)) = (store, &r.read_to) {
+                missed.extend(store.numbered_after(&r.session.rooms, |offset| {
+                    ns.adapter.offset_after(offset, read_to)
+                }));
+            }
+            Some((r.session.rooms, r.session.data, missed))
         }
         _ => None,
     };
@@ -295,15 +359,15 @@ fn register(ns: &NsInner, socket: &Socket, engine: &EngineSocket, offset: Option
     let accept = crate::socket::frame_of(ns.shared.config.parser, &accept);
     let sent = match restored {
         None => engine.send(accept).is_ok(),
-        Some(restored) => {
-            ns.adapter.join(&socket.inner.id, &restored.session.rooms);
-            socket.set_data(restored.session.data);
-            tracing::debug!(sid = %socket.id(), ns = %ns.name, missed = restored.missed.len(), "session recovered");
+        Some((rooms, data, missed)) => {
+            ns.adapter.join(&socket.inner.id, &rooms);
+            socket.set_data(data);
+            tracing::debug!(sid = %socket.id(), ns = %ns.name, missed = missed.len(), "session recovered");
             // Past the queue's bound: a client back from a long cut has more to catch
             // up on than a live queue may hold, and must not be dropped for it.
-            let mut frames = Vec::with_capacity(1 + restored.missed.len());
+            let mut frames = Vec::with_capacity(1 + missed.len());
             frames.push(accept);
-            frames.extend(restored.missed);
+            frames.extend(missed);
             engine.send_first(frames).is_ok()
         }
     };

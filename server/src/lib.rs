@@ -86,8 +86,8 @@ mod socket;
 mod traffic;
 
 pub use adapter::{
-    Adapter, AdapterError, AdapterFactory, BroadcastOptions, LocalAdapter, NamespaceRef, Room, Sid,
-    SocketInfo,
+    Adapter, AdapterError, AdapterFactory, BroadcastOptions, LocalAdapter, NamespaceRef,
+    RestoredSession, Room, Session, Sid, SocketInfo,
 };
 pub use args::{IntoAck, IntoArgs};
 pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};

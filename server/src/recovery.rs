@@ -51,6 +51,17 @@ pub(crate) struct RecoveryStore {
     /// The socket id of each connected socket, by pid: a client that comes back before
     /// the server has seen its old connection die takes the session over from it.
     live: Map<Sid, Sid>,
+    /// The packets numbered by an adapter that keeps sessions, as delivered here (in
+    /// its log's order): what a socket restored from the log needs of what came after
+    /// the log was read and before the socket was registered.
+    numbered: VecDeque<Numbered>,
+}
+
+struct Numbered {
+    offset: String,
+    opts: BroadcastOptions,
+    frame: Frame,
+    sent_at: Instant,
 }
 
 impl RecoveryStore {
@@ -64,7 +75,49 @@ impl RecoveryStore {
             sessions: Map::default(),
             order: VecDeque::new(),
             live: Map::default(),
+            numbered: VecDeque::new(),
         }
+    }
+
+    /// Keeps a packet an adapter numbered, as it is delivered here.
+    pub(crate) fn keep_numbered(
+        &mut self,
+        offset: &str,
+        opts: &BroadcastOptions,
+        frame: Frame,
+        now: Instant,
+    ) {
+        let max = self.config.max_disconnection_duration;
+        while self
+            .numbered
+            .front()
+            .is_some_and(|p| now.duration_since(p.sent_at) > max)
+        {
+            self.numbered.pop_front();
+        }
+        if self.numbered.len() >= self.config.max_packets {
+            self.numbered.pop_front();
+        }
+        self.numbered.push_back(Numbered {
+            offset: offset.to_owned(),
+            opts: opts.clone(),
+            frame,
+            sent_at: now,
+        });
+    }
+
+    /// The numbered packets delivered here whose offset `after` says come later, that a
+    /// socket in `rooms` was a target of.
+    pub(crate) fn numbered_after(
+        &self,
+        rooms: &[Room],
+        after: impl Fn(&str) -> bool,
+    ) -> Vec<Frame> {
+        self.numbered
+            .iter()
+            .filter(|p| after(&p.offset) && includes(rooms, &p.opts))
+            .map(|p| p.frame.clone())
+            .collect()
     }
 
     /// A socket with this pid has joined.

@@ -9,7 +9,8 @@
 //! - `kick`: closes this socket's connection under it (no DISCONNECT), for the soak.
 //!
 //! The soak's options (not used by the peer comparison): `--recovery` (connection
-//! state recovery), `--redis-url` (a node of a cluster), `--ping-interval-ms`,
+//! state recovery), `--redis-url` (a node of a cluster; `--adapter streams` for the
+//! Redis Streams adapter instead of the classic one), `--ping-interval-ms`,
 //! `--ping-timeout-ms`, `--max-buffered-frames`. `--parser msgpack` speaks
 //! socket.io-msgpack-parser's format.
 //!
@@ -18,7 +19,7 @@
 use axum::serve::ListenerExt;
 use clap::Parser;
 use sockeye_protocol::Value;
-use sockeye_redis::RedisAdapter;
+use sockeye_redis::{RedisAdapter, RedisStreamsAdapter};
 use sockeye_server::{Args, SocketIo};
 use std::future::IntoFuture;
 use std::time::Duration;
@@ -35,6 +36,9 @@ struct Cli {
     /// Join a cluster through this Redis.
     #[arg(long)]
     redis_url: Option<String>,
+    /// The Redis adapter: `classic` (pub/sub) or `streams`.
+    #[arg(long, default_value = "classic", value_parser = ["classic", "streams"])]
+    adapter: String,
     /// Time between pings, in ms (default: the official 25 000).
     #[arg(long)]
     ping_interval_ms: Option<u64>,
@@ -107,14 +111,27 @@ async fn serve() {
     if let Some(frames) = cli.max_buffered_frames {
         builder = builder.max_buffered_frames(frames);
     }
-    let mut adapter = None;
-    if let Some(url) = &cli.redis_url {
-        let redis = RedisAdapter::connect(url).await.unwrap_or_else(|e| {
-            eprintln!("cannot reach Redis at {url}: {e}");
-            std::process::exit(1);
-        });
-        builder = builder.adapter(redis.clone());
-        adapter = Some(redis);
+    let (mut adapter, mut streams) = (None, None);
+    let unreachable = |url: &str, e: sockeye_redis::RedisError| -> ! {
+        eprintln!("cannot reach Redis at {url}: {e}");
+        std::process::exit(1);
+    };
+    match &cli.redis_url {
+        Some(url) if cli.adapter == "streams" => {
+            let redis = RedisStreamsAdapter::connect(url)
+                .await
+                .unwrap_or_else(|e| unreachable(url, e));
+            builder = builder.adapter(redis.clone());
+            streams = Some(redis);
+        }
+        Some(url) => {
+            let redis = RedisAdapter::connect(url)
+                .await
+                .unwrap_or_else(|e| unreachable(url, e));
+            builder = builder.adapter(redis.clone());
+            adapter = Some(redis);
+        }
+        None => {}
     }
     let io = builder.build();
     io.of("/").on_connection(|socket| async move {
@@ -147,6 +164,9 @@ async fn serve() {
     if let Some(adapter) = adapter {
         adapter.subscribed().await;
     }
+    if let Some(streams) = &streams {
+        streams.ready().await;
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", cli.port))
         .await
         .expect("bind 127.0.0.1");
@@ -172,6 +192,10 @@ async fn serve() {
                 _ = tokio::signal::ctrl_c() => {}
             }
             closing.close().await;
+            // The sessions the shutdown kept are in Redis before the process exits.
+            if let Some(streams) = streams {
+                streams.flushed().await;
+            }
         })
         .into_future();
     tokio::spawn(serve)

@@ -33,8 +33,12 @@ impl NsInner {
         opts: &BroadcastOptions,
         volatile: bool,
     ) {
+        // With an adapter that numbers packets, those it did not number (local ones)
+        // carry no offset, as socket.io's cluster adapters send them.
         let mut store = match (&self.recovery, packet) {
-            (Some(store), Packet::Event { id: None, .. }) if !volatile => {
+            (Some(store), Packet::Event { id: None, .. })
+                if !volatile && !self.adapter.recovers_sessions() =>
+            {
                 Some(store.lock().expect("recovery lock"))
             }
             _ => None,
@@ -60,15 +64,77 @@ impl NsInner {
             }
             _ => frame_of(self.shared.config.parser, packet),
         };
+        self.send_to(&frame, opts, volatile);
+        drop(store);
+        crate::socket::hooks::notify_outgoing_all(&self.outgoing_listeners(opts), packet);
+    }
+
+    /// Whether this node's broadcasts go to the adapter alone, which numbers them and
+    /// delivers them here too ([`crate::Adapter::recovers_sessions`], recovery on).
+    pub(crate) fn adapter_numbers(&self) -> bool {
+        self.recovery.is_some() && self.adapter.recovers_sessions()
+    }
+
+    /// Delivers a packet numbered by the adapter: `offset` as the event's last argument
+    /// (none when it has no number), kept by the adapter rather than this node.
+    pub(crate) fn deliver_with_offset(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        offset: Option<&str>,
+    ) {
+        let numbered = match (packet, offset) {
+            (
+                Packet::Event {
+                    namespace,
+                    name,
+                    args,
+                    id: None,
+                },
+                Some(offset),
+            ) => Packet::event(
+                namespace,
+                name,
+                args.appended(offset).unwrap_or_else(|_| args.clone()),
+                None,
+            ),
+            _ => packet.clone(),
+        };
+        let frame = frame_of(self.shared.config.parser, &numbered);
+        // Kept, and sent, under the store's lock: a socket being restored is
+        // registered either before (and gets it live) or after (and finds it kept).
+        let mut store = match (&self.recovery, offset) {
+            (Some(store), Some(_)) => Some(store.lock().expect("recovery lock")),
+            _ => None,
+        };
+        if let (Some(store), Some(offset)) = (&mut store, offset) {
+            store.keep_numbered(offset, opts, frame.clone(), Instant::now());
+        }
+        self.send_to(&frame, opts, false);
+        drop(store);
+        crate::socket::hooks::notify_outgoing_all(&self.outgoing_listeners(opts), packet);
+    }
+
+    /// The reached sockets with `on_any_outgoing` listeners: called once the locks are
+    /// let go, since a listener may emit.
+    fn outgoing_listeners(&self, opts: &BroadcastOptions) -> Vec<Socket> {
         let sockets = self.sockets.read().expect("sockets lock");
-        // The reached sockets with `on_any_outgoing` listeners: called once the locks
-        // are let go, since a listener may emit.
-        let mut listening: Vec<Socket> = Vec::new();
+        let mut listening = Vec::new();
         self.adapter.for_each_socket(opts, &mut |sid| {
             if let Some(socket) = sockets.get(sid) {
                 if socket.inner.hooks.has_outgoing() {
                     listening.push(socket.clone());
                 }
+            }
+        });
+        listening
+    }
+
+    /// Hands one frame to each of this node's sockets that `opts` selects.
+    fn send_to(&self, frame: &crate::engine::Frame, opts: &BroadcastOptions, volatile: bool) {
+        let sockets = self.sockets.read().expect("sockets lock");
+        self.adapter.for_each_socket(opts, &mut |sid| {
+            if let Some(socket) = sockets.get(sid) {
                 if volatile {
                     if !socket.inner.engine.send_volatile(frame.clone()) {
                         tracing::trace!(%sid, "volatile packet dropped: the client has a backlog");
@@ -78,9 +144,6 @@ impl NsInner {
                 }
             }
         });
-        drop(sockets);
-        drop(store);
-        crate::socket::hooks::notify_outgoing_all(&listening, packet);
     }
 
     /// Makes this node's matching sockets join `rooms`.
@@ -216,5 +279,22 @@ impl LocalNamespace for NsInner {
 
     fn server_side_emit(&self, data: Vec<Value>) -> Option<BoxFuture<'static, Value>> {
         self.server_side(data)
+    }
+
+    fn broadcast_with_offset(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        offset: Option<&str>,
+    ) {
+        self.deliver_with_offset(packet, opts, offset)
+    }
+
+    fn recovery(&self) -> Option<Duration> {
+        self.shared
+            .config
+            .recovery
+            .as_ref()
+            .map(|r| r.max_disconnection_duration)
     }
 }

@@ -459,7 +459,12 @@ impl Socket {
                 rooms: vec![self.inner.id.clone()],
                 except: vec![],
             };
-            self.inner.ns.deliver_local(&packet, &opts);
+            if self.inner.ns.adapter_numbers() {
+                // The adapter numbers it (socket.io broadcasts it to the socket's room).
+                self.inner.ns.adapter.remote_broadcast(&packet, &opts);
+            } else {
+                self.inner.ns.deliver_local(&packet, &opts);
+            }
             return Ok(());
         }
         self.notify_outgoing(&packet);
@@ -735,7 +740,16 @@ impl Socket {
             let rooms = reason.is_recoverable().then(|| self.rooms());
             let mut store = store.lock().expect("recovery lock");
             store.gone(pid, &self.inner.id);
-            if let Some(rooms) = rooms {
+            let adapter = &self.inner.ns.adapter;
+            if let Some(rooms) = rooms.as_ref().filter(|_| adapter.recovers_sessions()) {
+                // The adapter keeps it, for whichever node the client comes back to.
+                adapter.persist_session(crate::adapter::Session {
+                    sid: self.inner.id.clone(),
+                    pid: pid.clone(),
+                    rooms: rooms.clone(),
+                    data: self.data(),
+                });
+            } else if let Some(rooms) = rooms {
                 store.persist(
                     self.inner.id.clone(),
                     pid.clone(),

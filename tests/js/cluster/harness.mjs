@@ -35,9 +35,10 @@ export function stop(proc) {
   return proc.stop({ grace: TIMEOUT });
 }
 
-/** A cluster node: `sockeye` (tests/fixtures/src/bin/cluster_node.rs) or `node` (node-server.mjs). */
-export async function startNode(kind, name, redisUrl) {
-  const args = ["--redis-url", redisUrl, "--name", name, "--port", "0"];
+/** A cluster node: `sockeye` (tests/fixtures/src/bin/cluster_node.rs) or `node` (node-server.mjs);
+ * `extra` are more flags for it (`--adapter streams`, `--recovery`). */
+export async function startNode(kind, name, redisUrl, extra = []) {
+  const args = ["--redis-url", redisUrl, "--name", name, "--port", "0", ...extra];
   const [command, argv] = kind === "node"
     ? [process.execPath, [path.join(JS_DIR, "cluster", "node-server.mjs"), ...args]]
     : [sockeyeBinary("cluster_node"), args];

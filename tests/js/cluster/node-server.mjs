@@ -2,9 +2,12 @@
 // the contract of tests/fixtures/src/bin/cluster_node.rs (read its doc comment).
 //   node node-server.mjs --redis-url redis://127.0.0.1:PORT/ --name c --port 0
 // (--redis-url may also be unix:///path/to/redis.sock, as the suite's own Redis is.)
+// --adapter streams: @socket.io/redis-streams-adapter 0.3 instead (../cluster-streams/);
+// --recovery: connection state recovery on.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 import { redisClientOptions } from "../lib/redis.mjs";
 
@@ -23,15 +26,25 @@ for (const c of [pubClient, subClient]) c.on("error", (e) => console.error(`redi
 await Promise.all([pubClient.connect(), subClient.connect()]);
 
 const http = createServer();
-const io = new Server(http, { cors: { origin: "*" }, adapter: createAdapter(pubClient, subClient) });
+const streams = flag("--adapter", "classic") === "streams";
+const io = new Server(http, {
+  cors: { origin: "*" },
+  adapter: streams ? createStreamsAdapter(pubClient) : createAdapter(pubClient, subClient),
+  ...(process.argv.includes("--recovery")
+    ? { connectionStateRecovery: { maxDisconnectionDuration: 60_000, skipMiddlewares: true } } : {}),
+});
 
 io.on("hello", (payload, cb) => cb({ node, payload }));
 io.on("notify", (payload) => io.local.emit("notified", { node, payload }));
 
 io.on("connection", (socket) => {
   const auth = socket.handshake.auth ?? {};
-  socket.data = { node, user: auth.user ?? null };
-  if (auth.room) socket.join(auth.room);
+  // A recovered session keeps its data and rooms.
+  if (!socket.recovered) {
+    socket.data = { node, user: auth.user ?? null };
+    if (auth.room) socket.join(auth.room);
+  }
+  socket.on("whoami", (ack) => ack({ node, id: socket.id, rooms: [...socket.rooms].sort(), data: socket.data, recovered: socket.recovered }));
   socket.on("join", (room, ack) => { socket.join(room); ack?.(true); });
   socket.on("to", (room, event, payload, ack) => { io.to(room).emit(event, payload); ack?.(true); });
   socket.on("to-with-ack", (room, event, payload, ack) => {
