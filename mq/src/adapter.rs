@@ -98,8 +98,12 @@ impl NamespaceAdapter {
             .ns
             .broadcast_with_ack(&packet, &opts, self.link.ack_timeout)
         {
-            let (link, host_id, room, namespace) =
-                (self.link.clone(), host_id.clone(), room.clone(), namespace.clone());
+            let (link, host_id, room, namespace) = (
+                self.link.clone(),
+                host_id.clone(),
+                room.clone(),
+                namespace.clone(),
+            );
             tokio::spawn(async move {
                 if let Some(value) = answer.await {
                     link.publish(encode_callback(&host_id, &room, &namespace, id, &[value]));

@@ -36,7 +36,7 @@ struct Inner {
 enum Backend {
     Redis(ConnectionManager),
     /// Opened again after a failure.
-    Amqp(Mutex<Option<Publisher>>),
+    Amqp(Mutex<Option<Box<Publisher>>>),
 }
 
 impl Emitter {
@@ -52,7 +52,9 @@ impl Emitter {
             Kind::Redis => {
                 Backend::Redis(redis::Client::open(url)?.get_connection_manager().await?)
             }
-            Kind::Amqp => Backend::Amqp(Mutex::new(Some(Publisher::open(url, channel).await?))),
+            Kind::Amqp => Backend::Amqp(Mutex::new(Some(Box::new(
+                Publisher::open(url, channel).await?,
+            )))),
         };
         Ok(Emitter {
             inner: Arc::new(Inner {
@@ -96,7 +98,7 @@ impl Emitter {
                 *publisher = None;
                 let p = Publisher::open(&self.inner.url, &self.inner.channel).await?;
                 p.publish(&payload).await?;
-                *publisher = Some(p);
+                *publisher = Some(Box::new(p));
                 Ok(())
             }
         }

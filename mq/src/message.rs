@@ -48,6 +48,8 @@ pub(crate) struct Callback {
 }
 
 /// One message on the channel.
+// A message lives for one dispatch: boxing the emit would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Message {
     Emit(Emit),
@@ -376,7 +378,8 @@ mod tests {
 
     #[test]
     fn kombu_double_encoding_is_unwrapped() {
-        let inner = r#"{"method": "close_room", "room": "r", "namespace": "/chat", "host_id": "z"}"#;
+        let inner =
+            r#"{"method": "close_room", "room": "r", "namespace": "/chat", "host_id": "z"}"#;
         let outer = serde_json::to_vec(&Json::String(inner.into())).unwrap();
         assert_eq!(
             Message::decode(&outer).unwrap().message,
@@ -411,9 +414,17 @@ mod tests {
                 MessageError::Field("room"),
             ),
             (br#"{"method":"disconnect"}"#, MessageError::Field("sid")),
-            (br#"{"method":"callback","id":1}"#, MessageError::Field("args")),
+            (
+                br#"{"method":"callback","id":1}"#,
+                MessageError::Field("args"),
+            ),
         ] {
-            assert_eq!(Message::decode(text), Err(err), "{:?}", String::from_utf8_lossy(text));
+            assert_eq!(
+                Message::decode(text),
+                Err(err),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
         }
     }
 
