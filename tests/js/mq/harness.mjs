@@ -6,7 +6,7 @@
 // Environment: SOCKEYE_TARGET_DIR (where `mq_node` is); MQ_PYTHON (default
 // tests/mq/.venv/bin/python); REDIS_SERVER (default redis-server on PATH);
 // RABBITMQ_SERVER (default /usr/lib/rabbitmq/bin/rabbitmq-server, the Debian package's
-// script that runs as the calling user).
+// script that runs as the calling user); EPMD (default epmd on PATH).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -97,9 +97,10 @@ export class Redis extends QueueServer {
 }
 
 /**
- * rabbitmq-server with everything in a folder of its own: its node name, AMQP port and
- * Erlang distribution port are the suite's, its database and logs in that folder, no
- * plugins. The Erlang port mapper (epmd) is shared with any other Erlang node, as usual.
+ * rabbitmq-server with everything in a folder of its own: its node name, AMQP port,
+ * Erlang distribution port and Erlang port mapper (an `epmd` of the suite's, on a port of
+ * its own, so that no daemon outlives the suite) are the suite's, its database and logs
+ * in that folder, no plugins.
  */
 export class RabbitMQ extends QueueServer {
   static async start() {
@@ -112,7 +113,25 @@ export class RabbitMQ extends QueueServer {
     r.distPort = await freePort();
     r.node = `sockeye-mq-${r.port}@localhost`;
     r.url = `amqp://guest:guest@127.0.0.1:${r.port}//`;
-    return r.start();
+    r.epmdPort = await freePort();
+    r.epmd = await startProcess({
+      command: process.env.EPMD ?? "epmd",
+      args: ["-port", String(r.epmdPort), "-address", "127.0.0.1", "-d"],
+      label: "epmd",
+      ready: /epmd running/,
+      what: '"epmd running"',
+    });
+    try {
+      return await r.start();
+    } catch (err) {
+      await r.epmd.stop();
+      throw err;
+    }
+  }
+
+  async close() {
+    await super.close();
+    await this.epmd?.stop();
   }
 
   spec() {
@@ -121,6 +140,7 @@ export class RabbitMQ extends QueueServer {
       command: process.env.RABBITMQ_SERVER ?? "/usr/lib/rabbitmq/bin/rabbitmq-server",
       env: {
         HOME: d, // its Erlang cookie
+        ERL_EPMD_PORT: String(this.epmdPort),
         RABBITMQ_NODENAME: this.node,
         RABBITMQ_NODE_IP_ADDRESS: "127.0.0.1",
         RABBITMQ_NODE_PORT: String(this.port),
