@@ -57,7 +57,19 @@ impl Link {
     /// the link up in the background.
     pub(crate) async fn connect(url: &str, options: &MqOptions) -> Result<Arc<Link>, MqError> {
         let kind = Kind::of(url)?;
-        let (publish, rx) = mpsc::channel(PUBLISH_QUEUE);
+        let (link, rx) = Link::new(options, PUBLISH_QUEUE);
+        match kind {
+            Kind::Redis => redis_queue::start(url, &options.channel, &link, rx).await?,
+            Kind::Amqp => amqp_queue::start(url, &options.channel, &link, rx).await?,
+        }
+        tracing::info!(url = %redacted(url), channel = %options.channel, "message queue connected");
+        metrics::gauge!("sockeye_adapter_link_up").set(1.0);
+        Ok(link)
+    }
+
+    /// A link whose publish queue holds `bound` messages, and that queue's receiving end.
+    fn new(options: &MqOptions, bound: usize) -> (Arc<Link>, mpsc::Receiver<Vec<u8>>) {
+        let (publish, rx) = mpsc::channel(bound);
         let link = Arc::new(Link {
             host_id: crate::host_id(),
             ack_timeout: options.ack_timeout,
@@ -68,13 +80,7 @@ impl Link {
             next_callback: AtomicU64::new(1),
             up: AtomicBool::new(true),
         });
-        match kind {
-            Kind::Redis => redis_queue::start(url, &options.channel, &link, rx).await?,
-            Kind::Amqp => amqp_queue::start(url, &options.channel, &link, rx).await?,
-        }
-        tracing::info!(url = %redacted(url), channel = %options.channel, "message queue connected");
-        metrics::gauge!("sockeye_adapter_link_up").set(1.0);
-        Ok(link)
+        (link, rx)
     }
 
     /// Queues a message; never waits. One task publishes them all, in order.
@@ -180,4 +186,60 @@ pub(crate) fn redacted(url: &str) -> String {
 /// The next reconnection delay.
 pub(crate) fn next_backoff(backoff: Duration) -> Duration {
     (backoff * 2).min(BACKOFF_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_publish_queue_is_bounded_and_drops_past_it() {
+        let (link, mut rx) = Link::new(&MqOptions::default(), 3);
+        for i in 0..5u8 {
+            link.publish(vec![i]);
+        }
+        assert_eq!(link.dropped.load(Ordering::Relaxed), 2);
+        let mut kept = Vec::new();
+        while let Ok(m) = rx.try_recv() {
+            kept.push(m);
+        }
+        // The oldest are kept, in order: what was queued first is published first.
+        assert_eq!(kept, vec![vec![0], vec![1], vec![2]]);
+    }
+
+    #[test]
+    fn our_own_messages_are_skipped_and_callbacks_reach_their_emit() {
+        let (link, _rx) = Link::new(&MqOptions::default(), 8);
+        let (id, mut answers) = link.callback();
+        let answer = crate::message::encode_callback(
+            &link.host_id,
+            &serde_json::Value::from("sid"),
+            "/",
+            id,
+            &["yes".into()],
+        );
+        // For another host: not ours.
+        link.dispatch(&crate::message::encode_callback(
+            "someone-else",
+            &serde_json::Value::from("sid"),
+            "/",
+            id,
+            &["no".into()],
+        ));
+        link.dispatch(&answer);
+        assert_eq!(answers.try_recv().unwrap(), vec![Value::from("yes")]);
+        assert!(answers.try_recv().is_err());
+        link.forget_callback(id);
+        link.dispatch(&answer);
+        assert!(answers.try_recv().is_err());
+    }
+
+    #[test]
+    fn urls_choose_the_queue() {
+        assert_eq!(Kind::of("redis://h:6379/0").unwrap(), Kind::Redis);
+        assert_eq!(Kind::of("unix:///tmp/r.sock").unwrap(), Kind::Redis);
+        assert_eq!(Kind::of("amqp://guest:guest@h:5672//").unwrap(), Kind::Amqp);
+        assert!(matches!(Kind::of("kafka://h"), Err(MqError::Scheme(s)) if s == "kafka"));
+        assert_eq!(redacted("amqp://u:secret@h//"), "amqp://***@h//");
+    }
 }

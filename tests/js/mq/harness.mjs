@@ -210,6 +210,18 @@ export async function untilDelivered(sender, receiver, label, ms = 90_000) {
   }
 }
 
+/** The `sockeye` demo server joining `cluster` with `--message-queue` (and its channel). */
+export function startSockeyeCli(cluster) {
+  return startServer({
+    command: sockeyeBinary("sockeye"),
+    args: ["--port", "0", "--log-level", "warn", "--static-dir", path.join(ROOT, "www"),
+      "--message-queue", cluster.url, "--message-queue-channel", cluster.channel],
+    cwd: ROOT,
+    label: `sockeye --message-queue:${cluster.channel}`,
+    startTimeout: TIMEOUT * 2,
+  });
+}
+
 /** Runs the write-only Flask-SocketIO worker: one emit of `event` to `room`. */
 export async function pythonWorker(cluster, room, event, payload) {
   await run(PYTHON, [path.join(MQ_DIR, "worker.py"), cluster.url, cluster.channel, room, event, JSON.stringify(payload)], { timeout: TIMEOUT * 2 });

@@ -7,7 +7,7 @@
 import { describe, test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import {
-  Redis, RabbitMQ, startCluster, pythonWorker, sockeyeEmitter, publishRaw, Clients,
+  Redis, RabbitMQ, startCluster, startSockeyeCli, pythonWorker, sockeyeEmitter, publishRaw, Clients,
   call, next, collect, barrier, untilDelivered, TIMEOUT, TEST_TIMEOUT,
 } from "./harness.mjs";
 
@@ -155,6 +155,20 @@ for (const [name, Queue] of [["Redis", Redis], ["RabbitMQ", RabbitMQ]]) {
       const from = await clients.on(c.flask);
       await barrier(from, [out]);
       assert.deepEqual(wrong, []);
+    });
+
+    test("`sockeye --message-queue` joins the Flask-SocketIO cluster", T, async () => {
+      const c = await cluster();
+      const demo = await startSockeyeCli(c);
+      try {
+        const [d, f] = await Promise.all([clients.on(demo), clients.on(c.flask)]);
+        await untilDelivered(f, d, "flask to sockeye --message-queue");
+        const got = next(d, "alert");
+        await pythonWorker(c, "", "alert", "to everyone");
+        assert.equal(await got, "to everyone");
+      } finally {
+        await demo.stop({ grace: TIMEOUT });
+      }
     });
 
     test("garbage on the channel is logged and skipped; the cluster goes on", T, async () => {
