@@ -31,6 +31,8 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
 fi
 # The cluster suite and the soak start their own redis-server (on a unix socket).
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+# The message queue suite (tests/js/mq/) starts its own rabbitmq-server beside Redis.
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
@@ -68,4 +70,15 @@ if [ ! -x "$PY_VENV/bin/python" ] || [ tests/python/requirements.txt -nt "$PY_VE
   python3 -m venv "$PY_VENV"
   "$PY_VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
   touch "$PY_VENV/.installed"
+fi
+
+# Flask-SocketIO with python-socketio's Redis and kombu managers for tests/js/mq/, exactly
+# as pinned, in a virtual environment of its own (git-ignored).
+MQ_VENV=tests/mq/.venv
+if [ ! -x "$MQ_VENV/bin/python" ] || [ tests/mq/requirements.txt -nt "$MQ_VENV/.installed" ]; then
+  python3 -c 'import ensurepip, venv' 2>/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
+  python3 -m venv "$MQ_VENV"
+  "$MQ_VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/mq/requirements.txt
+  touch "$MQ_VENV/.installed"
 fi

@@ -125,6 +125,12 @@ built "$label" && node_suite "$label" "$LOGS/cluster.log" cluster/
 label="cluster (streams): Sockeye and Node socket.io nodes on one Redis stream"
 built "$label" && node_suite "$label" "$LOGS/cluster-streams.log" cluster-streams/
 
+# The Flask-SocketIO chat (tests/mq/, python-socketio's queue managers) and a Sockeye
+# node on one channel of a real Redis, then of a real RabbitMQ (the suite starts its own
+# redis-server and rabbitmq-server, and restarts each mid-way).
+label="message queue: Flask-SocketIO and Sockeye nodes on Redis and RabbitMQ"
+built "$label" && node_suite "$label" "$LOGS/mq.log" mq/
+
 # --- the browser client --------------------------------------------------------------
 # wasm-pack and wasm-bindgen come from cargo install; npm binaryen's wasm-opt from tests/js.
 export PATH="$ROOT/tests/js/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"

@@ -28,6 +28,20 @@ struct Args {
     /// pushes reach the clients of every node on it, Node socket.io nodes included.
     #[arg(long, env = "SOCKEYE_REDIS_URL")]
     redis_url: Option<String>,
+    /// Join a Flask-SocketIO / python-socketio cluster through its message queue
+    /// (`redis://host:port/0` or `amqp://user:password@host:5672//`), as Flask-SocketIO's
+    /// `message_queue` option does: broadcasts, rooms, disconnects and acks reach the
+    /// clients of the Python nodes, and their workers' emits reach ours.
+    #[arg(long, env = "SOCKEYE_MESSAGE_QUEUE", conflicts_with = "redis_url")]
+    message_queue: Option<String>,
+    /// The message queue's channel (Redis channel or RabbitMQ exchange): Flask-SocketIO's
+    /// default is `flask-socketio`, python-socketio's `socketio`.
+    #[arg(
+        long,
+        env = "SOCKEYE_MESSAGE_QUEUE_CHANNEL",
+        default_value = "flask-socketio"
+    )]
+    message_queue_channel: String,
     /// Address to listen on.
     #[arg(long, env = "SOCKEYE_HOST", default_value = "127.0.0.1")]
     host: String,
@@ -104,6 +118,19 @@ async fn main() {
             }
             Err(e) => {
                 eprintln!("sockeye: cannot reach Redis at {url}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    if let Some(url) = &args.message_queue {
+        let options = sockeye_mq::MqOptions {
+            channel: args.message_queue_channel.clone(),
+            ..sockeye_mq::MqOptions::default()
+        };
+        match sockeye_mq::MqAdapter::connect_with(url, options).await {
+            Ok(a) => builder = builder.adapter(a),
+            Err(e) => {
+                eprintln!("sockeye: cannot reach the message queue at {url}: {e}");
                 std::process::exit(1);
             }
         }
