@@ -43,6 +43,10 @@ START_TIMEOUT = 30.0
 RUN_SLACK = 90.0
 # The paced fanout's rate (issue 14: p99 under 20 ms at 1000 broadcasts/s).
 PACED_RATE = 1000
+# Flood control (issue 17): every socket's limit (events/s, bursts of twice that) and
+# the paced flooder's rate; the other flooder writes as fast as it can.
+RATE_LIMIT = 200
+FLOOD_RATE = 100_000
 # "No regression" allows this much run-to-run noise (the previous min–max ranges of
 # connect cycles/s spread wider than that; idle memory far less).
 REGRESSION_TOLERANCE = 0.05
@@ -84,6 +88,8 @@ class Scenario:
     rate: float | None = None
     # A server this scenario is about: without it the scenario is skipped.
     requires: str | None = None
+    # Extra arguments for the server in this scenario.
+    server_args: list[str] = field(default_factory=list)
 
 
 def scenarios(seconds: float) -> list[Scenario]:
@@ -123,6 +129,19 @@ def scenarios(seconds: float) -> list[Scenario]:
                  ["echo", "-c", "100", "-w", "16", *d], parsers,
                  "acks_per_sec", "acks/s", per="ack", reference="sockeye",
                  requires="sockeye-msgpack"),
+        Scenario("ratelimit-paced",
+                 f"flood control: 20 clients' echo p99 beside a flooder at {FLOOD_RATE} "
+                 f"packets/s (limit {RATE_LIMIT}/s), over the p99 without it",
+                 ["ratelimit", "-c", "20", "-d", f"{seconds:g}", "--flood-rate",
+                  str(FLOOD_RATE)], ["sockeye"], "p99_ratio", "x unloaded p99",
+                 higher_is_better=False, p99=False, reference="sockeye",
+                 server_args=["--rate-limit", str(RATE_LIMIT)]),
+        Scenario("ratelimit",
+                 "flood control: 20 clients' echo p99 beside a flooder writing as fast as "
+                 f"it can (limit {RATE_LIMIT}/s), over the p99 without it",
+                 ["ratelimit", "-c", "20", "-d", f"{seconds:g}"], ["sockeye"], "p99_ratio",
+                 "x unloaded p99", higher_is_better=False, p99=False, reference="sockeye",
+                 server_args=["--rate-limit", str(RATE_LIMIT)]),
         Scenario("fanout-msgpack",
                  "Sockeye, JSON vs msgpack parser: broadcast to 1000 receivers, "
                  "16 broadcasts in flight",
@@ -191,13 +210,16 @@ def build(logs: Path, skip: bool) -> dict[str, Server]:
 # --- running ----------------------------------------------------------------------
 
 
-def start(server: Server, log: Path) -> tuple[subprocess.Popen | None, str]:
-    """Starts a server on core 1; the process and its address, or None and why not."""
+def start(server: Server, log: Path,
+          extra: list[str] | None = None) -> tuple[subprocess.Popen | None, str]:
+    """Starts a server on core 1 (with `extra` arguments); the process and its address,
+    or None and why not."""
     # Output goes to a file, never a pipe: a pipe nobody reads could block the server.
     with log.open("w") as out:
         try:
             process = subprocess.Popen(
-                ["taskset", "-c", SERVER_CORE, *server.command, "--port", "0"],
+                ["taskset", "-c", SERVER_CORE, *server.command, *(extra or []),
+                 "--port", "0"],
                 cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         except OSError as e:
             return None, str(e)
@@ -246,7 +268,7 @@ def run_one(scenario: Scenario, server: Server, rep: int, seconds: float,
     if server.unavailable:
         return record | {"error": server.unavailable}
     log = logs / f"{scenario.key}-{server.key}-{rep}.log"
-    process, address = start(server, log)
+    process, address = start(server, log, scenario.server_args)
     if process is None:
         return record | {"error": f"server failed to start: {address}"}
     args = [*scenario.args, *(scenario.raw_args if server.key == "raw" else []),
@@ -441,6 +463,11 @@ def targets(scenario: Scenario, s: dict[str, dict | None],
         target = regression(scenario, me, baseline)
         if target:
             out.append(target)
+    elif scenario.key.startswith("ratelimit"):
+        if ok(me):
+            out.append(("the flooded p99 within 2x the unloaded p99 (same run)",
+                        f"{me['median']:.2f}x (runs {me['min']:.2f}x–{me['max']:.2f}x)",
+                        me["median"] <= 2))
     elif scenario.key == "polling":
         for peer, name in ((sio, "socketioxide"), (node, "Node socket.io")):
             r = ratio(me, peer, True)
@@ -531,7 +558,11 @@ def markdown(rows: list[dict], plan: list[Scenario], servers: dict[str, Server],
             row += (f" {fmt(s['server_cpu'])} | {fmt(s['bench_cpu'])}{' ⚠' if bound else ''} |"
                     f" {'–' if r is None else f'{r:.2f}x'} | {runs} |")
             lines.append(row)
-        if not scenario.higher_is_better:
+        if scenario.key.startswith("ratelimit"):
+            lines += ["", "Lower is better: the flooded phase's p99 over the unloaded phase's, "
+                      "both in the same run (bench/results/ratelimit.txt has the p50s and "
+                      "what the flooder sent and the server read)."]
+        elif not scenario.higher_is_better:
             lines += ["", f"Lower is better; the ratio is {reference}'s bytes over the server's."]
         if scenario.rate:
             lines += ["", "The sender emits on a schedule; a broadcast due while "

@@ -208,6 +208,9 @@ built "$label" && node_suite "$label" "$LOGS/admin.log" admin/
 # A smoke run of the load generator (bench/) against Sockeye: a second each of echo over
 # WebSocket and over long-polling (the demo binary), and of fanout (the benchmark
 # server, which has `broadcast`); each must count something, and fanout lose nothing.
+# Then ratelimit: 4 clients' echoes beside a flooder (20 000 packets/s) on the benchmark
+# server with a limit of 200/s: every echo answered, the flooder paced (none of its acks
+# refused), not disconnected.
 # Figures come from the benchmark command (bash bench/run.sh), not from here.
 # bench_run <label> <server...> -- <sockeye-bench args...>: one scenario, its JSON line in
 # BENCH_LINE; fails when the load generator fails.
@@ -230,9 +233,15 @@ bench_smoke() {
     echo "$BENCH_LINE" | grep -Eq '"acks":[1-9][0-9]*' &&
     bench_run fanout "$ROOT/target/debug/sockeye-bench-server" -- fanout -c 20 -w 4 -d 1 &&
     echo "$BENCH_LINE" | grep -Eq '"deliveries":[1-9][0-9]*' &&
-    echo "$BENCH_LINE" | grep -Eq '"lost":0[,}]'
+    echo "$BENCH_LINE" | grep -Eq '"lost":0[,}]' &&
+    bench_run ratelimit "$ROOT/target/debug/sockeye-bench-server" --rate-limit 200 -- \
+      ratelimit -c 4 -d 1 --flood-rate 20000 &&
+    echo "$BENCH_LINE" | grep -Eq '"flooded":\{"echoes":[1-9][0-9]*' &&
+    echo "$BENCH_LINE" | grep -Eq '"acks_echoed":[1-9][0-9]*' &&
+    echo "$BENCH_LINE" | grep -Eq '"acks_rate_limited":0[,}]' &&
+    echo "$BENCH_LINE" | grep -Eq '"disconnected":false'
 }
-label="load generator smoke (echo, polling echo, fanout; 1 s each)"
+label="load generator smoke (echo, polling echo, fanout, ratelimit; 1 s each)"
 built "$label" && check "$label" bench_smoke
 
 # The chaos soak's short form: 100 clients cut at random for 5 s, on one node with

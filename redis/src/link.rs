@@ -94,12 +94,18 @@ impl Link {
         Ok(link)
     }
 
-    /// Sets `sockeye_adapter_link_up`: 1 while both connections are up, 0 while either
-    /// is lost (cross-node messages are dropped or missed then).
+    /// Sets `sockeye_adapter_link_up{uid}`: 1 while both connections are up, 0 while
+    /// either is lost (cross-node messages are dropped or missed then). One series per
+    /// link, by the node's uid: a process with several links (several adapters) must
+    /// not have one link's state overwrite another's.
     fn report_state(&self) {
         let up =
             self.publish_up.load(Ordering::Acquire) && self.subscribe_up.load(Ordering::Acquire);
-        metrics::gauge!("sockeye_adapter_link_up").set(if up { 1.0 } else { 0.0 });
+        metrics::gauge!("sockeye_adapter_link_up", "uid" => self.uid.clone()).set(if up {
+            1.0
+        } else {
+            0.0
+        });
     }
 
     /// Records a change of the subscriber's state.

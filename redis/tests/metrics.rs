@@ -114,12 +114,17 @@ fn sockeye_redis_random() -> u128 {
 }
 
 /// A node: a server with its namespace `/` on the Redis adapter, subscribed.
-async fn node(url: &str) -> SocketIo {
+async fn node(url: &str) -> (SocketIo, String) {
     let adapter = RedisAdapter::connect(url).await.expect("connect to Redis");
     let io = SocketIo::builder().adapter(adapter.clone()).build();
     io.of("/");
     adapter.subscribed().await;
-    io
+    (io, adapter.uid().to_owned())
+}
+
+/// A link's `sockeye_adapter_link_up` series.
+fn link_up(uid: &str) -> Option<f64> {
+    gauge(&format!("sockeye_adapter_link_up{{uid={uid}}}"))
 }
 
 /// Waits, bounded, until `done` holds.
@@ -131,7 +136,6 @@ async fn eventually(what: &str, done: impl Fn() -> bool) {
     }
 }
 
-const LINK_UP: &str = "sockeye_adapter_link_up{}";
 const FETCH_OUT: &str = "sockeye_cluster_requests_total{direction=out,kind=fetch_sockets}";
 const FETCH_IN: &str = "sockeye_cluster_requests_total{direction=in,kind=fetch_sockets}";
 const EMIT_OUT: &str = "sockeye_cluster_requests_total{direction=out,kind=server_side_emit}";
@@ -142,9 +146,12 @@ const EMIT_IN: &str = "sockeye_cluster_requests_total{direction=in,kind=server_s
 async fn link_state_and_cluster_requests_are_recorded() {
     metrics::set_global_recorder(TestRecorder).expect("the only recorder");
     let mut redis = Redis::start();
-    let a = node(&redis.url).await;
-    let b = node(&redis.url).await;
-    assert_eq!(gauge(LINK_UP), Some(1.0));
+    let (a, a_uid) = node(&redis.url).await;
+    let (b, b_uid) = node(&redis.url).await;
+    // One series per link: two nodes in one process do not share one.
+    assert_ne!(a_uid, b_uid);
+    assert_eq!(link_up(&a_uid), Some(1.0));
+    assert_eq!(link_up(&b_uid), Some(1.0));
 
     // Node a asks; node b answers (a skips its own request, and is not counted for it).
     let sockets = a.of("/").broadcast().fetch_sockets().await.expect("fetch");
@@ -159,8 +166,8 @@ async fn link_state_and_cluster_requests_are_recorded() {
 
     // Redis goes away: the subscribers see their connections drop.
     redis.stop();
-    eventually("the link to be reported down", || {
-        gauge(LINK_UP) == Some(0.0)
+    eventually("both links to be reported down", || {
+        link_up(&a_uid) == Some(0.0) && link_up(&b_uid) == Some(0.0)
     })
     .await;
     drop(b);

@@ -1,8 +1,9 @@
-//! Flood control: token-bucket rate limits per socket and per event. A packet past a
-//! limit is dropped, and the client's ack (when it asked for one) is answered with
-//! `{ error: "rate limited" }`; a client that keeps flooding (more than 100 drops in
-//! 10 s by default) is disconnected ("io server disconnect"). docs/bounds.md has the
-//! details.
+//! Flood control: token-bucket rate limits per socket and per event. Past the socket's
+//! limit the server stops reading the client until the bucket refills (the client is
+//! slowed, nothing is dropped); a packet past an event's limit is dropped, and the
+//! client's ack (when it asked for one) is answered with `{ error: "rate limited" }`. A
+//! client that keeps flooding (held back for 10 s, or more than 100 drops in 10 s, by
+//! default) is disconnected ("io server disconnect"). docs/bounds.md has the details.
 //!
 //! ```js
 //! const socket = io("http://127.0.0.1:3000");

@@ -178,6 +178,11 @@ impl BroadcastOperator {
             };
             let (local, (answers, mut complete)) =
                 futures_util::future::join(futures_util::future::join_all(local), remote).await;
+            // This node's sockets count their own timeouts; the other nodes' answers
+            // that did not all come count once for the broadcast.
+            if !complete {
+                crate::metrics::ack_timeout();
+            }
             let mut responses = Vec::with_capacity(local.len() + answers.len());
             for answer in local {
                 match answer.map(|args| args.values()) {

@@ -25,8 +25,9 @@ pub struct Config {
     /// default: no limit, as socket.io). Namespaces may set their own, and limits per
     /// event ([`crate::Namespace::rate_limit`]).
     pub rate_limit: Option<crate::RateLimit>,
-    /// When a socket whose packets rate limits drop is disconnected for flooding
-    /// (`None`: never, the packets are only dropped). Default: more than 100 drops
+    /// When a socket past its rate limits is disconnected for flooding (`None`:
+    /// never, it is only paced and its packets dropped). Default: its input held back
+    /// by its socket limit for 10 seconds, or more than 100 drops by event limits
     /// within 10 seconds.
     pub flood_limit: Option<crate::FloodLimit>,
 }

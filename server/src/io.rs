@@ -236,15 +236,17 @@ impl Builder {
     }
 
     /// Limits how many events each socket may send, all events together: a token
-    /// bucket per socket (default: none). Past it a packet is dropped; see
+    /// bucket per socket (default: none). Past it the connection is not read until the
+    /// bucket refills: the client is slowed to the rate, nothing is dropped. See
     /// [`crate::RateLimit`] and `docs/bounds.md` for what the client sees.
     pub fn rate_limit(mut self, limit: crate::RateLimit) -> Self {
         self.config.rate_limit = Some(limit);
         self
     }
 
-    /// When a socket that rate limits keep dropping packets of is disconnected
-    /// (default: more than 100 drops within 10 s; `None`: never).
+    /// When a socket that keeps sending past its rate limits is disconnected (default:
+    /// its input held back for 10 s, or more than 100 drops by event limits within
+    /// 10 s; `None`: never).
     pub fn flood_limit(mut self, limit: Option<crate::FloodLimit>) -> Self {
         self.config.flood_limit = limit;
         self

@@ -86,7 +86,7 @@ fn describe() {
     );
     describe_counter!(
         "sockeye_ack_timeouts_total",
-        "Acknowledgements not received within their timeout"
+        "Acknowledgements not received within their timeout (a cluster broadcast's other nodes count once)"
     );
     describe_counter!(
         "sockeye_rate_limited_packets_total",

@@ -1,9 +1,17 @@
 //! Flood control: token buckets on the events a client sends, per socket and per event.
 //!
-//! A packet past a limit is dropped before any middleware, catch-all or handler sees
-//! it; its ack, if it asked for one, is answered with `{"error": "rate limited"}`. A
-//! socket that keeps flooding (more than [`FloodLimit::max_drops`] drops within
-//! [`FloodLimit::window`]) is disconnected. `docs/bounds.md` says what a client sees.
+//! The socket's bucket paces the connection: when it runs empty, the connection's
+//! input is paused until the bucket has a token again (the Engine.IO session stops
+//! reading it: [`EngineSocket::pause_input`](crate::engine::EngineSocket::pause_input)),
+//! so a client sending faster than its limit is slowed to it, and what it sends beyond
+//! it is neither read nor decoded. A socket whose input stays held back for a whole
+//! [`FloodLimit::window`] is disconnected.
+//!
+//! An event's bucket drops: a packet past it is dropped before any middleware,
+//! catch-all or handler sees it, and its ack, if it asked for one, is answered with
+//! `{"error": "rate limited"}` (pausing the whole connection for one event would hold
+//! back its other events). A socket with more than [`FloodLimit::max_drops`] drops
+//! within a window is disconnected. `docs/bounds.md` says what a client sees.
 
 use crate::hash::Map;
 use std::sync::Arc;
@@ -50,21 +58,23 @@ impl RateLimit {
     }
 }
 
-/// When a rate-limited socket counts as flooding and is disconnected: more than
-/// `max_drops` of its packets dropped within one `window` (a window starts at the first
-/// drop after the previous window ended).
+/// When a rate-limited socket counts as flooding and is disconnected: its input held
+/// back by its socket limit for a whole `window` without a break (it kept sending
+/// faster than its limit all that time), or more than `max_drops` of its packets
+/// dropped by event limits within one `window` (a window starts at the first drop
+/// after the previous window ended).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FloodLimit {
-    /// Drops allowed within a window; one more disconnects.
+    /// Drops (by event limits) allowed within a window; one more disconnects.
     pub max_drops: u32,
-    /// The window's length.
+    /// The window's length; also how long a socket's input may stay held back.
     pub window: Duration,
 }
 
 impl Default for FloodLimit {
-    /// 100 drops within 10 seconds: a client past its limit by a little now and then
-    /// (a double click, a burst after a reconnect) stays; one that ignores the drops
-    /// does not.
+    /// 100 drops within 10 seconds, or input held back for 10 seconds: a client past
+    /// its limit by a little now and then (a double click, a burst after a reconnect)
+    /// stays; one that ignores the limit does not.
     fn default() -> Self {
         FloodLimit {
             max_drops: 100,
@@ -108,7 +118,24 @@ impl Bucket {
         self.at = now;
         self.tokens >= 1.0
     }
+
+    /// When the bucket has a token again, if it has none as last counted.
+    fn refilled_at(&self, limit: &RateLimit) -> Option<Instant> {
+        if self.tokens >= 1.0 {
+            return None;
+        }
+        // A microsecond more, so that rounding cannot leave the token a hair short; a
+        // bucket that never refills waits a day (the heartbeat ends that connection).
+        let wait = (1.0 - self.tokens) / limit.rate + 1e-6;
+        let wait = Duration::try_from_secs_f64(wait)
+            .unwrap_or(NEVER)
+            .min(NEVER);
+        Some(self.at + wait)
+    }
 }
+
+/// The longest pause a bucket asks for.
+const NEVER: Duration = Duration::from_secs(86_400);
 
 /// What [`Flood::admit`] decided for one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +159,9 @@ pub(crate) struct Flood {
     events: Map<String, Bucket>,
     drops: u32,
     window_start: Instant,
+    /// Whether the socket's bucket ran empty at the last packet (and so paused the
+    /// connection's input).
+    pausing: bool,
 }
 
 impl Flood {
@@ -143,11 +173,30 @@ impl Flood {
             events: Map::default(),
             drops: 0,
             window_start: now,
+            pausing: false,
+        }
+    }
+
+    /// When the connection's input may be taken again: set while the socket's bucket
+    /// is empty, at the instant it has a token again.
+    pub(crate) fn resume_at(&self) -> Option<Instant> {
+        match (&self.socket, &self.limits.socket) {
+            (Some(bucket), Some(limit)) => bucket.refilled_at(limit),
+            _ => None,
         }
     }
 
     /// Takes a token from the socket's bucket and the event's (both or neither).
-    pub(crate) fn admit(&mut self, event: &str, now: Instant) -> Verdict {
+    /// `held_back` is how long the connection's input has waited on pauses without a
+    /// break ([`Flood::resume_at`]).
+    pub(crate) fn admit(&mut self, event: &str, now: Instant, held_back: Duration) -> Verdict {
+        if let Some(flood) = self.flood {
+            // The pauses this socket asked for held the client back for a whole
+            // window: it keeps sending faster than its limit.
+            if self.pausing && held_back >= flood.window {
+                return Verdict::Disconnect;
+            }
+        }
         let socket_ok = match (&mut self.socket, &self.limits.socket) {
             (Some(bucket), Some(limit)) => bucket.ready(limit, now),
             _ => true,
@@ -170,6 +219,7 @@ impl Flood {
                     bucket.tokens -= 1.0;
                 }
             }
+            self.pausing = self.resume_at().is_some();
             return Verdict::Pass;
         }
         let Some(flood) = self.flood else {
@@ -213,29 +263,29 @@ mod tests {
         let mut f = flood(Some(RateLimit::per_second(10).burst(3)), &[], 1000);
         let t = Instant::now();
         for _ in 0..3 {
-            assert_eq!(f.admit("a", t), Verdict::Pass);
+            assert_eq!(f.admit("a", t, Duration::ZERO), Verdict::Pass);
         }
-        assert_eq!(f.admit("a", t), Verdict::Drop);
+        assert_eq!(f.admit("a", t, Duration::ZERO), Verdict::Drop);
         // 100 ms at 10/s is one token.
         let later = t + Duration::from_millis(100);
-        assert_eq!(f.admit("a", later), Verdict::Pass);
-        assert_eq!(f.admit("a", later), Verdict::Drop);
+        assert_eq!(f.admit("a", later, Duration::ZERO), Verdict::Pass);
+        assert_eq!(f.admit("a", later, Duration::ZERO), Verdict::Drop);
         // A long quiet spell refills up to the burst, no more.
         let much_later = t + Duration::from_secs(60);
         for _ in 0..3 {
-            assert_eq!(f.admit("a", much_later), Verdict::Pass);
+            assert_eq!(f.admit("a", much_later, Duration::ZERO), Verdict::Pass);
         }
-        assert_eq!(f.admit("a", much_later), Verdict::Drop);
+        assert_eq!(f.admit("a", much_later, Duration::ZERO), Verdict::Drop);
     }
 
     #[test]
     fn an_event_limit_leaves_other_events_alone() {
         let mut f = flood(None, &[("chat", RateLimit::per_second(1))], 1000);
         let t = Instant::now();
-        assert_eq!(f.admit("chat", t), Verdict::Pass);
-        assert_eq!(f.admit("chat", t), Verdict::Drop);
+        assert_eq!(f.admit("chat", t, Duration::ZERO), Verdict::Pass);
+        assert_eq!(f.admit("chat", t, Duration::ZERO), Verdict::Drop);
         for _ in 0..100 {
-            assert_eq!(f.admit("move", t), Verdict::Pass);
+            assert_eq!(f.admit("move", t, Duration::ZERO), Verdict::Pass);
         }
     }
 
@@ -247,28 +297,64 @@ mod tests {
             1000,
         );
         let t = Instant::now();
-        assert_eq!(f.admit("chat", t), Verdict::Pass);
+        assert_eq!(f.admit("chat", t, Duration::ZERO), Verdict::Pass);
         // The event's bucket is empty: the socket's keeps its second token.
-        assert_eq!(f.admit("chat", t), Verdict::Drop);
-        assert_eq!(f.admit("other", t), Verdict::Pass);
-        assert_eq!(f.admit("other", t), Verdict::Drop);
+        assert_eq!(f.admit("chat", t, Duration::ZERO), Verdict::Drop);
+        assert_eq!(f.admit("other", t, Duration::ZERO), Verdict::Pass);
+        assert_eq!(f.admit("other", t, Duration::ZERO), Verdict::Drop);
     }
 
     #[test]
     fn sustained_drops_disconnect_and_drops_in_old_windows_do_not_count() {
         let mut f = flood(Some(RateLimit::per_second(1)), &[], 3);
         let t = Instant::now();
-        assert_eq!(f.admit("a", t), Verdict::Pass);
+        assert_eq!(f.admit("a", t, Duration::ZERO), Verdict::Pass);
         for _ in 0..3 {
-            assert_eq!(f.admit("a", t), Verdict::Drop);
+            assert_eq!(f.admit("a", t, Duration::ZERO), Verdict::Drop);
         }
         // Eleven seconds on, a new window: three more drops are allowed again.
         let next = t + Duration::from_secs(11);
-        assert_eq!(f.admit("a", next), Verdict::Pass);
+        assert_eq!(f.admit("a", next, Duration::ZERO), Verdict::Pass);
         for _ in 0..3 {
-            assert_eq!(f.admit("a", next), Verdict::Drop);
+            assert_eq!(f.admit("a", next, Duration::ZERO), Verdict::Drop);
         }
-        assert_eq!(f.admit("a", next), Verdict::Disconnect);
+        assert_eq!(f.admit("a", next, Duration::ZERO), Verdict::Disconnect);
+    }
+
+    #[test]
+    fn an_empty_socket_bucket_says_when_it_has_a_token_again() {
+        let mut f = flood(Some(RateLimit::per_second(10).burst(2)), &[], 1000);
+        let t = Instant::now();
+        assert_eq!(f.admit("a", t, Duration::ZERO), Verdict::Pass);
+        assert_eq!(f.resume_at(), None);
+        assert_eq!(f.admit("a", t, Duration::ZERO), Verdict::Pass);
+        // Empty: one token comes back in 100 ms.
+        let at = f.resume_at().expect("a pause");
+        let wait = at - t;
+        assert!(wait >= Duration::from_millis(100) && wait < Duration::from_millis(101));
+        // At that instant the token is there.
+        assert_eq!(f.admit("a", at, Duration::ZERO), Verdict::Pass);
+        // An event's bucket never pauses the connection.
+        let mut f = flood(None, &[("chat", RateLimit::per_second(1))], 1000);
+        assert_eq!(f.admit("chat", t, Duration::ZERO), Verdict::Pass);
+        assert_eq!(f.resume_at(), None);
+    }
+
+    #[test]
+    fn input_held_back_for_a_window_disconnects_the_socket_that_paused_it() {
+        let mut f = flood(Some(RateLimit::per_second(10).burst(1)), &[], 1000);
+        let t = Instant::now();
+        let window = Duration::from_secs(10);
+        // Held back for a window, but this socket's bucket was not what paused it.
+        assert_eq!(f.admit("a", t, window), Verdict::Pass);
+        // Now it is: its bucket ran empty at the last packet.
+        let at = f.resume_at().expect("a pause");
+        assert_eq!(
+            f.admit("a", at, window - Duration::from_millis(1)),
+            Verdict::Pass
+        );
+        let at = f.resume_at().expect("a pause");
+        assert_eq!(f.admit("a", at, window), Verdict::Disconnect);
     }
 
     #[test]
@@ -276,7 +362,7 @@ mod tests {
         let mut f = flood(None, &[("chat", RateLimit::per_second(1))], 3);
         let t = Instant::now();
         for i in 0..1000 {
-            f.admit(&format!("e{i}"), t);
+            f.admit(&format!("e{i}"), t, Duration::ZERO);
         }
         assert!(f.events.is_empty());
     }

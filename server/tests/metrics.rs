@@ -1,13 +1,17 @@
 //! The counters a demo client cannot move (cli/tests/metrics.rs has the others):
-//! volatile drops, slow-consumer disconnects and ack timeouts, recorded by a recorder of
-//! this test's own through the `metrics` facade.
+//! volatile drops, slow-consumer disconnects and ack timeouts (a cluster broadcast's
+//! too), recorded by a recorder of this test's own through the `metrics` facade.
 
 mod common;
 
 use common::{start, within, Sio};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use sockeye_protocol::json;
-use sockeye_server::{Args, RateLimit, Socket, SocketIo};
+use sockeye_protocol::socket::Packet;
+use sockeye_server::{
+    Adapter, AdapterFactory, Args, BroadcastOptions, LocalAdapter, NamespaceRef, RateLimit, Room,
+    Sid, Socket, SocketIo, Value,
+};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -124,4 +128,60 @@ async fn volatile_drops_slow_consumers_and_ack_timeouts_are_counted() {
         );
     }
     assert_eq!(COUNTERS.get("sockeye_rate_limited_packets_total"), 2);
+
+    // A broadcast with acks whose other nodes' clients did not all answer: counted once
+    // on this node (each node counts its own sockets' timeouts).
+    let cluster = SocketIo::builder().adapter(PeersTimeOut).build();
+    let before = COUNTERS.get("sockeye_ack_timeouts_total");
+    let answer = within(
+        "the cluster broadcast",
+        cluster
+            .of("/")
+            .broadcast()
+            .timeout(Duration::from_millis(50))
+            .emit_with_ack("question", 1),
+    )
+    .await;
+    assert!(answer.is_err(), "{answer:?}");
+    assert_eq!(COUNTERS.get("sockeye_ack_timeouts_total"), before + 1);
+}
+
+/// An adapter whose other nodes never get all their clients' answers in time.
+struct PeersTimeOut;
+
+impl AdapterFactory for PeersTimeOut {
+    fn create(&self, _namespace: NamespaceRef) -> Arc<dyn Adapter> {
+        Arc::new(PeersTimeOutAdapter(LocalAdapter::default()))
+    }
+}
+
+struct PeersTimeOutAdapter(LocalAdapter);
+
+impl Adapter for PeersTimeOutAdapter {
+    fn join(&self, sid: &Sid, rooms: &[Room]) {
+        self.0.join(sid, rooms);
+    }
+    fn leave(&self, sid: &Sid, room: &str) {
+        self.0.leave(sid, room);
+    }
+    fn leave_all(&self, sid: &Sid) {
+        self.0.leave_all(sid);
+    }
+    fn rooms_of(&self, sid: &Sid) -> Vec<Room> {
+        self.0.rooms_of(sid)
+    }
+    fn sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+        self.0.sockets(opts)
+    }
+    fn rooms(&self) -> Vec<Room> {
+        self.0.rooms()
+    }
+    fn remote_broadcast_with_ack(
+        &self,
+        _packet: &Packet,
+        _opts: &BroadcastOptions,
+        _timeout: Duration,
+    ) -> futures_util::future::BoxFuture<'static, (Vec<Value>, bool)> {
+        Box::pin(async { (vec![json!("one answer")], false) })
+    }
 }

@@ -53,8 +53,8 @@ struct Cli {
     #[arg(long, default_value = "json", value_parser = ["json", "msgpack"])]
     parser: String,
     /// Flood control: every socket may send N events a second (bursts of 2N); past
-    /// it packets are dropped, and a flooder is never disconnected (the `ratelimit`
-    /// scenario measures it limited, not evicted).
+    /// it the connection is not read until the bucket refills, and a flooder is never
+    /// disconnected (the `ratelimit` scenario measures it limited, not evicted).
     #[arg(long)]
     rate_limit: Option<u32>,
 }

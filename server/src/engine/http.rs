@@ -419,10 +419,16 @@ async fn read_post<H>(inner: &Inner<H>, session: &Session, body: Body) -> Result
     let Some(control) = session.control_tx.as_ref() else {
         return Err(EngineError::BadRequest);
     };
+    let (taken, answer) = tokio::sync::oneshot::channel();
     control
-        .send(Control::Packets(packets))
+        .send(Control::Packets(packets, taken))
         .await
-        .map_err(|_| EngineError::UnknownSid)
+        .map_err(|_| EngineError::UnknownSid)?;
+    // Answered once the session's task has taken every packet: a paused input
+    // (flood control) holds the client's next POST back this way. A session that
+    // ends first drops the rest, as it would have unread.
+    let _ = answer.await;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 mod admission;
 mod config;
 mod error;
+mod gate;
 mod http;
 mod outbox;
 mod session;

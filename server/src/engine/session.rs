@@ -6,6 +6,7 @@
 //! what arrives and the time, and performs what the machine says, as quinn's
 //! `ConnectionDriver` drives quinn-proto.
 
+use super::gate::InputGate;
 use super::outbox::{Full, Outbox};
 use super::ws::{self, WebSocket};
 use super::{Connection, EngineHandler, Inner};
@@ -13,13 +14,14 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 pub use sockeye_protocol::engine::{CloseReason, Transport};
 use sockeye_protocol::engine::{Packet, PacketType, Received, ServerSession, TextFrame};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 use tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
 
@@ -148,8 +150,9 @@ pub enum SendError {
 
 /// Work handed to a session's task by the HTTP side.
 pub(crate) enum Control {
-    /// Packets from one polling POST.
-    Packets(Vec<Packet>),
+    /// Packets from one polling POST, and the POST's answer: sent (or dropped) once
+    /// the task has taken them all, which a paused input delays.
+    Packets(Vec<Packet>, oneshot::Sender<()>),
     /// The upgrade completed on this WebSocket.
     Upgrade(Box<WebSocket>),
 }
@@ -175,6 +178,8 @@ pub(crate) struct Session {
     closed_notify: Notify,
     /// Woken when the transport changes, for a GET that arrives during an upgrade.
     transport_changed: Notify,
+    /// Backpressure on the client's input.
+    pub(crate) gate: InputGate,
 }
 
 impl Session {
@@ -201,6 +206,7 @@ impl Session {
             closed: AtomicBool::new(false),
             closed_notify: Notify::new(),
             transport_changed: Notify::new(),
+            gate: InputGate::default(),
         });
         (session, control_rx)
     }
@@ -350,6 +356,23 @@ impl EngineSocket {
         self.send(Frame::Text(s.into()))
     }
 
+    /// Takes no more input from the client before `until`: the session's task stops
+    /// reading the WebSocket (the client's writes wait once the TCP buffers are full)
+    /// or holds the polling POST it is taking packets from, unanswered. What the client
+    /// sends meanwhile is neither read nor decoded. A later pause wins over an earlier
+    /// one; control packets (pongs) wait in line too. Flood control pauses a
+    /// connection while a socket's rate-limit bucket is empty.
+    pub fn pause_input(&self, until: std::time::Instant) {
+        self.session.gate.pause(std::time::Instant::now(), until);
+    }
+
+    /// How long the client's input has waited on pauses without a break: zero unless
+    /// input was waiting each time a pause ended, since the first of those pauses.
+    /// A client that keeps sending faster than its input is taken shows here.
+    pub fn input_held_back(&self) -> Duration {
+        self.session.gate.held_back(std::time::Instant::now())
+    }
+
     /// Closes the session after what is queued has been sent.
     pub fn close(&self, reason: CloseReason) {
         self.session.request_close(reason);
@@ -393,6 +416,10 @@ struct Driver<H: EngineHandler> {
     batch: Vec<Frame>,
     /// The close code a read error calls for (RFC 6455).
     close_code: Option<u16>,
+    /// The rest of a polling POST whose packets wait for a paused input.
+    pending: VecDeque<Packet>,
+    /// The answer of the POST whose packets are being taken.
+    post_taken: Option<oneshot::Sender<()>>,
     epoch: Instant,
     /// This session in `sockeye_engine_sessions`, for as long as the task runs.
     gauge: crate::metrics::SessionGauge,
@@ -425,6 +452,8 @@ pub(crate) async fn run<H: EngineHandler>(start: Box<Start<H>>) {
         ws,
         batch: Vec::new(),
         close_code: None,
+        pending: VecDeque::new(),
+        post_taken: None,
         epoch,
         gauge: crate::metrics::SessionGauge::open(session.transport() == Transport::WebSocket),
     };
@@ -470,13 +499,16 @@ impl<H: EngineHandler> Driver<H> {
                     self.machine.close(reason);
                 }
                 _ = &mut timer => self.on_timeout(),
-                control = recv_control(&mut self.control_rx) => {
+                // A POST's packets are taken before the next POST (or the upgrade).
+                control = recv_control(&mut self.control_rx), if self.pending.is_empty() => {
                     self.on_control(control, session, outbound).await;
                 }
                 n = recv_many(session, &*outbound, &mut self.batch) => {
                     self.write_batch(n, close_requested.as_mut(), write_timeout).await;
                 }
-                incoming = next_ws(&mut self.ws) => self.on_ws_frames(incoming).await,
+                input = next_input(&mut self.ws, &self.pending, &session.gate) => {
+                    self.on_input(input).await;
+                }
                 _ = std::future::poll_fn(|cx| self.conn.poll_work(cx)) => {}
             }
         }
@@ -513,13 +545,10 @@ impl<H: EngineHandler> Driver<H> {
         outbound: &mut Claim<'a>,
     ) {
         match control {
-            Some(Control::Packets(packets)) => {
-                let now = self.now();
-                for packet in packets {
-                    if !self.on_packet(packet, now) {
-                        return;
-                    }
-                }
+            Some(Control::Packets(packets, taken)) => {
+                self.pending.extend(packets);
+                self.post_taken = Some(taken);
+                self.take_pending();
             }
             Some(Control::Upgrade(socket)) => {
                 // From now on GETs are refused. A GET still pending gets a noop from
@@ -544,6 +573,60 @@ impl<H: EngineHandler> Driver<H> {
             }
             None => {
                 self.machine.close(CloseReason::ForcedClose);
+            }
+        }
+    }
+
+    /// Takes the pending POST's packets until the input is paused; answers the POST
+    /// once all are taken (or the session is over).
+    fn take_pending(&mut self) {
+        let now = self.now();
+        while let Some(packet) = self.pending.pop_front() {
+            if !self.on_packet(packet, now) {
+                self.pending.clear();
+                break;
+            }
+            if !self.pending.is_empty()
+                && self
+                    .session
+                    .gate
+                    .paused(std::time::Instant::now())
+                    .is_some()
+            {
+                return;
+            }
+        }
+        if let Some(taken) = self.post_taken.take() {
+            let _ = taken.send(());
+        }
+    }
+
+    /// Input, or the end of a pause: on WebSocket the next frame is read and every
+    /// frame that is ready with it; over polling the pending POST's packets are taken.
+    async fn on_input(&mut self, input: Input) {
+        match input {
+            Input::Frame(frame) => self.on_ws_frames(frame).await,
+            Input::Resumed
+                if self
+                    .session
+                    .gate
+                    .paused(std::time::Instant::now())
+                    .is_some() =>
+            {
+                // Paused again meanwhile (a later pause won): wait on.
+            }
+            Input::Resumed if self.ws.is_some() => match try_next_ws(&mut self.ws).await {
+                Some(frame) => {
+                    self.session.gate.resumed(true);
+                    self.on_ws_frames(frame).await;
+                }
+                None => {
+                    self.session.gate.resumed(false);
+                }
+            },
+            Input::Resumed => {
+                self.session.gate.resumed(!self.pending.is_empty());
+                self.take_pending();
             }
         }
     }
@@ -625,8 +708,19 @@ impl<H: EngineHandler> Driver<H> {
                 break;
             }
             taken += 1;
-            if taken < WS_BATCH {
+            // A paused input is left unread, however much of it is ready.
+            if taken < WS_BATCH
+                && self
+                    .session
+                    .gate
+                    .paused(std::time::Instant::now())
+                    .is_none()
+            {
                 incoming = try_next_ws(&mut self.ws).await;
+                if incoming.is_none() {
+                    // Nothing more is waiting: the client has caught up.
+                    self.session.gate.drained();
+                }
             }
         }
         crate::metrics::packets_in(packets, bytes);
@@ -679,6 +773,11 @@ impl<H: EngineHandler> Driver<H> {
         mut outbound: Claim<'a>,
     ) {
         tracing::debug!(sid = %session.sid, reason = reason.as_str(), "session closing");
+        // A POST still waiting for its packets to be taken is answered: the rest of
+        // them are dropped with the session.
+        if let Some(taken) = self.post_taken.take() {
+            let _ = taken.send(());
+        }
         crate::traffic::session_closed(reason.as_str());
         session.request_close(reason);
         // An upgrade may have completed while the session was closing: the client now
@@ -824,10 +923,31 @@ async fn recv_control(rx: &mut Option<mpsc::Receiver<Control>>) -> Option<Contro
     }
 }
 
-async fn next_ws(ws: &mut Option<WebSocket>) -> Option<Result<WsMessage, WsError>> {
+/// What the session's task read, or that the input's pause has ended.
+enum Input {
+    /// The next WebSocket frame (none: the stream ended).
+    Frame(Option<Result<WsMessage, WsError>>),
+    /// The pause has ended (or was over already): take what is waiting.
+    Resumed,
+}
+
+/// The next WebSocket frame, or the end of the input's pause; a polling session with
+/// no POST pending waits for its control channel instead.
+async fn next_input(
+    ws: &mut Option<WebSocket>,
+    pending: &VecDeque<Packet>,
+    gate: &InputGate,
+) -> Input {
+    if ws.is_none() && pending.is_empty() {
+        return std::future::pending().await;
+    }
+    if let Some(until) = gate.paused(std::time::Instant::now()) {
+        tokio::time::sleep_until(Instant::from_std(until)).await;
+        return Input::Resumed;
+    }
     match ws {
-        Some(ws) => ws.next().await,
-        None => std::future::pending().await,
+        Some(ws) => Input::Frame(ws.next().await),
+        None => Input::Resumed,
     }
 }
 

@@ -210,8 +210,9 @@ impl Namespace {
     }
 
     /// Limits how many events each socket of this namespace may send, all events
-    /// together, in place of the server's [`Builder::rate_limit`]. Applies to the
-    /// sockets that join after the call.
+    /// together, in place of the server's [`Builder::rate_limit`]: past it the
+    /// connection is not read until the bucket refills. Applies to the sockets that
+    /// join after the call.
     ///
     /// [`Builder::rate_limit`]: crate::Builder::rate_limit
     pub fn socket_rate_limit(&self, limit: RateLimit) {

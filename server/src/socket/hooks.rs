@@ -259,10 +259,18 @@ fn dispatch(
 ) -> BoxFuture<'static, ()> {
     let hooks = &socket.inner.hooks;
     if let Some(flood) = &hooks.flood {
-        let verdict = flood
-            .lock()
-            .expect("flood lock")
-            .admit(event, Instant::now());
+        let engine = &socket.inner.engine;
+        let held_back = engine.input_held_back();
+        let (verdict, resume_at) = {
+            let mut flood = flood.lock().expect("flood lock");
+            let verdict = flood.admit(event, Instant::now(), held_back);
+            (verdict, flood.resume_at())
+        };
+        // The socket's bucket is empty: the connection's input waits for its next
+        // token, unread (the client's writes wait behind it).
+        if let Some(until) = resume_at {
+            engine.pause_input(until);
+        }
         if verdict != Verdict::Pass {
             return rate_limited(socket, event, ack_id, verdict);
         }
@@ -363,10 +371,11 @@ async fn report(socket: &Socket, error: MiddlewareError) {
     }
 }
 
-/// A packet past a rate limit: dropped, its ack answered with `{"error": "rate
-/// limited"}`, the error handler told; past the flood limit, the socket disconnected
-/// instead (its disconnect handler, not the error handler, hears of it: the socket is
-/// gone by then).
+/// A packet past a rate limit (an event's; the socket's paces the input instead, so
+/// its bucket has a token whenever a packet is read): dropped, its ack answered with
+/// `{"error": "rate limited"}`, the error handler told; past the flood limit, the
+/// socket disconnected instead (its disconnect handler, not the error handler, hears
+/// of it: the socket is gone by then).
 fn rate_limited(
     socket: Socket,
     event: &str,
