@@ -31,6 +31,7 @@ mod adapter;
 mod emitter;
 mod link;
 mod message;
+mod sharded;
 
 /// A new random id: 20 URL-safe characters, as socket.io's request ids and uids are.
 fn random_id() -> String {
@@ -44,6 +45,7 @@ fn random_id() -> String {
 
 pub use emitter::{Emitter, EmitterError, EmitterOperator};
 pub use redis::RedisError;
+pub use sharded::{ShardedOptions, ShardedRedisAdapter, SubscriptionMode};
 
 use sockeye_server::{Adapter, AdapterFactory, NamespaceRef};
 use std::sync::Arc;

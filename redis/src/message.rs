@@ -199,7 +199,7 @@ pub(crate) fn broadcast_request(
 }
 
 /// Our event packet as socket.io-parser's packet object.
-fn packet_to_value(packet: &Packet) -> Value {
+pub(crate) fn packet_to_value(packet: &Packet) -> Value {
     let (namespace, data) = match packet {
         Packet::Event {
             namespace,
@@ -221,7 +221,7 @@ fn packet_to_value(packet: &Packet) -> Value {
 }
 
 /// `{rooms, except, flags}`, the options of a broadcast on the wire.
-fn options_with_flags(opts: &BroadcastOptions, flags: Vec<(String, Value)>) -> Value {
+pub(crate) fn options_with_flags(opts: &BroadcastOptions, flags: Vec<(String, Value)>) -> Value {
     Value::Object(vec![
         ("rooms".into(), rooms_value(&opts.rooms)),
         ("except".into(), rooms_value(&opts.except)),

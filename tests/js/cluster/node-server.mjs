@@ -1,11 +1,12 @@
 // The Node socket.io 4.8 node of the cluster suite, with @socket.io/redis-adapter 8.3:
 // the contract of tests/fixtures/src/bin/cluster_node.rs (read its doc comment).
 //   node node-server.mjs --redis-url redis://127.0.0.1:PORT/ --name c --port 0
+//   node node-server.mjs --adapter sharded --redis-cluster redis://127.0.0.1:P1/,... --name c
 // (--redis-url may also be unix:///path/to/redis.sock, as the suite's own Redis is.)
 import { createServer } from "node:http";
 import { Server } from "socket.io";
-import { createAdapter } from "@socket.io/redis-adapter";
-import { createClient } from "redis";
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createClient, createCluster } from "redis";
 import { redisClientOptions } from "../lib/redis.mjs";
 
 const flag = (name, fallback) => {
@@ -16,14 +17,20 @@ const url = flag("--redis-url", "redis://127.0.0.1:6379/");
 const node = flag("--name", "node");
 const port = Number(flag("--port", "0"));
 
-const pubClient = createClient(redisClientOptions(url));
+// --adapter sharded --redis-cluster redis://h:p/,...: createShardedAdapter on a Redis
+// Cluster (node-redis cluster clients) instead of createAdapter on one Redis.
+const sharded = flag("--adapter", "classic") === "sharded";
+const pubClient = sharded
+  ? createCluster({ rootNodes: flag("--redis-cluster", "").split(",").map((u) => ({ url: u })) })
+  : createClient(redisClientOptions(url));
 const subClient = pubClient.duplicate();
 // Without listeners, node-redis throws on connection errors; the suite stops Redis.
 for (const c of [pubClient, subClient]) c.on("error", (e) => console.error(`redis: ${e.message}`));
 await Promise.all([pubClient.connect(), subClient.connect()]);
 
 const http = createServer();
-const io = new Server(http, { cors: { origin: "*" }, adapter: createAdapter(pubClient, subClient) });
+const adapter = (sharded ? createShardedAdapter : createAdapter)(pubClient, subClient);
+const io = new Server(http, { cors: { origin: "*" }, adapter });
 
 io.on("hello", (payload, cb) => cb({ node, payload }));
 io.on("notify", (payload) => io.local.emit("notified", { node, payload }));
