@@ -4,8 +4,9 @@
 //!
 //! Three tasks share it: the publisher (`SPUBLISH`, one message after the other, so
 //! order is kept; dropped when Redis is away, as the classic adapter does), the
-//! subscriber (`SSUBSCRIBE`/`SUNSUBSCRIBE` in the order asked, retried with backoff
-//! until the owning master confirms), and the reader of the push messages, which
+//! subscriber (`SSUBSCRIBE`/`SUNSUBSCRIBE` in the order asked, each channel retried
+//! with backoff until its master confirms, and every channel again, one by one, after
+//! a node's connection dropped), and the reader of the push messages, which
 //! hands each `smessage` to the namespace its channel names.
 
 use super::adapter::NamespaceAdapter;
@@ -13,7 +14,7 @@ use super::message::{Channels, SubscriptionMode};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{PushInfo, PushKind};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
@@ -34,6 +35,8 @@ enum Change {
     Subscribe(String),
     /// A room's channel, once its last local socket left.
     Unsubscribe(String),
+    /// Every channel again: a node's connection dropped.
+    Resubscribe,
 }
 
 /// What the node shares among its namespaces' adapters.
@@ -195,58 +198,104 @@ async fn publisher_task(
     }
 }
 
+/// The subscriber's state: every channel the node wants, and those whose last attempt
+/// failed (retried on a timer, each on its own so that a master that is away holds up
+/// only its own channels).
+#[derive(Default)]
+struct Subscriptions {
+    wanted: HashSet<String>,
+    failed: BTreeSet<String>,
+    /// Namespaces whose channels failed: counted by `subscribed()` once they succeed.
+    failed_namespaces: BTreeSet<String>,
+}
+
 async fn subscriber_task(
     link: Weak<Link>,
     mut conn: ClusterConnection,
     mut changes: mpsc::UnboundedReceiver<Change>,
 ) {
-    // Changes that failed, oldest first, retried in order once the delay is over.
-    let mut retry: VecDeque<Change> = VecDeque::new();
+    let mut state = Subscriptions::default();
     let mut delay = RETRY_MIN;
     loop {
-        let change = if retry.is_empty() {
-            match changes.recv().await {
-                Some(c) => c,
+        let retrying = !state.failed.is_empty() || !state.failed_namespaces.is_empty();
+        let change = tokio::select! {
+            change = changes.recv() => match change {
+                Some(change) => Some(change),
                 None => return,
-            }
-        } else {
-            tokio::select! {
-                c = changes.recv() => match c {
-                    // Behind the failed ones: order is kept.
-                    Some(c) => { retry.push_back(c); continue; }
-                    None => return,
-                },
-                () = tokio::time::sleep(delay) => retry.pop_front().expect("not empty"),
-            }
+            },
+            () = tokio::time::sleep(delay), if retrying => None,
         };
-        let Some(current) = link.upgrade() else {
-            return;
-        };
-        let result = match &change {
-            Change::Namespace(name) => {
-                let channels = Channels::new(&current.key, name);
-                let response = channels.under(&current.uid);
-                async {
-                    conn.ssubscribe(&channels.main).await?;
-                    conn.ssubscribe(&response).await
+        let Some(link) = link.upgrade() else { return };
+        match change {
+            Some(Change::Namespace(name)) => {
+                let channels = Channels::new(&link.key, &name);
+                state.wanted.insert(channels.main.clone());
+                state.wanted.insert(channels.under(&link.uid));
+                if subscribe_namespace(&mut conn, &link, &name).await {
+                    link.subscribed.send_modify(|n| *n += 1);
+                } else {
+                    state.failed_namespaces.insert(name);
                 }
-                .await
             }
-            Change::Subscribe(channel) => conn.ssubscribe(channel).await,
-            Change::Unsubscribe(channel) => conn.sunsubscribe(channel).await,
-        };
-        match result {
-            Ok(()) => {
+            Some(Change::Subscribe(channel)) => {
+                state.wanted.insert(channel.clone());
+                state.failed.remove(&channel);
+                if !ssubscribe(&mut conn, &channel).await {
+                    state.failed.insert(channel);
+                }
+            }
+            Some(Change::Unsubscribe(channel)) => {
+                state.wanted.remove(&channel);
+                state.failed.remove(&channel);
+                // A master that is away has dropped the subscription already.
+                let _ = conn.sunsubscribe(&channel).await;
+            }
+            Some(Change::Resubscribe) => {
+                // redis-rs subscribes a reconnected node again in one SSUBSCRIBE of all its
+                // channels, which Redis refuses (CROSSSLOT) when they hash to several slots:
+                // so do it again here, one channel at a time.
+                state.failed.extend(state.wanted.iter().cloned());
                 delay = RETRY_MIN;
-                if let Change::Namespace(_) = change {
-                    current.subscribed.send_modify(|n| *n += 1);
+            }
+            None => {
+                let mut ok = true;
+                for name in std::mem::take(&mut state.failed_namespaces) {
+                    if subscribe_namespace(&mut conn, &link, &name).await {
+                        link.subscribed.send_modify(|n| *n += 1);
+                    } else {
+                        ok = false;
+                        state.failed_namespaces.insert(name);
+                    }
                 }
+                for channel in std::mem::take(&mut state.failed) {
+                    if !ssubscribe(&mut conn, &channel).await {
+                        ok = false;
+                        state.failed.insert(channel);
+                    }
+                }
+                delay = if ok {
+                    RETRY_MIN
+                } else {
+                    (delay * 2).min(RETRY_MAX)
+                };
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "redis cluster subscription failed: retrying");
-                retry.push_front(change);
-                delay = (delay * 2).min(RETRY_MAX);
-            }
+        }
+    }
+}
+
+/// SSUBSCRIBE to a namespace's channel and to this node's response channel.
+async fn subscribe_namespace(conn: &mut ClusterConnection, link: &Link, name: &str) -> bool {
+    let channels = Channels::new(&link.key, name);
+    ssubscribe(conn, &channels.main).await && ssubscribe(conn, &channels.under(&link.uid)).await
+}
+
+/// SSUBSCRIBE to one channel; whether its master confirmed.
+async fn ssubscribe(conn: &mut ClusterConnection, channel: &str) -> bool {
+    match conn.ssubscribe(channel).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(channel, error = %e, "redis cluster SSUBSCRIBE failed: retrying");
+            false
         }
     }
 }
@@ -260,7 +309,8 @@ async fn reader_task(link: Weak<Link>, mut pushes: mpsc::UnboundedReceiver<PushI
                 [redis::Value::BulkString(channel), redis::Value::BulkString(payload)],
             ) => link.dispatch(channel, payload),
             (PushKind::Disconnection, _) => {
-                tracing::warn!("a redis cluster node's connection dropped: reconnecting (its messages are missed until then)")
+                tracing::warn!("a redis cluster node's connection dropped: reconnecting (its messages are missed until then)");
+                let _ = link.changes.send(Change::Resubscribe);
             }
             _ => {}
         }
