@@ -131,6 +131,12 @@ built "$label" && node_suite "$label" "$LOGS/cluster-streams.log" cluster-stream
 label="message queue: Flask-SocketIO and Sockeye nodes on Redis and RabbitMQ"
 built "$label" && node_suite "$label" "$LOGS/mq.log" mq/
 
+# The sharded adapter (SPUBLISH/SSUBSCRIBE) on a real three-master Redis Cluster that the
+# suite starts (redis-server --cluster-enabled yes, redis-cli --cluster create): two
+# Sockeye nodes and a Node node with createShardedAdapter; masters stopped and restarted.
+label="sharded cluster: Sockeye and Node socket.io nodes on a Redis Cluster"
+built "$label" && node_suite "$label" "$LOGS/sharded.log" sharded/
+
 # --- the browser client --------------------------------------------------------------
 # wasm-pack and wasm-bindgen come from cargo install; npm binaryen's wasm-opt from tests/js.
 export PATH="$ROOT/tests/js/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"

@@ -31,6 +31,7 @@ mod adapter;
 mod emitter;
 mod link;
 mod message;
+mod sharded;
 mod streams;
 
 /// A new random id: 20 URL-safe characters, as socket.io's request ids and uids are.
@@ -45,6 +46,7 @@ fn random_id() -> String {
 
 pub use emitter::{Emitter, EmitterError, EmitterOperator};
 pub use redis::RedisError;
+pub use sharded::{ShardedOptions, ShardedRedisAdapter, SubscriptionMode};
 pub use streams::{RedisStreamsAdapter, StreamsEmitter, StreamsEmitterOperator, StreamsOptions};
 
 use sockeye_server::{Adapter, AdapterFactory, NamespaceRef};
