@@ -14,6 +14,7 @@
 //! | `sockeye_slow_consumer_disconnects_total` | counter | |
 //! | `sockeye_ack_timeouts_total` | counter | |
 //! | `sockeye_rate_limited_packets_total` | counter | |
+//! | `sockeye_rate_limit_pauses_total` | counter | |
 //! | `sockeye_handshakes_refused_total` | counter | `reason` |
 //!
 //! The hot paths (packets and bytes, once per frame batch) use handles looked up once
@@ -37,6 +38,7 @@ struct Handles {
     slow_consumer_disconnects: Counter,
     ack_timeouts: Counter,
     rate_limited: Counter,
+    rate_limit_pauses: Counter,
 }
 
 fn handles() -> &'static Handles {
@@ -54,6 +56,7 @@ fn handles() -> &'static Handles {
             slow_consumer_disconnects: counter!("sockeye_slow_consumer_disconnects_total"),
             ack_timeouts: counter!("sockeye_ack_timeouts_total"),
             rate_limited: counter!("sockeye_rate_limited_packets_total"),
+            rate_limit_pauses: counter!("sockeye_rate_limit_pauses_total"),
         }
     })
 }
@@ -91,6 +94,10 @@ fn describe() {
     describe_counter!(
         "sockeye_rate_limited_packets_total",
         "Packets refused by the rate limit"
+    );
+    describe_counter!(
+        "sockeye_rate_limit_pauses_total",
+        "Times a socket's rate limit paused its connection's input until its next token"
     );
     describe_counter!(
         "sockeye_handshakes_refused_total",
@@ -136,6 +143,12 @@ pub(crate) fn ack_timeout() {
 /// For the rate limiter to call, once per refused packet.
 pub(crate) fn rate_limited() {
     handles().rate_limited.increment(1);
+}
+
+/// A socket's rate limit paused its connection's input (`sockeye_rate_limit_pauses_total`):
+/// past a socket's limit nothing is refused, so this is what shows a client being paced.
+pub(crate) fn rate_limit_paused() {
+    handles().rate_limit_pauses.increment(1);
 }
 
 /// An Engine.IO request was refused (`sockeye_handshakes_refused_total{reason}`).

@@ -1,6 +1,7 @@
 //! The counters a demo client cannot move (cli/tests/metrics.rs has the others):
-//! volatile drops, slow-consumer disconnects and ack timeouts (a cluster broadcast's
-//! too), recorded by a recorder of this test's own through the `metrics` facade.
+//! volatile drops, slow-consumer disconnects, ack timeouts (a cluster broadcast's
+//! too), rate-limited packets and rate-limit pauses, recorded by a recorder of this
+//! test's own through the `metrics` facade.
 
 mod common;
 
@@ -70,6 +71,7 @@ async fn volatile_drops_slow_consumers_and_ack_timeouts_are_counted() {
             }
         });
         socket.on("limited", |_: Socket, _: Args| async move { "ok" });
+        socket.on("other", |_: Socket, _: Args| async move { "ok" });
         socket.on("flood", |socket: Socket, _: Args| async move {
             for i in 0..100 {
                 let _ = socket.emit("flood", i);
@@ -127,6 +129,15 @@ async fn volatile_drops_slow_consumers_and_ack_timeouts_are_counted() {
             [json!({"error": "rate limited"})]
         );
     }
+    assert_eq!(COUNTERS.get("sockeye_rate_limited_packets_total"), 2);
+
+    // Past a socket's limit nothing is refused: the connection's input is paused, and
+    // each pause is counted. One packet a minute: the first empties the bucket.
+    assert_eq!(COUNTERS.get("sockeye_rate_limit_pauses_total"), 0);
+    io.of("/").socket_rate_limit(RateLimit::per_minute(1));
+    let (mut paced, _) = Sio::connect(addr).await;
+    assert_eq!(paced.call("other", vec![], 1).await, [json!("ok")]);
+    assert_eq!(COUNTERS.get("sockeye_rate_limit_pauses_total"), 1);
     assert_eq!(COUNTERS.get("sockeye_rate_limited_packets_total"), 2);
 
     // A broadcast with acks whose other nodes' clients did not all answer: counted once

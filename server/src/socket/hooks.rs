@@ -270,6 +270,7 @@ fn dispatch(
         // token, unread (the client's writes wait behind it).
         if let Some(until) = resume_at {
             engine.pause_input(until);
+            crate::metrics::rate_limit_paused();
         }
         if verdict != Verdict::Pass {
             return rate_limited(socket, event, ack_id, verdict);
