@@ -10,13 +10,24 @@ mod push;
 mod stream;
 mod ws_chat;
 
-use clap::Parser;
-use sockeye_redis::RedisAdapter;
+use clap::{Parser, ValueEnum};
+use sockeye_redis::{RedisAdapter, RedisStreamsAdapter, ShardedRedisAdapter};
 use sockeye_server::{Cors, SocketIo};
 use std::future::IntoFuture;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use tower_http::services::{ServeDir, ServeFile};
+
+/// socket.io's Redis adapters (`--redis-adapter`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum RedisKind {
+    /// Pub/sub, wire-compatible with `@socket.io/redis-adapter`.
+    Classic,
+    /// Redis Streams, wire-compatible with `@socket.io/redis-streams-adapter`.
+    Streams,
+    /// Sharded pub/sub on a Redis Cluster (`createShardedAdapter`).
+    Sharded,
+}
 
 /// Sockeye's demo server.
 #[derive(Parser, Debug)]
@@ -26,8 +37,16 @@ struct Args {
     command: Option<Command>,
     /// Join a cluster through this Redis (`redis://host:port/`): broadcasts, rooms and
     /// pushes reach the clients of every node on it, Node socket.io nodes included.
+    /// With `--redis-adapter sharded`, the Redis Cluster's nodes to start from,
+    /// comma-separated.
     #[arg(long, env = "SOCKEYE_REDIS_URL")]
     redis_url: Option<String>,
+    /// Which of socket.io's Redis adapters the cluster runs (docs/cluster.md, "Which
+    /// adapter"): `classic` (`@socket.io/redis-adapter`), `streams`
+    /// (`@socket.io/redis-streams-adapter`: nothing Redis accepted is lost across a
+    /// blip) or `sharded` (`createShardedAdapter`, on a Redis Cluster).
+    #[arg(long, env = "SOCKEYE_REDIS_ADAPTER", value_enum, default_value_t = RedisKind::Classic, requires = "redis_url")]
+    redis_adapter: RedisKind,
     /// Join a Flask-SocketIO / python-socketio cluster through its message queue
     /// (`redis://host:port/0` or `amqp://user:password@host:5672//`), as Flask-SocketIO's
     /// `message_queue` option does: broadcasts, rooms, disconnects and acks reach the
@@ -109,18 +128,21 @@ async fn main() {
     };
     let cors = Cors::from_list(args.cors_origins.clone());
     let mut builder = SocketIo::builder().cors(cors.clone());
-    let mut adapter = None;
+    let mut redis = None;
     if let Some(url) = &args.redis_url {
-        match RedisAdapter::connect(url).await {
-            Ok(a) => {
-                builder = builder.adapter(a.clone());
-                adapter = Some(a);
-            }
+        let adapter = match redis_adapter(args.redis_adapter, url).await {
+            Ok(adapter) => adapter,
             Err(e) => {
                 eprintln!("sockeye: cannot reach Redis at {url}: {e}");
                 std::process::exit(1);
             }
-        }
+        };
+        builder = match &adapter {
+            Redis::Classic(a) => builder.adapter(a.clone()),
+            Redis::Streams(a) => builder.adapter(a.clone()),
+            Redis::Sharded(a) => builder.adapter(a.clone()),
+        };
+        redis = Some(adapter);
     }
     if let Some(url) = &args.message_queue {
         let options = sockeye_mq::MqOptions {
@@ -140,8 +162,13 @@ async fn main() {
     if let Some(login) = &args.admin_ui {
         admin_ui(&io, login);
     }
-    if let Some(adapter) = adapter {
-        adapter.subscribed().await;
+    // Listen only once the adapter hears the cluster, so nothing published meanwhile
+    // is missed by the first clients.
+    match &redis {
+        Some(Redis::Classic(a)) => a.subscribed().await,
+        Some(Redis::Streams(a)) => a.ready().await,
+        Some(Redis::Sharded(a)) => a.subscribed().await,
+        None => {}
     }
     check_static_dir(&args.static_dir);
 
@@ -282,4 +309,24 @@ mod tests {
             "http://192.168.1.5:80/"
         );
     }
+}
+
+/// The Redis adapter `--redis-adapter` chose, connected.
+enum Redis {
+    Classic(RedisAdapter),
+    Streams(RedisStreamsAdapter),
+    Sharded(ShardedRedisAdapter),
+}
+
+/// Connects the chosen adapter; `url` is one Redis, or (sharded) the cluster's seed
+/// nodes, comma-separated.
+async fn redis_adapter(kind: RedisKind, url: &str) -> Result<Redis, sockeye_redis::RedisError> {
+    Ok(match kind {
+        RedisKind::Classic => Redis::Classic(RedisAdapter::connect(url).await?),
+        RedisKind::Streams => Redis::Streams(RedisStreamsAdapter::connect(url).await?),
+        RedisKind::Sharded => {
+            let seeds: Vec<&str> = url.split(',').map(str::trim).collect();
+            Redis::Sharded(ShardedRedisAdapter::connect(&seeds).await?)
+        }
+    })
 }

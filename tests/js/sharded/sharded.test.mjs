@@ -13,8 +13,9 @@ import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import {
-  Clients, startServerProcess, stop, call, next, collect, until, TIMEOUT, TEST_TIMEOUT,
+  Clients, startServerProcess, stop, call, next, collect, until, connect, withTimeout, TIMEOUT, TEST_TIMEOUT,
 } from "../cluster/harness.mjs";
+import { once } from "node:events";
 import { JS_DIR, sockeyeBinary } from "../lib/bins.mjs";
 import { RedisCluster } from "../lib/redis-cluster.mjs";
 
@@ -229,6 +230,35 @@ test("local broadcasts stay on their node", T, async () => {
     assert.deepEqual(wrong, [[], []]);
     closeAll();
   }
+});
+
+test("the demo binary joins the Redis Cluster with --redis-adapter sharded: its chat crosses nodes", T, async (t) => {
+  const demos = [];
+  t.after(() => Promise.all(demos.map((d) => stop(d))));
+  for (const label of ["one", "two"]) {
+    demos.push(await startServerProcess(sockeyeBinary("sockeye"), ["--port", "0", "--log-level", "warn",
+      "--redis-adapter", "sharded", "--redis-url", cluster.seeds], `sockeye:sharded:${label}`));
+  }
+  const chat = async (demo, name) => {
+    const socket = connect(`${demo.url}/chat`, { auth: { name }, transports: ["websocket"],
+      reconnection: false, forceNew: true });
+    t.after(() => socket.close());
+    await withTimeout(Promise.race([once(socket, "connect"),
+      once(socket, "connect_error").then(([e]) => { throw e; })]), `${name} joins the chat`);
+    return socket;
+  };
+  const alice = await chat(demos[0], "alice");
+  const bob = await chat(demos[1], "bob");
+  const heard = [];
+  bob.on("chat message", (m) => heard.push(m));
+  // The lobby's channel is subscribed when its first local socket joins, in the
+  // background: say it again until bob, on the other node, hears it.
+  await until(() => {
+    if (heard.length > 0) return true;
+    alice.emit("chat message", "lobby", "across the cluster");
+    return false;
+  }, "bob hears alice across the Redis Cluster");
+  assert.deepEqual(heard[0], { room: "lobby", from: "alice", text: "across the cluster" });
 });
 
 /** Room names whose channels live on `master` (or, with `not`, on any other one). */
