@@ -289,6 +289,26 @@ async fn shutdown_signal() {
     }
 }
 
+/// The Redis adapter `--redis-adapter` chose, connected.
+enum Redis {
+    Classic(RedisAdapter),
+    Streams(RedisStreamsAdapter),
+    Sharded(ShardedRedisAdapter),
+}
+
+/// Connects the chosen adapter; `url` is one Redis, or (sharded) the cluster's seed
+/// nodes, comma-separated.
+async fn redis_adapter(kind: RedisKind, url: &str) -> Result<Redis, sockeye_redis::RedisError> {
+    Ok(match kind {
+        RedisKind::Classic => Redis::Classic(RedisAdapter::connect(url).await?),
+        RedisKind::Streams => Redis::Streams(RedisStreamsAdapter::connect(url).await?),
+        RedisKind::Sharded => {
+            let seeds: Vec<&str> = url.split(',').map(str::trim).collect();
+            Redis::Sharded(ShardedRedisAdapter::connect(&seeds).await?)
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::page_url;
@@ -309,24 +329,4 @@ mod tests {
             "http://192.168.1.5:80/"
         );
     }
-}
-
-/// The Redis adapter `--redis-adapter` chose, connected.
-enum Redis {
-    Classic(RedisAdapter),
-    Streams(RedisStreamsAdapter),
-    Sharded(ShardedRedisAdapter),
-}
-
-/// Connects the chosen adapter; `url` is one Redis, or (sharded) the cluster's seed
-/// nodes, comma-separated.
-async fn redis_adapter(kind: RedisKind, url: &str) -> Result<Redis, sockeye_redis::RedisError> {
-    Ok(match kind {
-        RedisKind::Classic => Redis::Classic(RedisAdapter::connect(url).await?),
-        RedisKind::Streams => Redis::Streams(RedisStreamsAdapter::connect(url).await?),
-        RedisKind::Sharded => {
-            let seeds: Vec<&str> = url.split(',').map(str::trim).collect();
-            Redis::Sharded(ShardedRedisAdapter::connect(&seeds).await?)
-        }
-    })
 }
