@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 mod adapter;
+mod cluster;
 mod emitter;
 mod link;
 mod message;

@@ -4,6 +4,7 @@
 
 use super::link::Link;
 use super::message::{self, Channels, Message, MessageType};
+use crate::cluster::Pending;
 use crate::message::{socket_info_from_value, socket_info_value};
 use futures_util::future::BoxFuture;
 use sockeye_protocol::socket::Packet;
@@ -15,25 +16,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
-
-/// A request of ours waiting for the other nodes' responses.
-struct Pending {
-    kind: MessageType,
-    /// Nodes that should answer, and nodes that have.
-    expected: usize,
-    answered: usize,
-    /// For a broadcast with acks: the clients the answering nodes reached.
-    clients: usize,
-    responses: Vec<Value>,
-    done: Option<oneshot::Sender<Vec<Value>>>,
-}
-
-impl Pending {
-    fn complete(&self) -> bool {
-        self.answered >= self.expected
-            && (self.kind != MessageType::Broadcast || self.responses.len() >= self.clients)
-    }
-}
 
 /// The adapter of one namespace on one node.
 pub(crate) struct NamespaceAdapter {
@@ -339,7 +321,7 @@ impl NamespaceAdapter {
 /// Counts a cluster request in `sockeye_cluster_requests_total{kind, direction}`: `out`
 /// when this node asks the others, `in` when it answers one of theirs.
 fn cluster_request(kind: MessageType, direction: &'static str) {
-    metrics::counter!("sockeye_cluster_requests_total", "kind" => kind.name(), "direction" => direction)
+    metrics::counter!("sockeye_cluster_requests_total", "kind" => message::request_label(kind), "direction" => direction)
         .increment(1);
 }
 

@@ -18,70 +18,19 @@ use sockeye_protocol::socket::Packet;
 use sockeye_protocol::Value;
 use sockeye_server::{BroadcastOptions, Room};
 
-/// socket.io-adapter's `MessageType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MessageType {
-    /// A node announces itself (heartbeat adapters only; the sharded one ignores it).
-    InitialHeartbeat = 1,
-    /// A node is alive (heartbeat adapters only).
-    Heartbeat = 2,
-    /// A broadcast; with a `requestId`, one that waits for the clients' acks.
-    Broadcast = 3,
-    /// `socketsJoin`.
-    SocketsJoin = 4,
-    /// `socketsLeave`.
-    SocketsLeave = 5,
-    /// `disconnectSockets`.
-    DisconnectSockets = 6,
-    /// `fetchSockets`.
-    FetchSockets = 7,
-    /// One node's sockets for a `fetchSockets`.
-    FetchSocketsResponse = 8,
-    /// `serverSideEmit`; with a `requestId`, one that waits for an answer per node.
-    ServerSideEmit = 9,
-    /// One node's answer to a `serverSideEmit`.
-    ServerSideEmitResponse = 10,
-    /// How many clients a node reached with a broadcast that waits for acks.
-    BroadcastClientCount = 11,
-    /// One client's answer to a broadcast that waits for acks.
-    BroadcastAck = 12,
-    /// A node leaves (heartbeat adapters only).
-    AdapterClose = 13,
-}
+pub(crate) use crate::cluster::MessageType;
 
-impl MessageType {
-    fn from_number(n: u64) -> Option<MessageType> {
-        use MessageType::*;
-        Some(match n {
-            1 => InitialHeartbeat,
-            2 => Heartbeat,
-            3 => Broadcast,
-            4 => SocketsJoin,
-            5 => SocketsLeave,
-            6 => DisconnectSockets,
-            7 => FetchSockets,
-            8 => FetchSocketsResponse,
-            9 => ServerSideEmit,
-            10 => ServerSideEmitResponse,
-            11 => BroadcastClientCount,
-            12 => BroadcastAck,
-            13 => AdapterClose,
-            _ => return None,
-        })
-    }
-
-    /// The `kind` label of `sockeye_cluster_requests_total`, as the classic adapter
-    /// names the same operations.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            MessageType::Broadcast => "broadcast_with_ack",
-            MessageType::SocketsJoin => "sockets_join",
-            MessageType::SocketsLeave => "sockets_leave",
-            MessageType::DisconnectSockets => "disconnect_sockets",
-            MessageType::FetchSockets => "fetch_sockets",
-            MessageType::ServerSideEmit => "server_side_emit",
-            _ => "other",
-        }
+/// The `kind` label of `sockeye_cluster_requests_total`, as the classic adapter
+/// names the same operations.
+pub(crate) fn request_label(kind: MessageType) -> &'static str {
+    match kind {
+        MessageType::Broadcast => "broadcast_with_ack",
+        MessageType::SocketsJoin => "sockets_join",
+        MessageType::SocketsLeave => "sockets_leave",
+        MessageType::DisconnectSockets => "disconnect_sockets",
+        MessageType::FetchSockets => "fetch_sockets",
+        MessageType::ServerSideEmit => "server_side_emit",
+        _ => "other",
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::entry::{packet_of, packet_value, ClusterMessage, MessageType};
 use super::link::{Fallback, StreamsLink, Write};
+use crate::cluster::Pending;
 use crate::message::{
     options_from_value, options_with_flags, rooms_value, socket_info_from_value, socket_info_value,
 };
@@ -18,25 +19,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
-
-/// A request of ours waiting for the other nodes' responses.
-struct Pending {
-    kind: MessageType,
-    /// Nodes that should answer, and nodes that have.
-    expected: usize,
-    answered: usize,
-    /// For a broadcast with acks: the clients the answering nodes reached.
-    clients: usize,
-    responses: Vec<Value>,
-    done: Option<oneshot::Sender<Vec<Value>>>,
-}
-
-impl Pending {
-    fn complete(&self) -> bool {
-        self.answered >= self.expected
-            && (self.kind != MessageType::Broadcast || self.responses.len() >= self.clients)
-    }
-}
 
 /// The adapter of one namespace on one node.
 pub(crate) struct StreamsNamespace {
@@ -177,6 +159,8 @@ impl StreamsNamespace {
             | MessageType::ServerSideEmitResponse
             | MessageType::BroadcastClientCount
             | MessageType::BroadcastAck => self.on_response(&message),
+            // Never decoded: this adapter's entries and messages have no heartbeats.
+            MessageType::InitialHeartbeat | MessageType::Heartbeat | MessageType::AdapterClose => {}
         }
     }
 
@@ -414,7 +398,7 @@ fn respond(
 
 /// Counts a cluster message in `sockeye_cluster_requests_total{kind, direction}`.
 fn cluster_request(kind: MessageType, direction: &'static str) {
-    metrics::counter!("sockeye_cluster_requests_total", "kind" => kind.name(), "direction" => direction)
+    metrics::counter!("sockeye_cluster_requests_total", "kind" => super::entry::request_label(kind), "direction" => direction)
         .increment(1);
 }
 

@@ -18,75 +18,34 @@ use base64::Engine as _;
 use sockeye_protocol::socket::Packet;
 use sockeye_protocol::Value;
 
-/// socket.io-adapter's `MessageType`: the kinds of cluster messages this adapter
-/// sends or answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MessageType {
-    /// A broadcast; with a `requestId`, one that waits for the clients' acks.
-    Broadcast = 3,
-    /// `socketsJoin`.
-    SocketsJoin = 4,
-    /// `socketsLeave`.
-    SocketsLeave = 5,
-    /// `disconnectSockets`.
-    DisconnectSockets = 6,
-    /// `fetchSockets`.
-    FetchSockets = 7,
-    /// A node's sockets, answering `fetchSockets`.
-    FetchSocketsResponse = 8,
-    /// `serverSideEmit`; with a `requestId`, one that waits for answers.
-    ServerSideEmit = 9,
-    /// A node's answer to `serverSideEmit`.
-    ServerSideEmitResponse = 10,
-    /// How many clients a broadcast with acks reached on a node.
-    BroadcastClientCount = 11,
-    /// One client's ack of a broadcast with acks.
-    BroadcastAck = 12,
-}
+pub(crate) use crate::cluster::MessageType;
 
-impl MessageType {
-    fn from_number(n: u64) -> Option<MessageType> {
-        Some(match n {
-            3 => MessageType::Broadcast,
-            4 => MessageType::SocketsJoin,
-            5 => MessageType::SocketsLeave,
-            6 => MessageType::DisconnectSockets,
-            7 => MessageType::FetchSockets,
-            8 => MessageType::FetchSocketsResponse,
-            9 => MessageType::ServerSideEmit,
-            10 => MessageType::ServerSideEmitResponse,
-            11 => MessageType::BroadcastClientCount,
-            12 => MessageType::BroadcastAck,
-            // 1, 2 and 13 are the heartbeats of ClusterAdapterWithHeartbeat, which
-            // this adapter (like the Node one) neither sends nor needs.
-            _ => return None,
-        })
-    }
-
-    /// The `kind` label of `sockeye_cluster_requests_total`, as the classic adapter's.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            MessageType::Broadcast => "broadcast",
-            MessageType::SocketsJoin => "sockets_join",
-            MessageType::SocketsLeave => "sockets_leave",
-            MessageType::DisconnectSockets => "disconnect_sockets",
-            MessageType::FetchSockets | MessageType::FetchSocketsResponse => "fetch_sockets",
-            MessageType::ServerSideEmit | MessageType::ServerSideEmitResponse => "server_side_emit",
-            MessageType::BroadcastClientCount | MessageType::BroadcastAck => "broadcast_with_ack",
+/// The `kind` label of `sockeye_cluster_requests_total`, as the classic adapter's.
+pub(crate) fn request_label(kind: MessageType) -> &'static str {
+    match kind {
+        MessageType::Broadcast => "broadcast",
+        MessageType::SocketsJoin => "sockets_join",
+        MessageType::SocketsLeave => "sockets_leave",
+        MessageType::DisconnectSockets => "disconnect_sockets",
+        MessageType::FetchSockets | MessageType::FetchSocketsResponse => "fetch_sockets",
+        MessageType::ServerSideEmit | MessageType::ServerSideEmitResponse => "server_side_emit",
+        MessageType::BroadcastClientCount | MessageType::BroadcastAck => "broadcast_with_ack",
+        MessageType::InitialHeartbeat | MessageType::Heartbeat | MessageType::AdapterClose => {
+            "other"
         }
     }
+}
 
-    /// The types whose data the Node adapter sends as MessagePack when it holds binary.
-    fn may_contain_binary(self) -> bool {
-        matches!(
-            self,
-            MessageType::Broadcast
-                | MessageType::FetchSocketsResponse
-                | MessageType::ServerSideEmit
-                | MessageType::ServerSideEmitResponse
-                | MessageType::BroadcastAck
-        )
-    }
+/// The types whose data the Node adapter sends as MessagePack when it holds binary.
+fn may_contain_binary(kind: MessageType) -> bool {
+    matches!(
+        kind,
+        MessageType::Broadcast
+            | MessageType::FetchSocketsResponse
+            | MessageType::ServerSideEmit
+            | MessageType::ServerSideEmitResponse
+            | MessageType::BroadcastAck
+    )
 }
 
 /// One cluster message.
@@ -114,7 +73,7 @@ impl ClusterMessage {
 
     /// The fields of its stream entry, in the Node adapter's order.
     pub(crate) fn to_fields(&self) -> Vec<(&'static str, String)> {
-        let data = if self.kind.may_contain_binary() && self.data.has_binary() {
+        let data = if may_contain_binary(self.kind) && self.data.has_binary() {
             base64::engine::general_purpose::STANDARD.encode(encode_msgpack(&self.data))
         } else {
             self.data.to_json().to_string()
@@ -137,7 +96,10 @@ impl ClusterMessage {
                 .map(|(_, v)| v.as_slice())
         };
         let text = |name: &str| field(name).and_then(|v| std::str::from_utf8(v).ok());
-        let kind = MessageType::from_number(text("type")?.trim().parse().ok()?)?;
+        // 1, 2 and 13 are the heartbeats of ClusterAdapterWithHeartbeat, which this adapter
+        // (like the Node one) neither sends nor needs.
+        let kind = MessageType::from_number(text("type")?.trim().parse().ok()?)
+            .filter(|kind| !kind.is_heartbeat())?;
         let data = match field("data") {
             None | Some(b"") => Value::Null,
             Some(bytes) if bytes.first() == Some(&b'{') => decode_body(bytes)?,
@@ -168,7 +130,9 @@ impl ClusterMessage {
     pub(crate) fn from_msgpack(bytes: &[u8]) -> Option<ClusterMessage> {
         let value = from_msgpack(rmpv::decode::read_value(&mut &bytes[..]).ok()?);
         let kind = match value.get("type")? {
-            Value::Number(n) => MessageType::from_number(n.as_u64()?)?,
+            Value::Number(n) => {
+                MessageType::from_number(n.as_u64()?).filter(|kind| !kind.is_heartbeat())?
+            }
             _ => return None,
         };
         let text = |key: &str| match value.get(key) {
